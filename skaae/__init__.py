@@ -1,0 +1,7 @@
+"""skaae: Adversarial Autoencoders as scikit-learn estimators on a PyTorch engine."""
+
+from .transformer import AAETransformer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["AAETransformer", "__version__"]

@@ -1,0 +1,333 @@
+"""Machinery shared by skaae's estimators.
+
+An estimator validates its input, maps labels, builds an engine configuration,
+trains, and exposes fitted attributes; everything numeric lives in
+:mod:`skaae._engine`. This module holds the parts every estimator needs: the
+common parameters and their constraints, label handling, the fit driver,
+generation from the prior, and pickling that stores weights device-free.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+
+from . import _engine
+
+#: Rows per no-grad batch at inference; large batches keep the BLAS busy.
+INFERENCE_BATCH_SIZE = 4096
+
+
+def _progress_reporter(verbose, n_epochs, name):
+    """Return ``(report, close)`` callables for per-epoch progress, or Nones."""
+    if not verbose:
+        return None, lambda: None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is an optional extra: fall back to plain lines
+        def report(epoch, losses):
+            text = ", ".join(f"{phase} {loss:.4f}" for phase, loss in losses.items())
+            print(f"[{name}] epoch {epoch}/{n_epochs}: {text}", flush=True)
+
+        return report, lambda: None
+    bar = tqdm(total=n_epochs, desc=name, unit="epoch", leave=False)
+
+    def report(epoch, losses):
+        bar.update(1)
+        bar.set_postfix({phase[:5]: f"{loss:.3f}" for phase, loss in losses.items()})
+
+    return report, bar.close
+
+
+def _feature_statistics(X):
+    """Per-feature mean and standard deviation (1 where a feature is constant)."""
+    if sp.issparse(X):
+        mean, var = mean_variance_axis(sp.csr_matrix(X, dtype=np.float64), axis=0)
+    else:
+        mean, var = X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)
+    std = np.sqrt(var)
+    std[std < 1e-8] = 1.0
+    return mean, std
+
+
+def _check_unit_interval(X):
+    """Raise if ``X`` leaves [0, 1], which a Bernoulli decoder cannot model."""
+    values = X.data if sp.issparse(X) else X
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError(
+            "reconstruction_loss='bce' needs X in [0, 1]; got values in "
+            f"[{values.min():.4g}, {values.max():.4g}]. Scale the data first (for "
+            "example with MinMaxScaler) or use reconstruction_loss='mse'."
+        )
+
+
+def _unlabeled_mask(y):
+    """Rows of 1-D ``y`` equal to the number -1 (strings are never unlabeled)."""
+    if y.dtype.kind in "iuf":
+        return y == -1
+    if y.dtype.kind == "O":
+        return np.array(
+            [isinstance(v, numbers.Number) and not isinstance(v, bool) and v == -1 for v in y],
+            dtype=bool,
+        )
+    return np.zeros(len(y), dtype=bool)
+
+
+def split_labels(y, n_samples):
+    """Validate semi-supervised labels and map them to class indices.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels; ``-1`` marks an unlabeled row, as in scikit-learn's
+        semi-supervised estimators. Strings and other objects are allowed.
+    n_samples : int
+        Number of rows of X.
+
+    Returns
+    -------
+    classes : ndarray
+        The sorted distinct labels, ``-1`` excluded.
+    indices : ndarray of int64 of shape (n_samples,)
+        The index of each row's label in ``classes``; ``-1`` when unlabeled.
+    """
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(np.empty(n_samples), y)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("Input y contains NaN or infinity.")
+    if y.dtype.kind == "O" and any(
+        label is None or (isinstance(label, float) and np.isnan(label)) for label in y
+    ):
+        raise ValueError("Input y contains None or NaN; mark unlabeled rows with -1 instead.")
+    unlabeled = _unlabeled_mask(y)
+    indices = np.full(n_samples, -1, dtype=np.int64)
+    if unlabeled.all():
+        return y[:0], indices
+    try:
+        classes, indices[~unlabeled] = np.unique(y[~unlabeled], return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(
+            "Labels in y must be of one comparable type (all numbers or all strings)."
+        ) from exc
+    return classes, indices
+
+
+def class_indices(y, classes):
+    """Map labels ``y`` to their index in ``classes``; ``-1`` stays ``-1``.
+
+    Raises a ValueError naming the first label that is not in ``classes``.
+    """
+    y = column_or_1d(y)
+    unlabeled = _unlabeled_mask(y)
+    indices = np.full(len(y), -1, dtype=np.int64)
+    labeled = y[~unlabeled]
+    positions = np.clip(np.searchsorted(classes, labeled), 0, max(len(classes) - 1, 0))
+    known = (classes[positions] == labeled) if len(classes) else np.zeros(len(labeled), bool)
+    if not np.all(known):
+        raise ValueError(
+            f"y contains {labeled[~known][0]!r}, which is not one of the classes "
+            f"seen in fit: {classes.tolist()}."
+        )
+    indices[~unlabeled] = positions
+    return indices
+
+
+def _check_n_samples(n_samples):
+    if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+    return int(n_samples)
+
+
+class BaseAAE(BaseEstimator):
+    """Parameters, training driver and generation shared by skaae's estimators.
+
+    Subclasses call :meth:`_fit_engine` from ``fit`` and use :meth:`_encode`,
+    :meth:`_decode` for inference. Not meant to be used directly.
+    """
+
+    _parameter_constraints = {
+        "prior": [
+            StrOptions({"gaussian", "mixture", "swiss_roll", "uniform"}),
+            HasMethods("sample"),
+            callable,
+        ],
+        "encoder": [StrOptions(set(_engine.ENCODER_KINDS))],
+        "hidden_layer_sizes": ["array-like"],
+        "discriminator_hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(_engine.ACTIVATIONS))],
+        "reconstruction_loss": [StrOptions(set(_engine.RECONSTRUCTION_LOSSES))],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "discriminator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "generator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "beta1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    # ------------------------------------------------------------------ fit
+    def _check_layer_sizes(self, name):
+        sizes = getattr(self, name)
+        sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
+        if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+            raise ValueError(f"{name} must hold positive integers; got {getattr(self, name)!r}.")
+        return tuple(int(s) for s in sizes)
+
+    def _fit_engine(self, X, prior, label_indices=None):
+        """Build and train the model on validated ``X``; set the fitted attributes.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+            Validated training data.
+        prior : Prior
+            The prior, bound to the code's dimensionality.
+        label_indices : ndarray of int of shape (n_samples,), default=None
+            Label-guided regularization (paper §2.3): each row's prior
+            component, ``-1`` for unlabeled rows. ``None`` turns it off.
+        """
+        if self.reconstruction_loss == "bce":
+            _check_unit_interval(X)
+        n_label_slots = 0
+        if label_indices is not None:
+            n_label_slots = int(prior.n_label_slots)
+            n_classes = int(label_indices.max()) + 1
+            if n_classes > n_label_slots:
+                raise ValueError(
+                    f"y has {n_classes} classes but the prior {prior!r} has only "
+                    f"{n_label_slots} components to guide them to."
+                )
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        device = _engine.resolve_device(self.device)
+        generator = _engine.make_generator(seed, device)
+        prior_rng = np.random.default_rng([seed, 1])
+
+        shift, scale = _feature_statistics(X)
+        config = _engine.ModelConfig(
+            n_features=X.shape[1],
+            n_components=prior.n_dims,
+            hidden_layer_sizes=self._check_layer_sizes("hidden_layer_sizes"),
+            discriminator_hidden_layer_sizes=self._check_layer_sizes(
+                "discriminator_hidden_layer_sizes"
+            ),
+            activation=self.activation,
+            encoder=self.encoder,
+            reconstruction_loss=self.reconstruction_loss,
+            n_label_slots=n_label_slots,
+        )
+        # Weights are drawn on the CPU so that a seed gives the same start on any device.
+        model = _engine.AdversarialAutoencoder(
+            config, shift, scale, generator=_engine.make_generator(seed, "cpu")
+        ).to(device)
+        trainer = _engine.Trainer(
+            model,
+            _engine.TrainingConfig(
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                discriminator_learning_rate=self.discriminator_learning_rate,
+                generator_learning_rate=self.generator_learning_rate,
+                beta1=self.beta1,
+            ),
+            generator,
+        )
+        data = _engine.as_training_data(X, device)
+        label_codes = None
+        if n_label_slots:
+            slots = np.where(label_indices < 0, n_label_slots, label_indices)
+            label_codes = torch.nn.functional.one_hot(
+                torch.as_tensor(slots, device=device), n_label_slots + 1
+            ).float()
+
+        def sample_prior(order):
+            labels = None
+            if label_indices is not None:
+                labels = label_indices[order.cpu().numpy()]
+            return self._draw_prior(prior, len(order), prior_rng, labels, device)
+
+        history = {phase: [] for phase in _engine.PHASES}
+        report, close = _progress_reporter(self.verbose, self.max_iter, type(self).__name__)
+        try:
+            trainer.fit(data, label_codes, sample_prior, self.max_iter, history, report)
+        finally:
+            close()
+
+        self.prior_ = prior
+        self.model_ = model
+        self.device_ = device
+        self.history_ = history
+        self.n_iter_ = len(history[_engine.PHASES[0]])
+        return self
+
+    @staticmethod
+    def _draw_prior(prior, n_samples, rng, labels, device):
+        """Draw ``n_samples`` prior codes as a float32 tensor, checking their shape."""
+        if labels is None:
+            draws = prior.sample(n_samples, rng)
+        else:
+            draws = prior.sample(n_samples, rng, labels=labels)
+        draws = np.asarray(draws, dtype=np.float32)
+        expected = (n_samples, prior.n_dims)
+        if draws.shape != expected:
+            raise ValueError(
+                f"The prior {prior!r} returned samples of shape {draws.shape}; "
+                f"expected {expected}."
+            )
+        return torch.from_numpy(draws).to(device)
+
+    # ------------------------------------------------------------ inference
+    def _encode(self, X):
+        """Deterministic codes of validated ``X``, as an array of X's float dtype."""
+        data = _engine.as_training_data(X, self.device_)
+        Z = _engine.map_batches(self.model_.encode, data, INFERENCE_BATCH_SIZE)
+        return Z.cpu().numpy().astype(X.dtype, copy=False)
+
+    def _decode(self, Z, dtype=np.float64):
+        """Data-space reconstructions of codes ``Z`` (ndarray)."""
+        data = _engine.as_training_data(Z, self.device_)
+        X = _engine.map_batches(self.model_.decode, data, INFERENCE_BATCH_SIZE)
+        return X.cpu().numpy().astype(dtype, copy=False)
+
+    def _sample_codes(self, n_samples, label_indices=None, random_state=None):
+        """Draw codes from the fitted prior; ``label_indices`` pick components."""
+        check_is_fitted(self)
+        n_samples = _check_n_samples(n_samples)
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        rng = np.random.default_rng(seed)
+        codes = self._draw_prior(self.prior_, n_samples, rng, label_indices, "cpu")
+        return codes.numpy()
+
+    # ---------------------------------------------------------- persistence
+    def __getstate__(self):
+        # A copy: object.__getstate__ hands back the live __dict__.
+        state = dict(super().__getstate__())
+        model = state.pop("model_", None)
+        state.pop("device_", None)
+        if model is not None:
+            # Weights travel as CPU tensors; the device is chosen again at load time.
+            state["_model_config"] = model.config
+            state["_model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        return state
+
+    def __setstate__(self, state):
+        config = state.pop("_model_config", None)
+        weights = state.pop("_model_state", None)
+        super().__setstate__(state)
+        if config is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", RuntimeWarning)
+                device = _engine.resolve_device(self.device)
+            model = _engine.AdversarialAutoencoder(
+                config, weights["shift"], weights["scale"]
+            )
+            model.load_state_dict(weights)
+            self.model_ = model.to(device).eval()
+            self.device_ = device

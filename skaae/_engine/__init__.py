@@ -1,0 +1,27 @@
+"""The torch engine behind skaae's estimators; it knows nothing of scikit-learn.
+
+It takes and returns tensors: networks, the model, the per-minibatch phases,
+the epoch loop and device handling.
+"""
+
+from .data import as_training_data
+from .device import make_generator, resolve_device
+from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, ModelConfig
+from .networks import ACTIVATIONS, ENCODER_KINDS
+from .trainer import PHASES, Trainer, TrainingConfig, TrainingDivergedError, map_batches
+
+__all__ = [
+    "ACTIVATIONS",
+    "ENCODER_KINDS",
+    "PHASES",
+    "RECONSTRUCTION_LOSSES",
+    "AdversarialAutoencoder",
+    "ModelConfig",
+    "Trainer",
+    "TrainingConfig",
+    "TrainingDivergedError",
+    "as_training_data",
+    "make_generator",
+    "map_batches",
+    "resolve_device",
+]

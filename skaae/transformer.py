@@ -1,0 +1,318 @@
+"""AAETransformer: dimensionality reduction and generation with an adversarial autoencoder."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._base import BaseAAE, class_indices, split_labels
+from .priors import check_prior
+
+
+class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE):
+    """Adversarial autoencoder as a parametric embedding and generative model.
+
+    An autoencoder whose code distribution is pushed toward a chosen prior by a
+    discriminator that tells prior samples from codes (Makhzani et al., 2016,
+    §2). Each minibatch is trained in three phases with separate optimizers:
+    reconstruction (encoder and decoder), discrimination (the discriminator
+    learns to tell prior draws from codes) and generation (the encoder learns
+    to fool the discriminator). Only samples of the prior are needed, so any
+    prior works.
+
+    Once fitted, :meth:`transform` embeds new points in one forward pass of the
+    encoder, :meth:`inverse_transform` decodes codes back to the data space and
+    :meth:`sample` generates data from the prior.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Dimensionality of the code.
+
+    prior : {"gaussian", "mixture", "swiss_roll", "uniform"}, prior object or \
+            callable, default="gaussian"
+        Distribution the codes are pushed toward. A string picks a prior of
+        :mod:`skaae.priors` with its default settings; a
+        :class:`~skaae.priors.Prior` (e.g. ``GaussianMixturePrior(n_components=10)``)
+        or any object with a ``sample(n_samples, rng)`` method is used as
+        given; a callable ``f(n_samples, rng)`` returning an array of shape
+        ``(n_samples, n_components)`` works too. With a label-aware prior
+        (mixture or swiss roll) and ``y`` passed to :meth:`fit`, class ``k`` is
+        guided onto component ``k`` (paper §2.3).
+
+    encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
+        Kind of posterior q(z|x) (paper §2): a deterministic map, a Gaussian
+        with the reparametrization trick, or a universal approximator f(x, eta)
+        fed random noise eta of the input's size. The paper found the three
+        to give similar results, the deterministic one being the simplest.
+        At inference the Gaussian encoder returns its mean and the universal
+        one is fed eta = 0, so :meth:`transform` is deterministic.
+
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the encoder's hidden layers; the decoder mirrors them.
+
+    discriminator_hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the discriminator's hidden layers.
+
+    activation : {"relu", "leaky_relu", "elu", "tanh", "logistic"}, default="relu"
+        Hidden-layer activation of all three networks.
+
+    reconstruction_loss : {"mse", "bce"}, default="mse"
+        ``"mse"``: squared error on per-feature standardised data, for any
+        real-valued features. ``"bce"``: binary cross-entropy with a sigmoid
+        output, for data in [0, 1] such as pixel intensities (the paper's
+        MNIST setting); decoded outputs then stay in [0, 1].
+
+    batch_size : int, default=128
+        Minibatch size; capped at the number of samples.
+
+    max_iter : int, default=50
+        Number of epochs (passes over the training data).
+
+    learning_rate : float, default=1e-3
+        Adam step size of the reconstruction phase.
+
+    discriminator_learning_rate : float, default=2e-4
+        Adam step size of the discriminator. Keeping it below the
+        autoencoder's stops the discriminator from overpowering the encoder.
+
+    generator_learning_rate : float, default=2e-4
+        Adam step size of the encoder in the regularization phase.
+
+    beta1 : float, default=0.5
+        Adam's first-moment decay for all optimizers; 0.5 is the usual choice
+        for adversarial training.
+
+    device : str or torch.device, default="auto"
+        Where to train and predict. ``"auto"`` uses CUDA when available.
+
+    verbose : bool or int, default=False
+        Show a progress bar (tqdm, if installed) with the per-epoch losses.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the minibatch order, encoder noise and prior draws.
+        Pass an int for reproducible results (on the CPU). The global random
+        states of numpy and torch are never touched.
+
+    Attributes
+    ----------
+    prior_ : Prior
+        The prior bound to ``n_components`` dimensions.
+
+    model_ : torch.nn.Module
+        The trained encoder, decoder and discriminator.
+
+    device_ : torch.device
+        Device the model lives on.
+
+    history_ : dict of str to list of float
+        Mean loss per epoch of each phase: ``"reconstruction"``,
+        ``"discriminator"`` and ``"generator"``.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    classes_ : ndarray
+        Labels seen in ``y`` (``-1`` excluded); only set after a label-guided fit.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : Linear dimensionality reduction.
+    sklearn.manifold.TSNE : Non-parametric embedding; cannot embed new points.
+
+    References
+    ----------
+    .. [1] Makhzani, A., Shlens, J., Jaitly, N., Goodfellow, I. and Frey, B.
+       "Adversarial Autoencoders", ICLR 2016 workshop, arXiv:1511.05644.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skaae import AAETransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> aae = AAETransformer(n_components=2, max_iter=2, random_state=0)
+    >>> Z = aae.fit_transform(X)
+    >>> Z.shape
+    (1797, 2)
+    >>> aae.sample(3, random_state=0).shape
+    (3, 64)
+    """
+
+    _parameter_constraints = {
+        **BaseAAE._parameter_constraints,
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        prior="gaussian",
+        encoder="deterministic",
+        hidden_layer_sizes=(256, 256),
+        discriminator_hidden_layer_sizes=(256, 256),
+        activation="relu",
+        reconstruction_loss="mse",
+        batch_size=128,
+        max_iter=50,
+        learning_rate=1e-3,
+        discriminator_learning_rate=2e-4,
+        generator_learning_rate=2e-4,
+        beta1=0.5,
+        device="auto",
+        verbose=False,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.prior = prior
+        self.encoder = encoder
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
+        self.activation = activation
+        self.reconstruction_loss = reconstruction_loss
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.generator_learning_rate = generator_learning_rate
+        self.beta1 = beta1
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the adversarial autoencoder to ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse input is densified one minibatch at a time.
+
+        y : array-like of shape (n_samples,), default=None
+            Optional labels, ``-1`` marking unlabeled rows. Used only when the
+            prior is label-aware (mixture of Gaussians or swiss roll): the
+            label is then fed to the discriminator so that class ``k`` lands
+            on component ``k`` and unlabeled rows on the whole prior (paper
+            §2.3). With another prior, ``y`` is checked but otherwise unused.
+
+        Returns
+        -------
+        self : AAETransformer
+            The fitted estimator.
+        """
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+            ensure_min_samples=1,
+        )
+        # A refit without labels must not keep the classes of an earlier fit.
+        self.__dict__.pop("classes_", None)
+        prior = check_prior(self.prior, self.n_components)
+        label_indices = None
+        if y is not None:
+            classes, indices = split_labels(y, X.shape[0])
+            if prior.supports_labels:
+                self.classes_ = classes
+                label_indices = indices
+        return self._fit_engine(X, prior, label_indices)
+
+    def transform(self, X):
+        """Embed ``X`` with the encoder.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to embed; need not have been seen during fit.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Deterministic codes, float32 for float32 input and float64 otherwise.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        return self._encode(X)
+
+    def inverse_transform(self, Z):
+        """Decode codes back to the data space.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+            Codes, e.g. the output of :meth:`transform` or draws of the prior.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Reconstructions, as float64 (float32 for float32 codes).
+        """
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
+                f"n_components={self.n_components}."
+            )
+        return self._decode(Z, dtype=Z.dtype)
+
+    def sample(self, n_samples=1, y=None, random_state=None):
+        """Generate data by decoding draws of the prior.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        y : array-like of shape (n_samples,), default=None
+            Class of each sample, drawn from that class's prior component.
+            Only after a label-guided fit (mixture or swiss-roll prior with
+            labels); ``-1`` draws from the whole prior.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the prior draws.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Generated samples, float64.
+        """
+        check_is_fitted(self)
+        label_indices = None
+        if y is not None:
+            label_indices = self._class_indices(y, n_samples)
+        Z = self._sample_codes(n_samples, label_indices, random_state)
+        return self._decode(Z)
+
+    def _class_indices(self, y, n_samples):
+        """Map class labels for :meth:`sample` to prior components."""
+        if not hasattr(self, "classes_"):
+            raise ValueError(
+                "sample(y=...) needs a label-guided fit: fit with y and a "
+                "label-aware prior such as 'mixture' or 'swiss_roll'."
+            )
+        indices = class_indices(y, self.classes_)
+        if len(indices) != n_samples:
+            raise ValueError(f"y has {len(indices)} labels but n_samples={n_samples}.")
+        return indices
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
