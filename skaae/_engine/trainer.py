@@ -77,32 +77,42 @@ class Trainer:
 
         Returns
         -------
-        torch.Tensor of shape (3,)
+        mean_losses : torch.Tensor of shape (3,)
             Mean reconstruction, discriminator and generator losses, on the
             device (no host sync).
+        first_failure : torch.Tensor of shape ()
+            ``3 * step + phase`` of the first non-finite loss of the epoch, or
+            a value past the last step when every loss was finite. Once one
+            phase diverges the others follow, so only the first names the cause.
         """
         model, generator = self.model, self.generator
         n_samples = len(data)
         batch_size = min(self.config.batch_size, n_samples)
         order = torch.randperm(n_samples, generator=generator, device=generator.device)
         Z_prior = sample_prior(order)
-        totals = torch.zeros(3, device=generator.device)
         n_batches = math.ceil(n_samples / batch_size)
-        for start in range(0, n_samples, batch_size):
+        totals = torch.zeros(len(PHASES), device=generator.device)
+        phase_codes = torch.arange(len(PHASES), device=generator.device)
+        no_failure = torch.tensor(len(PHASES) * n_batches, device=generator.device)
+        first_failure = no_failure
+        for step, start in enumerate(range(0, n_samples, batch_size)):
             index = order[start:start + batch_size]
             X = data.batch(index)
             labels = None if label_codes is None else label_codes[index]
-            totals[0] += reconstruction_step(
-                model, X, self.reconstruction_optimizer, generator
+            losses = torch.stack([
+                reconstruction_step(model, X, self.reconstruction_optimizer, generator),
+                discriminator_step(
+                    model, X, Z_prior[start:start + batch_size], labels,
+                    self.discriminator_optimizer, generator,
+                ),
+                generator_step(model, X, labels, self.generator_optimizer, generator),
+            ])
+            totals += losses
+            failures = torch.where(
+                torch.isfinite(losses), no_failure, len(PHASES) * step + phase_codes
             )
-            totals[1] += discriminator_step(
-                model, X, Z_prior[start:start + batch_size], labels,
-                self.discriminator_optimizer, generator,
-            )
-            totals[2] += generator_step(
-                model, X, labels, self.generator_optimizer, generator
-            )
-        return totals / n_batches
+            first_failure = torch.minimum(first_failure, failures.min())
+        return totals / n_batches, first_failure
 
     def fit(self, data, label_codes, sample_prior, n_epochs, history, progress=None):
         """Train for ``n_epochs`` epochs, appending each phase's mean loss to ``history``.
@@ -114,14 +124,17 @@ class Trainer:
         """
         self.model.train()
         for _ in range(n_epochs):
-            losses = self.run_epoch(data, label_codes, sample_prior).tolist()
+            mean_losses, first_failure = self.run_epoch(data, label_codes, sample_prior)
+            losses = mean_losses.tolist()
             epoch = len(history[PHASES[0]]) + 1
+            if not all(map(math.isfinite, losses)):
+                step, phase = divmod(int(first_failure), len(PHASES))
+                raise TrainingDivergedError(
+                    f"Training diverged: the {PHASES[phase]} loss became "
+                    f"{losses[phase]} at epoch {epoch} (minibatch {step + 1}). "
+                    "Lower the learning rates or check the input scale."
+                )
             for phase, loss in zip(PHASES, losses):
-                if not math.isfinite(loss):
-                    raise TrainingDivergedError(
-                        f"Training diverged: the {phase} loss became {loss} at epoch "
-                        f"{epoch}. Lower the learning rates or check the input scale."
-                    )
                 history[phase].append(loss)
             if progress is not None:
                 progress(epoch, dict(zip(PHASES, losses)))
