@@ -1,0 +1,30 @@
+"""Shared fixtures: small real data sets, split once per session."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+#: The shared MNIST file, beside the repository; tests using it skip without it.
+MNIST_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist.npz"
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    """scikit-learn's digits scaled to [0, 1], split 70/30 stratified."""
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="session")
+def mnist_subset():
+    """5,000 training and 2,000 test MNIST rows in [0, 1]; skipped when absent."""
+    if not MNIST_PATH.exists():
+        pytest.skip(f"MNIST not found at {MNIST_PATH}")
+    with np.load(MNIST_PATH) as data:
+        X_train = data["X_train"][:5000].reshape(-1, 784).astype(np.float32) / 255
+        X_test = data["X_test"][:2000].reshape(-1, 784).astype(np.float32) / 255
+        return X_train, X_test, data["y_train"][:5000], data["y_test"][:2000]

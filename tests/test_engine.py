@@ -1,0 +1,167 @@
+"""The torch engine on its own: devices, networks, phases and the epoch loop."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from skaae._engine import (
+    AdversarialAutoencoder,
+    ModelConfig,
+    Trainer,
+    TrainingConfig,
+    TrainingDivergedError,
+    as_training_data,
+    make_generator,
+    map_batches,
+    resolve_device,
+)
+from skaae._engine.networks import Encoder
+from skaae._engine.phases import discriminator_step, generator_step, reconstruction_step
+
+
+def make_model(encoder="deterministic", n_label_slots=0, loss="mse", seed=0):
+    config = ModelConfig(
+        n_features=6,
+        n_components=2,
+        hidden_layer_sizes=(8,),
+        discriminator_hidden_layer_sizes=(8,),
+        encoder=encoder,
+        reconstruction_loss=loss,
+        n_label_slots=n_label_slots,
+    )
+    shift, scale = np.linspace(0, 1, 6), np.linspace(1, 2, 6)
+    return AdversarialAutoencoder(config, shift, scale, generator=make_generator(seed, "cpu"))
+
+
+def parameters_of(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def unchanged(before, module):
+    return all(torch.equal(a, b) for a, b in zip(before, module.parameters()))
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    with pytest.raises(ValueError, match="device must be"):
+        resolve_device("not-a-device")
+    if not torch.cuda.is_available():
+        with pytest.warns(RuntimeWarning, match="CUDA is not available"):
+            assert resolve_device("cuda") == torch.device("cpu")
+
+
+def test_same_seed_same_weights_and_no_global_draws():
+    state = torch.get_rng_state()
+    a, b, c = make_model(seed=1), make_model(seed=1), make_model(seed=2)
+    assert torch.equal(torch.get_rng_state(), state)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "universal"])
+def test_stochastic_encoders_are_deterministic_without_a_generator(kind):
+    encoder = Encoder(5, (8,), 3, "relu", kind)
+    X = torch.randn(4, 5, generator=make_generator(1, "cpu"))
+    assert torch.equal(encoder(X), encoder(X))
+    noisy_a = encoder(X, make_generator(2, "cpu"))
+    noisy_b = encoder(X, make_generator(3, "cpu"))
+    assert not torch.allclose(noisy_a, noisy_b)
+    assert noisy_a.shape == (4, 3)
+    if kind == "gaussian":
+        # Averaging many reparametrized draws recovers the mean code.
+        draws = torch.stack([encoder(X, make_generator(s, "cpu")) for s in range(2000)])
+        torch.testing.assert_close(draws.mean(0), encoder(X), atol=0.1, rtol=0)
+
+
+def test_unknown_encoder_kind():
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        Encoder(5, (8,), 3, "relu", "magic")
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_decoder_output_space(loss):
+    model = make_model(loss=loss)
+    X = torch.rand(3, 6)
+    if loss == "mse":
+        # A raw output equal to the standardised input decodes to the input itself.
+        torch.testing.assert_close(model.to_data_space(model.standardize(X)), X)
+        assert model.reconstruction_loss(model.standardize(X), X).item() == pytest.approx(0)
+    else:
+        out = model.decode(torch.randn(50, 2) * 10)
+        assert out.min() >= 0 and out.max() <= 1
+
+
+def test_each_phase_updates_only_its_own_networks():
+    model = make_model(n_label_slots=3)
+    generator = make_generator(0, "cpu")
+    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), generator)
+    X = torch.rand(4, 6)
+    labels = torch.nn.functional.one_hot(torch.tensor([0, 1, 3, 2]), 4).float()
+
+    disc, dec, enc = (parameters_of(m) for m in (model.discriminator, model.decoder, model.encoder))
+    reconstruction_step(model, X, trainer.reconstruction_optimizer, generator)
+    assert unchanged(disc, model.discriminator)
+    assert not unchanged(enc, model.encoder) and not unchanged(dec, model.decoder)
+
+    enc, dec = parameters_of(model.encoder), parameters_of(model.decoder)
+    discriminator_step(model, X, torch.randn(4, 2), labels, trainer.discriminator_optimizer, generator)
+    assert unchanged(enc, model.encoder) and unchanged(dec, model.decoder)
+    assert not unchanged(disc, model.discriminator)
+
+    disc = parameters_of(model.discriminator)
+    generator_step(model, X, labels, trainer.generator_optimizer, generator)
+    assert unchanged(disc, model.discriminator) and unchanged(dec, model.decoder)
+    assert not unchanged(enc, model.encoder)
+
+
+def test_trainer_fills_history_and_learns():
+    model = make_model()
+    generator = make_generator(0, "cpu")
+    X = torch.rand(256, 6, generator=make_generator(5, "cpu"))
+    data = as_training_data(X.numpy(), "cpu")
+    history = {"reconstruction": [], "discriminator": [], "generator": []}
+    epochs_seen = []
+    trainer = Trainer(model, TrainingConfig(32, 1e-2, 1e-3, 1e-3), generator)
+    trainer.fit(
+        data, None, lambda order: torch.randn(len(order), 2, generator=generator), 15,
+        history, progress=lambda epoch, losses: epochs_seen.append(epoch),
+    )
+    assert epochs_seen == list(range(1, 16))
+    assert all(len(losses) == 15 for losses in history.values())
+    assert history["reconstruction"][-1] < 0.5 * history["reconstruction"][0]
+
+
+def test_non_finite_loss_names_phase_and_epoch():
+    model = make_model()
+    generator = make_generator(0, "cpu")
+    data = as_training_data(np.random.default_rng(0).random((20, 6)), "cpu")
+    history = {"reconstruction": [], "discriminator": [], "generator": []}
+    trainer = Trainer(model, TrainingConfig(8, 1e-3, 1e-3, 1e-3), generator)
+
+    def broken_prior(order):
+        return torch.full((len(order), 2), float("nan"))
+
+    with pytest.raises(TrainingDivergedError, match="discriminator loss became nan at epoch 1"):
+        trainer.fit(data, None, broken_prior, 3, history)
+
+
+def test_sparse_batches_equal_dense_batches():
+    X = sp.random(30, 6, density=0.3, random_state=0, format="csr")
+    dense, sparse = as_training_data(X.toarray(), "cpu"), as_training_data(X, "cpu")
+    index = torch.tensor([3, 0, 29, 7])
+    assert torch.equal(dense.batch(index), sparse.batch(index))
+    assert torch.equal(dense.slice(5, 12), sparse.slice(5, 12))
+    assert len(dense) == len(sparse) == 30
+
+
+def test_map_batches_keeps_row_order():
+    data = as_training_data(np.arange(10.0).reshape(10, 1), "cpu")
+    out = map_batches(lambda x: x * 2, data, batch_size=3)
+    torch.testing.assert_close(out, torch.arange(10.0).reshape(10, 1) * 2)

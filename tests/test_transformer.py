@@ -1,0 +1,384 @@
+"""Behaviour of AAETransformer on real data: prior matching, embedding quality,
+label-guided priors, generation, round-trips, persistence and input checks."""
+
+import io
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from skaae import AAETransformer
+from skaae.priors import GaussianMixturePrior, GaussianPrior, SwissRollPrior
+
+# Small networks for tests that check the contract rather than the quality.
+TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3)
+
+
+def rbf_mmd2(A, B, bandwidth):
+    """Biased squared maximum mean discrepancy with a Gaussian kernel."""
+
+    def kernel(P, Q):
+        d2 = ((P[:, None, :] - Q[None, :, :]) ** 2).sum(-1)
+        return np.exp(-d2 / (2 * bandwidth**2))
+
+    return kernel(A, A).mean() + kernel(B, B).mean() - 2 * kernel(A, B).mean()
+
+
+def knn_accuracy(Z_train, y_train, Z_test, y_test):
+    return KNeighborsClassifier(5).fit(Z_train, y_train).score(Z_test, y_test)
+
+
+@pytest.fixture(scope="module")
+def fitted_digits(digits_split):
+    """A 2-D AAE with the default Gaussian prior fitted on the digits training split."""
+    X_train = digits_split[0]
+    return AAETransformer(n_components=2, random_state=0).fit(X_train)
+
+
+# --------------------------------------------------------------- quality
+def test_codes_match_the_prior_far_better_than_an_unregularized_autoencoder(
+    digits_split, fitted_digits
+):
+    X_train = digits_split[0]
+    rng = np.random.default_rng(0)
+    prior_draws = rng.standard_normal((1000, 2))
+    rows = rng.choice(len(X_train), 1000, replace=False)
+
+    Z_aae = fitted_digits.transform(X_train)[rows]
+    # The same model with adversarial steps too small to matter: a plain autoencoder.
+    plain = AAETransformer(
+        n_components=2,
+        discriminator_learning_rate=1e-12,
+        generator_learning_rate=1e-12,
+        random_state=0,
+    ).fit(X_train)
+    Z_plain = plain.transform(X_train)[rows]
+
+    mmd_aae = rbf_mmd2(Z_aae, prior_draws, bandwidth=1.0)
+    mmd_plain = rbf_mmd2(Z_plain, prior_draws, bandwidth=1.0)
+    mmd_noise = rbf_mmd2(rng.standard_normal((1000, 2)), prior_draws, bandwidth=1.0)
+    assert mmd_aae < 0.2 * mmd_plain, (mmd_aae, mmd_plain)
+    assert mmd_aae < 0.05, (mmd_aae, mmd_noise)
+    assert_allclose(Z_aae.mean(axis=0), 0, atol=0.3)
+    assert_allclose(Z_aae.std(axis=0), 1, atol=0.4)
+
+
+def test_2d_embedding_separates_digits_far_better_than_pca(digits_split, fitted_digits):
+    X_train, X_test, y_train, y_test = digits_split
+    pca = PCA(n_components=2).fit(X_train)
+    acc_pca = knn_accuracy(pca.transform(X_train), y_train, pca.transform(X_test), y_test)
+    acc_aae = knn_accuracy(
+        fitted_digits.transform(X_train), y_train, fitted_digits.transform(X_test), y_test
+    )
+    assert acc_aae > acc_pca + 0.1, (acc_aae, acc_pca)
+
+
+def test_history_records_every_phase_per_epoch(fitted_digits):
+    history = fitted_digits.history_
+    assert set(history) == {"reconstruction", "discriminator", "generator"}
+    for losses in history.values():
+        assert len(losses) == fitted_digits.n_iter_ == fitted_digits.max_iter
+        assert np.isfinite(losses).all()
+    reconstruction = history["reconstruction"]
+    assert reconstruction[-1] < 0.8 * reconstruction[0]
+    # An adversary in balance sits near its chance loss of 2 log 2.
+    assert 0.8 < history["discriminator"][-1] < 1.5
+
+
+@pytest.mark.parametrize("encoder", ["deterministic", "gaussian", "universal"])
+def test_encoder_kinds_learn_and_transform_deterministically(digits_split, encoder):
+    X_train, X_test, y_train, y_test = digits_split
+    aae = AAETransformer(encoder=encoder, max_iter=20, random_state=0).fit(X_train)
+    Z_test = aae.transform(X_test)
+    assert_array_equal(Z_test, aae.transform(X_test))
+    assert knn_accuracy(aae.transform(X_train), y_train, Z_test, y_test) > 0.6
+
+
+def test_label_guided_mixture_puts_class_k_on_component_k(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    y_partial = y_train.copy()
+    # A fifth unlabeled; with half unlabeled the same placement takes ~100 epochs.
+    y_partial[np.random.default_rng(0).random(len(y_partial)) < 0.2] = -1
+    prior = GaussianMixturePrior(n_components=10)
+    aae = AAETransformer(prior=prior, max_iter=50, random_state=0).fit(X_train, y_partial)
+    assert_array_equal(aae.classes_, np.arange(10))
+
+    means = aae.prior_.component_means()
+    Z_test = aae.transform(X_test)
+    nearest = ((Z_test[:, None, :] - means[None]) ** 2).sum(-1).argmin(axis=1)
+    assert (nearest == y_test).mean() > 0.8
+
+
+def test_label_guided_sampling_draws_from_the_chosen_class(digits_split):
+    X_train, _, y_train, _ = digits_split
+    labels = np.array(["zero", "one", "two"])[y_train % 3]
+    aae = AAETransformer(prior="mixture", max_iter=20, random_state=0).fit(X_train, labels)
+    assert_array_equal(aae.classes_, ["one", "two", "zero"])
+
+    samples = aae.sample(200, y=["two"] * 200, random_state=0)
+    codes = aae.transform(samples)
+    means = aae.prior_.component_means()
+    nearest = ((codes[:, None, :] - means[None]) ** 2).sum(-1).argmin(axis=1)
+    # "two" is classes_[1], so component 1.
+    assert (nearest == 1).mean() > 0.9
+
+
+def test_swiss_roll_prior_orders_classes_along_the_roll(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    keep_train, keep_test = y_train < 4, y_test < 4
+    aae = AAETransformer(
+        prior=SwissRollPrior(n_components=4), max_iter=30, random_state=0
+    ).fit(X_train[keep_train], y_train[keep_train])
+    Z_test = aae.transform(X_test[keep_test])
+    # Segment k of the roll is farther out than segment k - 1.
+    radius = np.linalg.norm(Z_test, axis=1)
+    median_radius = [np.median(radius[y_test[keep_test] == k]) for k in range(4)]
+    assert np.all(np.diff(median_radius) > 0), median_radius
+
+
+def test_samples_lie_in_the_data_range_and_resemble_the_data(digits_split, fitted_digits):
+    X_train = digits_split[0]
+    samples = fitted_digits.sample(2000, random_state=0)
+    assert samples.shape == (2000, 64) and samples.dtype == np.float64
+    assert np.mean((samples > -0.1) & (samples < 1.1)) > 0.99
+    correlation = np.corrcoef(samples.mean(axis=0), X_train.mean(axis=0))[0, 1]
+    assert correlation > 0.95
+
+
+def test_bce_decoder_outputs_stay_in_unit_interval(digits_split):
+    X_train = digits_split[0]
+    aae = AAETransformer(reconstruction_loss="bce", random_state=0, **TINY).fit(X_train)
+    samples = aae.sample(500, random_state=0)
+    assert samples.min() >= 0 and samples.max() <= 1
+
+
+def test_reconstruction_with_a_wide_code_is_accurate(digits_split):
+    X_train, X_test = digits_split[:2]
+    aae = AAETransformer(n_components=16, max_iter=30, random_state=0).fit(X_train)
+    X_rec = aae.inverse_transform(aae.transform(X_test))
+    r2 = 1 - ((X_rec - X_test) ** 2).sum() / ((X_test - X_train.mean(0)) ** 2).sum()
+    assert r2 > 0.6, r2
+
+
+def test_mnist_subset_embedding_beats_pca(mnist_subset):
+    X_train, X_test, y_train, y_test = mnist_subset
+    aae = AAETransformer(max_iter=30, random_state=0).fit(X_train)
+    pca = PCA(n_components=2).fit(X_train)
+    acc_aae = knn_accuracy(aae.transform(X_train), y_train, aae.transform(X_test), y_test)
+    acc_pca = knn_accuracy(pca.transform(X_train), y_train, pca.transform(X_test), y_test)
+    assert acc_aae > acc_pca + 0.1, (acc_aae, acc_pca)
+
+
+# ------------------------------------------------------- reproducibility
+def test_same_seed_same_embedding_and_global_rngs_untouched(digits_split):
+    X_train = digits_split[0]
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    Z1 = AAETransformer(random_state=3, **TINY).fit_transform(X_train)
+    Z2 = AAETransformer(random_state=3, **TINY).fit_transform(X_train)
+    Z3 = AAETransformer(random_state=4, **TINY).fit_transform(X_train)
+    assert_array_equal(Z1, Z2)
+    assert not np.allclose(Z1, Z3)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert_array_equal(np.random.get_state()[1], numpy_state[1])
+
+
+def test_sample_is_seeded(fitted_digits):
+    assert_array_equal(
+        fitted_digits.sample(5, random_state=1), fitted_digits.sample(5, random_state=1)
+    )
+    assert not np.allclose(
+        fitted_digits.sample(5, random_state=1), fitted_digits.sample(5, random_state=2)
+    )
+
+
+def test_sparse_input_trains_exactly_like_dense(digits_split):
+    X_train, X_test = digits_split[:2]
+    dense = AAETransformer(random_state=0, **TINY).fit(X_train)
+    sparse = AAETransformer(random_state=0, **TINY).fit(sp.csr_matrix(X_train))
+    assert_allclose(sparse.transform(sp.csr_matrix(X_test)), dense.transform(X_test), atol=1e-6)
+
+
+# ----------------------------------------------------------- persistence
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_persistence_round_trip_gives_identical_transform(digits_split, fitted_digits, dump):
+    X_test = digits_split[1]
+    if dump == "pickle":
+        restored = pickle.loads(pickle.dumps(fitted_digits))
+    else:
+        buffer = io.BytesIO()
+        joblib.dump(fitted_digits, buffer)
+        buffer.seek(0)
+        restored = joblib.load(buffer)
+    assert_array_equal(restored.transform(X_test), fitted_digits.transform(X_test))
+    assert_array_equal(restored.sample(4, random_state=0), fitted_digits.sample(4, random_state=0))
+
+
+def test_pickled_weights_are_device_free(fitted_digits):
+    state = fitted_digits.__getstate__()
+    assert "model_" not in state and "device_" not in state
+    assert all(t.device.type == "cpu" for t in state["_model_state"].values())
+    # Pickling must not strip the live estimator.
+    assert hasattr(fitted_digits, "model_") and hasattr(fitted_digits, "device_")
+
+
+def test_model_saved_for_cuda_loads_on_a_cpu_only_machine(digits_split, fitted_digits):
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU fallback")
+    gpu_model = clone(fitted_digits)
+    gpu_model.__setstate__(fitted_digits.__getstate__())
+    gpu_model.device = "cuda"
+    payload = pickle.dumps(gpu_model)
+    with pytest.warns(RuntimeWarning, match="CUDA is not available"):
+        restored = pickle.loads(payload)
+    assert restored.device_.type == "cpu"
+    X_test = digits_split[1]
+    assert_array_equal(restored.transform(X_test), fitted_digits.transform(X_test))
+
+
+# --------------------------------------------------- scikit-learn usage
+def test_pipeline_and_grid_search(digits_split):
+    X_train, _, y_train, _ = digits_split
+    pipe = make_pipeline(MinMaxScaler(), AAETransformer(random_state=0, **TINY), KNeighborsClassifier())
+    search = GridSearchCV(pipe, {"aaetransformer__n_components": [2, 4]}, cv=2)
+    search.fit(X_train, y_train)
+    assert search.best_params_["aaetransformer__n_components"] in (2, 4)
+    assert search.best_score_ > 0.3
+    # The search clones: the original pipeline stays unfitted.
+    with pytest.raises(NotFittedError):
+        pipe[1].transform(X_train)
+
+
+def test_dtypes_and_no_mutation(digits_split):
+    X_train = digits_split[0]
+    aae = AAETransformer(random_state=0, **TINY).fit(X_train)
+    X32 = X_train.astype(np.float32)
+    copy = X32.copy()
+    assert aae.transform(X32).dtype == np.float32
+    assert aae.transform(X_train).dtype == np.float64
+    assert aae.transform((X_train * 16).astype(np.int64)).dtype == np.float64
+    assert_array_equal(X32, copy)
+    assert aae.inverse_transform(aae.transform(X_train)).dtype == np.float64
+
+
+def test_pandas_output_and_feature_names(digits_split):
+    pd = pytest.importorskip("pandas")
+    X_train = digits_split[0]
+    frame = pd.DataFrame(X_train, columns=[f"pixel{i}" for i in range(64)])
+    aae = AAETransformer(n_components=3, random_state=0, **TINY).set_output(transform="pandas")
+    Z = aae.fit_transform(frame)
+    assert list(Z.columns) == ["aaetransformer0", "aaetransformer1", "aaetransformer2"]
+    assert_array_equal(aae.feature_names_in_, frame.columns)
+    assert_array_equal(aae.get_feature_names_out(), Z.columns)
+
+
+def test_verbose_shows_progress(digits_split, capsys):
+    X_train = digits_split[0]
+    AAETransformer(verbose=True, random_state=0, **TINY).fit(X_train)
+    captured = capsys.readouterr()
+    assert "AAETransformer" in captured.err + captured.out
+
+
+# ------------------------------------------------------------ bad input
+def test_unfitted_calls_raise_not_fitted():
+    aae = AAETransformer()
+    for call in (
+        lambda: aae.transform(np.zeros((2, 3))),
+        lambda: aae.inverse_transform(np.zeros((2, 2))),
+        lambda: aae.sample(3),
+    ):
+        with pytest.raises(NotFittedError):
+            call()
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 2.0]]), "infinity"),
+        (np.arange(5.0), "Expected 2D array, got 1D array"),
+        (np.empty((0, 3)), "0 sample"),
+        (np.array([["a", "b"], ["c", "d"]], dtype=object), "could not convert"),
+    ],
+)
+def test_bad_training_data_raises(X, message):
+    with pytest.raises(ValueError, match=message):
+        AAETransformer(**TINY).fit(X)
+
+
+def test_wrong_feature_count_and_code_width(fitted_digits):
+    with pytest.raises(ValueError, match="X has 10 features, but AAETransformer is expecting 64"):
+        fitted_digits.transform(np.zeros((3, 10)))
+    with pytest.raises(ValueError, match="Z has 3 features, but AAETransformer has n_components=2"):
+        fitted_digits.inverse_transform(np.zeros((3, 3)))
+
+
+def test_bad_labels_raise(digits_split):
+    X_train, _, y_train, _ = digits_split
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        AAETransformer(**TINY).fit(X_train, y_train[:-1])
+    with pytest.raises(ValueError, match="NaN"):
+        AAETransformer(prior="mixture", **TINY).fit(X_train, np.full(len(X_train), np.nan))
+    with pytest.raises(ValueError, match="has only 3 components"):
+        AAETransformer(prior=GaussianMixturePrior(n_components=3), **TINY).fit(X_train, y_train)
+
+
+def test_sample_argument_errors(digits_split, fitted_digits):
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        fitted_digits.sample(0)
+    with pytest.raises(ValueError, match="needs a label-guided fit"):
+        fitted_digits.sample(3, y=[1, 2, 3])
+    X_train, _, y_train, _ = digits_split
+    guided = AAETransformer(prior="mixture", random_state=0, **TINY).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="not one of the classes seen in fit"):
+        guided.sample(2, y=[1, 42])
+    with pytest.raises(ValueError, match="y has 1 labels but n_samples=2"):
+        guided.sample(2, y=[1])
+
+
+def test_bce_needs_data_in_unit_interval(digits_split):
+    with pytest.raises(ValueError, match=r"needs X in \[0, 1\]"):
+        AAETransformer(reconstruction_loss="bce", **TINY).fit(digits_split[0] * 16)
+
+
+def test_prior_errors(digits_split):
+    X_train = digits_split[0]
+    with pytest.raises(ValueError, match="n_dims=3"):
+        AAETransformer(prior=GaussianPrior(n_dims=3), **TINY).fit(X_train)
+    with pytest.raises(ValueError, match="shape"):
+        AAETransformer(prior=lambda n, rng: rng.normal(size=(n, 5)), **TINY).fit(X_train)
+    with pytest.raises(ValueError, match="prior"):
+        AAETransformer(prior="cauchy", **TINY).fit(X_train)
+
+
+def test_user_sampler_prior_is_imposed(digits_split):
+    X_train = digits_split[0]
+
+    def shifted(n, rng):
+        return rng.normal(loc=5.0, scale=0.5, size=(n, 2))
+
+    Z = AAETransformer(prior=shifted, random_state=0).fit_transform(X_train)
+    assert_allclose(Z.mean(axis=0), 5.0, atol=0.5)
+
+
+def test_diverging_run_says_so(digits_split):
+    with pytest.raises(FloatingPointError, match="diverged: the .* loss became .* at epoch 1"):
+        AAETransformer(learning_rate=1e12, generator_learning_rate=1e12, **TINY).fit(
+            digits_split[0] * 1e6
+        )
+
+
+def test_unknown_device_is_a_clear_error(digits_split):
+    with pytest.raises(ValueError, match="device must be"):
+        AAETransformer(device="tpu-9000", **TINY).fit(digits_split[0])
