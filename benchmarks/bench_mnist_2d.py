@@ -1,0 +1,551 @@
+"""Benchmark: MNIST (60,000 training rows) embedded in 2-D by AAETransformer.
+
+For each seed, fits ``AAETransformer(n_components=2, ...)`` on the training
+rows and measures fit time, held-out 5-NN accuracy (a classifier fitted on
+the training codes, scored on the test codes), trustworthiness (k=10) on a
+fixed random subset of the test rows, transform throughput and single-row
+latency, plus the final losses of ``history_``. PCA(2) is run the same way as
+a reference. Writes ``<output>.md`` (a table with the machine and every
+setting) and ``<output>.json`` (the same numbers).
+
+Run from the repository root, e.g.::
+
+    python benchmarks/bench_mnist_2d.py --seeds 0,1,2
+    python benchmarks/bench_mnist_2d.py --extra discriminator_learning_rate=1e-3
+    python benchmarks/bench_mnist_2d.py --dataset digits --max-iter 5   # quick check
+
+Nothing is downloaded: MNIST is read from ``--mnist`` (default
+:func:`skaae.datasets.default_mnist_path`).
+"""
+
+import argparse
+import ast
+import datetime
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils import Bunch
+
+import skaae
+from skaae import AAETransformer
+from skaae.datasets import default_mnist_path, load_mnist
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_2d"
+
+#: Neighbours of the held-out classifier and of trustworthiness.
+KNN_K = 5
+TRUST_K = 10
+#: Test rows trustworthiness is computed on (it needs O(n^2) memory).
+TRUST_ROWS = 5000
+#: Timing: best of this many transforms of the test rows; this many one-row calls.
+THROUGHPUT_REPEATS = 3
+LATENCY_CALLS = 200
+#: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
+WARM_UP_ROWS = 512
+#: Seed of the data split (digits) and of the trustworthiness subset.
+DATA_SEED = 0
+
+#: Parameters the benchmark sets itself; ``--extra`` may not touch them.
+RESERVED_PARAMS = {"n_components": "the benchmark is 2-D", "random_state": "use --seeds"}
+#: Parameters with their own flag; ``--extra`` may set them only when the flag is absent.
+FLAG_PARAMS = {
+    "max_iter": "--max-iter",
+    "batch_size": "--batch-size",
+    "hidden_layer_sizes": "--hidden-layer-sizes",
+}
+
+REFERENCE = {
+    "source": "measured on this 2-core machine, from the issue",
+    "UMAP 0.5.12": {
+        "fit_s": "21-47",
+        "knn_accuracy": 0.954,
+        "trustworthiness": 0.953,
+        "transform_points_per_s": 3400,
+    },
+    "PCA": {"knn_accuracy": 0.424, "trustworthiness": 0.735},
+}
+
+LOSS_ABBREVIATIONS = {"reconstruction": "rec", "discriminator": "disc", "generator": "gen"}
+
+
+# --------------------------------------------------------------- arguments
+def _int_list(text):
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def parse_extra(items):
+    """Turn ``KEY=VALUE`` strings into a dict; values go through ``ast.literal_eval``.
+
+    A value that is not a Python literal is kept as a string, so
+    ``reconstruction_loss=bce`` works as well as ``reconstruction_loss='bce'``.
+    """
+    extra = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--extra expects KEY=VALUE, got {item!r}")
+        try:
+            extra[key] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            extra[key] = text.strip()
+    return extra
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist",
+                        help="'digits' (scikit-learn's 8x8 digits) is a quick stand-in")
+    parser.add_argument("--mnist", type=Path, default=None,
+                        help="MNIST .npz file or folder (default: default_mnist_path())")
+    parser.add_argument("--n-train", type=_positive_int, default=60000,
+                        help="training rows (the first ones; capped at what exists)")
+    parser.add_argument("--n-test", type=_positive_int, default=10000,
+                        help="test rows (the first ones; capped at what exists)")
+    parser.add_argument("--max-iter", type=_positive_int, default=None,
+                        help="epochs (default: the estimator's)")
+    parser.add_argument("--batch-size", type=_positive_int, default=None,
+                        help="minibatch size (default: the estimator's)")
+    parser.add_argument("--hidden-layer-sizes", type=_int_list, default=None,
+                        help="encoder widths, e.g. 512,512 (default: the estimator's)")
+    parser.add_argument("--seeds", type=_int_list, default=[0],
+                        help="random_state of each AAE fit, e.g. 0,1,2")
+    parser.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
+                        help="another AAETransformer parameter (repeatable), e.g. "
+                             "discriminator_learning_rate=1e-3")
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="torch.set_num_threads (default: torch's own)")
+    parser.add_argument("--trust-rows", type=_positive_int, default=TRUST_ROWS,
+                        help="test rows (fixed random subset) for trustworthiness")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
+                        help="writes <output>.md and <output>.json")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.extra = parse_extra(args.extra)
+    except ValueError as exc:
+        parser.error(str(exc))
+    valid = AAETransformer().get_params()
+    for key in args.extra:
+        if key in RESERVED_PARAMS:
+            parser.error(f"--extra {key}: not allowed ({RESERVED_PARAMS[key]})")
+        if key not in valid:
+            parser.error(f"--extra {key}: AAETransformer has no such parameter; "
+                         f"it has {', '.join(sorted(valid))}")
+        if key in FLAG_PARAMS and getattr(args, key) is not None:
+            parser.error(f"--extra {key} conflicts with {FLAG_PARAMS[key]}")
+    if args.dataset == "mnist" and args.mnist is None:
+        args.mnist = default_mnist_path()
+        if args.mnist is None:
+            parser.error("MNIST not found: pass --mnist PATH, set SKAAE_MNIST, or run from "
+                         "the repository root beside ../shared/datasets/mnist.npz")
+    return args
+
+
+def aae_params(args):
+    """AAETransformer keyword arguments given on the command line (no seed)."""
+    params = {"n_components": 2}
+    for key in FLAG_PARAMS:
+        value = getattr(args, key)
+        if value is not None:
+            params[key] = tuple(value) if key == "hidden_layer_sizes" else value
+    params.update(args.extra)
+    return params
+
+
+# -------------------------------------------------------------------- data
+def load_data(dataset, path=None, n_train=60000, n_test=10000):
+    """Training and test rows as float32 in [0, 1], with a description.
+
+    MNIST: the first ``n_train`` training and ``n_test`` test rows of the
+    standard split. Digits: a stratified split (seed ``DATA_SEED``) with at
+    most a quarter of the 1,797 rows for testing.
+    """
+    if dataset == "mnist":
+        mnist = load_mnist(path)
+        n_train, n_test = min(n_train, len(mnist.X_train)), min(n_test, len(mnist.X_test))
+        data = Bunch(
+            X_train=mnist.X_train[:n_train], y_train=mnist.y_train[:n_train],
+            X_test=mnist.X_test[:n_test], y_test=mnist.y_test[:n_test],
+            description=f"MNIST from {Path(path).resolve()}: the first {n_train:,} training "
+                        f"and first {n_test:,} test rows, pixels scaled to [0, 1]",
+        )
+    elif dataset == "digits":
+        X, y = load_digits(return_X_y=True)
+        X = (X / 16.0).astype(np.float32)
+        n_test = min(n_test, len(X) // 4)
+        n_train = min(n_train, len(X) - n_test)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, train_size=n_train, test_size=n_test, stratify=y, random_state=DATA_SEED
+        )
+        data = Bunch(
+            X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+            description=f"scikit-learn digits (8x8) scaled to [0, 1]: stratified split "
+                        f"(seed {DATA_SEED}) of {n_train:,} training and {n_test:,} test rows",
+        )
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}")
+    return data
+
+
+def trust_subset(n_test, n_rows, seed=DATA_SEED):
+    """Sorted indices of a fixed random subset of ``min(n_rows, n_test)`` test rows."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_test, size=min(n_rows, n_test), replace=False))
+
+
+# ----------------------------------------------------------------- metrics
+def evaluate_embedding(Z_train, y_train, Z_test, y_test, X_test, trust_idx):
+    """Held-out 5-NN accuracy and trustworthiness (k=10) on ``trust_idx``.
+
+    Returns ``None`` for a metric that cannot be computed: non-finite codes,
+    or too few rows for trustworthiness (it needs more than 2k).
+    """
+    if not (np.isfinite(Z_train).all() and np.isfinite(Z_test).all()):
+        return {"knn_accuracy": None, "trustworthiness": None}
+    knn = KNeighborsClassifier(n_neighbors=min(KNN_K, len(Z_train)))
+    accuracy = knn.fit(Z_train, y_train).score(Z_test, y_test)
+    trust = None
+    if len(trust_idx) > 2 * TRUST_K:
+        trust = trustworthiness(X_test[trust_idx], Z_test[trust_idx], n_neighbors=TRUST_K)
+    return {"knn_accuracy": float(accuracy), "trustworthiness": _float(trust)}
+
+
+def time_transform(estimator, X, repeats=THROUGHPUT_REPEATS, n_calls=LATENCY_CALLS):
+    """Throughput (best of ``repeats`` transforms of all of X) and one-row latency.
+
+    Latency is the median over ``n_calls`` calls of ``transform`` on a single
+    row (cycling through the rows of X), after one warm-up call.
+    """
+    estimator.transform(X[:1])  # warm-up
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        estimator.transform(X)
+        best = min(best, time.perf_counter() - start)
+    latencies = []
+    for i in range(n_calls):
+        row = X[i % len(X)][None, :]
+        start = time.perf_counter()
+        estimator.transform(row)
+        latencies.append(time.perf_counter() - start)
+    return {
+        "transform_best_s": best,
+        "transform_points_per_s": len(X) / best,
+        "latency_ms": 1e3 * statistics.median(latencies),
+    }
+
+
+def run_method(name, estimator, data, trust_idx, seed=None):
+    """Fit ``estimator`` on the training rows and measure it; one result row."""
+    row = {"method": name, "seed": seed}
+    start = time.perf_counter()
+    try:
+        estimator.fit(data.X_train)
+    except FloatingPointError as exc:  # e.g. skaae's TrainingDivergedError
+        row.update(fit_s=time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
+        return row
+    row["fit_s"] = time.perf_counter() - start
+    history = getattr(estimator, "history_", None)
+    if history is not None:
+        row["epochs"] = int(estimator.n_iter_)
+        row["s_per_epoch"] = row["fit_s"] / max(row["epochs"], 1)
+        row["final_losses"] = {phase: _float(losses[-1]) for phase, losses in history.items()
+                               if len(losses)}
+        row["device"] = str(estimator.device_)
+    Z_train, Z_test = estimator.transform(data.X_train), estimator.transform(data.X_test)
+    row.update(evaluate_embedding(Z_train, data.y_train, Z_test, data.y_test,
+                                  data.X_test, trust_idx))
+    row.update(time_transform(estimator, data.X_test))
+    return row
+
+
+def warm_up(params, X, n_rows=WARM_UP_ROWS):
+    """Fit one untimed epoch on a few rows so that one-time costs (lazy torch
+    imports, first allocations) are not charged to the first timed seed."""
+    try:
+        AAETransformer(**{**params, "max_iter": 1}, random_state=0).fit(X[:n_rows])
+    except FloatingPointError:  # a diverging setting: the timed fits will report it
+        pass
+
+
+def summarize(rows):
+    """Mean, standard deviation (ddof=1) and count of each numeric metric over ``rows``."""
+    keys = ["fit_s", "epochs", "s_per_epoch", "knn_accuracy", "trustworthiness",
+            "transform_points_per_s", "latency_ms"]
+    columns = {key: [row.get(key) for row in rows] for key in keys}
+    phases = dict.fromkeys(phase for row in rows for phase in row.get("final_losses", {}))
+    for phase in phases:  # in history_'s order
+        columns[f"final_loss_{phase}"] = [row.get("final_losses", {}).get(phase) for row in rows]
+    summary = {}
+    for key, values in columns.items():
+        values = [v for v in values if v is not None and math.isfinite(v)]
+        if values:
+            summary[key] = {
+                "mean": statistics.fmean(values),
+                "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                "n": len(values),
+            }
+    return summary
+
+
+# ----------------------------------------------------------------- context
+def machine_info():
+    return {
+        "processor": platform.processor() or platform.machine(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "skaae": skaae.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def non_default_params(estimator):
+    """``get_params()`` entries that differ from a default-constructed estimator."""
+    defaults = type(estimator)().get_params()
+    return {key: value for key, value in estimator.get_params().items()
+            if key not in defaults or repr(value) != repr(defaults[key])}
+
+
+# ------------------------------------------------------------------ output
+def _float(value):
+    return None if value is None else float(value)
+
+
+def _fmt(value, spec):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return format(value, spec)
+
+
+def _fmt_summary(entry, spec):
+    if entry is None:
+        return "—"
+    if entry["n"] > 1:
+        return f"{format(entry['mean'], spec)} ± {format(entry['std'], spec)}"
+    return format(entry["mean"], spec)
+
+
+def _losses_text(losses):
+    if not losses:
+        return "—"
+    return " / ".join(f"{LOSS_ABBREVIATIONS.get(k, k)} {_fmt(v, '.3f')}" for k, v in losses.items())
+
+
+def format_markdown(report):
+    """The report as a markdown document."""
+    s, m = report["settings"], report["machine"]
+    trust_col = f"Trust. k={TRUST_K} ({s['trust_rows']:,} test rows)"
+    header = ["Method", "Seed", "Fit (s)", "Epochs", "s/epoch", f"{KNN_K}-NN acc. (held-out)",
+              trust_col, "Transform (points/s)", "Latency, 1 row (ms)", "Final losses"]
+    lines = [
+        f"# {s['dataset_name']} → 2-D: AAETransformer benchmark",
+        "",
+        f"- Date: {report['date']}",
+        f"- Command: `{report['command']}`",
+        f"- Machine: {m['processor']} ({m['platform']}), os.cpu_count() = {m['cpu_count']}, "
+        f"torch.get_num_threads() = {m['torch_threads']}, CUDA available: {m['cuda_available']}",
+        f"- Versions: Python {m['python']}, torch {m['torch']}, skaae {m['skaae']}, "
+        f"scikit-learn {m['scikit-learn']}, numpy {m['numpy']}",
+        f"- Data: {s['data']}",
+        f"- Seeds: {', '.join(map(str, s['seeds']))} (AAE `random_state`); "
+        f"threads: {s['threads'] or 'torch default'}",
+        "- AAETransformer non-default parameters (besides `random_state`): "
+        + (", ".join(f"`{k}={v!r}`" for k, v in s["aae_non_default_params"].items()) or "none"),
+        f"- AAETransformer full parameters: `{s['aae_params']!r}`",
+        f"- AAE device (`device_`): "
+        + (", ".join(sorted({r["device"] for r in report["runs"] if "device" in r})) or "—"),
+        f"- Reference: `PCA(n_components=2, random_state={DATA_SEED})`",
+        f"- Metrics: {KNN_K}-NN accuracy = `KNeighborsClassifier({KNN_K})` fitted on the "
+        f"training codes, scored on the test codes; trustworthiness "
+        f"(`sklearn.manifold.trustworthiness`, k={TRUST_K}) on a fixed random subset of "
+        f"{s['trust_rows']:,} test rows (seed {DATA_SEED}; it needs O(n²) memory); "
+        f"transform throughput = best of {THROUGHPUT_REPEATS} `transform` calls on the "
+        f"{s['n_test']:,} test rows; latency = median of {LATENCY_CALLS} `transform` calls "
+        f"on one row. Fit time excludes data loading and the embedding of the training rows; "
+        f"an untimed one-epoch AAE fit on {WARM_UP_ROWS} rows runs first so that one-time "
+        "costs (lazy imports, first allocations) are not charged to the first seed.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    for row in report["runs"]:
+        seed = "—" if row["seed"] is None else str(row["seed"])
+        if "error" in row:
+            lines.append(f"| {row['method']} | {seed} | {_fmt(row['fit_s'], '.1f')} | "
+                         f"failed: {row['error'].replace('|', '/')} |" + " |" * (len(header) - 4))
+            continue
+        lines.append("| " + " | ".join([
+            row["method"], seed, _fmt(row["fit_s"], ".1f"), _fmt(row.get("epochs"), "d"),
+            _fmt(row.get("s_per_epoch"), ".2f"), _fmt(row["knn_accuracy"], ".3f"),
+            _fmt(row["trustworthiness"], ".3f"), _fmt(row["transform_points_per_s"], ",.0f"),
+            _fmt(row["latency_ms"], ".2f"), _losses_text(row.get("final_losses")),
+        ]) + " |")
+    mean = report["aae_mean"]
+    if mean:
+        losses = " / ".join(
+            f"{LOSS_ABBREVIATIONS.get(k[11:], k[11:])} {_fmt_summary(v, '.3f')}"
+            for k, v in mean.items() if k.startswith("final_loss_")
+        ) or "—"
+        n = max(entry["n"] for entry in mean.values())
+        lines.append("| " + " | ".join([
+            f"**AAE mean** (n={n})", "—", _fmt_summary(mean.get("fit_s"), ".1f"),
+            _fmt_summary(mean.get("epochs"), ".0f"), _fmt_summary(mean.get("s_per_epoch"), ".2f"),
+            _fmt_summary(mean.get("knn_accuracy"), ".3f"),
+            _fmt_summary(mean.get("trustworthiness"), ".3f"),
+            _fmt_summary(mean.get("transform_points_per_s"), ",.0f"),
+            _fmt_summary(mean.get("latency_ms"), ".2f"), losses,
+        ]) + " |")
+    umap, pca = REFERENCE["UMAP 0.5.12"], REFERENCE["PCA"]
+    lines += [
+        "",
+        "Mean row: mean ± sample standard deviation over the seeds that finished. "
+        "Losses: rec = reconstruction, disc = discriminator, gen = generator "
+        "(last epoch's mean, from `history_`).",
+        "",
+        f"### Reference ({REFERENCE['source']})",
+        "",
+        f"- UMAP 0.5.12 fits MNIST in {umap['fit_s'].replace('-', '–')} s, held-out 5-NN "
+        f"{umap['knn_accuracy']}, trustworthiness {umap['trustworthiness']}, "
+        f"≈{umap['transform_points_per_s']:,} points/s transform.",
+        f"- PCA {pca['knn_accuracy']} / {pca['trustworthiness']} "
+        "(held-out 5-NN accuracy / trustworthiness).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_results(report, output):
+    """Write ``<output>.md`` and ``<output>.json``; return their paths."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    md_path = output.with_name(output.name + ".md")
+    json_path = output.with_name(output.name + ".json")
+    md_path.write_text(format_markdown(report), encoding="utf-8")
+    json_path.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
+    return md_path, json_path
+
+
+def _jsonable(value):
+    """Plain JSON types: NaN and infinities become null, unknown objects their repr."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bool, str, type(None))):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return repr(value)
+
+
+# -------------------------------------------------------------------- main
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    """Run the benchmark; return the report (also written to disk)."""
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    command = "python benchmarks/bench_mnist_2d.py " + shlex.join(
+        sys.argv[1:] if argv is None else list(argv))
+    data = load_data(args.dataset, args.mnist, args.n_train, args.n_test)
+    _log(f"data: {data.description}")
+    trust_idx = trust_subset(len(data.X_test), args.trust_rows)
+
+    params = aae_params(args)
+    template = AAETransformer(**params)
+    runs = []
+    _log("warm-up fit (untimed) ...")
+    warm_up(params, data.X_train)
+    _log("PCA(2) ...")
+    runs.append(run_method("PCA", PCA(n_components=2, random_state=DATA_SEED), data, trust_idx))
+    for seed in args.seeds:
+        _log(f"AAETransformer, seed {seed} ...")
+        estimator = AAETransformer(**params, random_state=seed)
+        runs.append(run_method("AAE", estimator, data, trust_idx, seed=seed))
+        _log(f"  done in {runs[-1]['fit_s']:.1f} s")
+
+    report = {
+        "benchmark": "mnist_2d",
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine_info(),
+        "settings": {
+            "dataset": args.dataset,
+            "dataset_name": "MNIST" if args.dataset == "mnist" else "Digits",
+            "mnist_path": None if args.mnist is None else str(Path(args.mnist).resolve()),
+            "data": data.description,
+            "n_train": len(data.X_train),
+            "n_test": len(data.X_test),
+            "seeds": args.seeds,
+            "threads": args.threads,
+            "trust_rows": len(trust_idx),
+            "knn_k": KNN_K,
+            "trust_k": TRUST_K,
+            "throughput_repeats": THROUGHPUT_REPEATS,
+            "latency_calls": LATENCY_CALLS,
+            "warm_up_rows": WARM_UP_ROWS,
+            "extra": args.extra,
+            "aae_params": template.get_params(),
+            "aae_non_default_params": non_default_params(template),
+        },
+        "runs": runs,
+        "aae_mean": summarize([row for row in runs if row["method"] == "AAE"]),
+        "reference": REFERENCE,
+    }
+    md_path, json_path = write_results(report, args.output)
+    print(format_markdown(report))
+    print(f"wrote {md_path} and {json_path}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

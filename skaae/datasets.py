@@ -1,0 +1,284 @@
+"""Loaders for data sets stored on the local disk; nothing is ever downloaded.
+
+:func:`load_mnist` reads MNIST from either a single ``.npz`` file or a folder
+holding that file or the four original idx files, and returns it the way
+scikit-learn's loaders do: a :class:`~sklearn.utils.Bunch` of flat float
+images in [0, 1] and integer labels. :func:`default_mnist_path` finds the
+copy shared beside this repository, if there is one.
+"""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+__all__ = ["default_mnist_path", "load_mnist", "read_idx"]
+
+#: Environment variable naming an MNIST file or folder for :func:`default_mnist_path`.
+MNIST_ENV_VAR = "SKAAE_MNIST"
+
+#: Where the shared copy lives, relative to the working directory.
+SHARED_MNIST_PATH = Path("..") / "shared" / "datasets" / "mnist.npz"
+
+#: File name looked for first in a folder.
+MNIST_NPZ_NAME = "mnist.npz"
+
+#: The original idx files, by split and kind (each may also end in ``.gz``).
+MNIST_IDX_NAMES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+
+#: idx type codes (third byte of the magic number) -> big-endian numpy dtype.
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def default_mnist_path():
+    """Return where MNIST is likely to be found on this machine.
+
+    Looks, in order, for ``../shared/datasets/mnist.npz`` relative to the
+    current working directory (the copy shared beside the repository when
+    run from its root), then for the ``SKAAE_MNIST`` environment variable.
+
+    Returns
+    -------
+    path : pathlib.Path or None
+        The absolute path of the shared file if it exists; otherwise the
+        path named by ``SKAAE_MNIST`` if that variable is set and non-empty
+        (it is not checked here: :func:`load_mnist` reports a missing file);
+        otherwise ``None``.
+
+    See Also
+    --------
+    load_mnist : Load MNIST from such a path.
+    """
+    shared = Path.cwd() / SHARED_MNIST_PATH
+    if shared.is_file():
+        return shared.resolve()
+    env = os.environ.get(MNIST_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return None
+
+
+def load_mnist(path=None):
+    """Load MNIST from a local file or folder as flat images in [0, 1].
+
+    Parameters
+    ----------
+    path : str or path-like, default=None
+        Either a ``.npz`` file with the uint8 arrays ``X_train`` (n, rows,
+        cols), ``y_train`` (n,), ``X_test`` and ``y_test``; or a folder
+        holding ``mnist.npz`` or the four original idx files
+        ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+        ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each
+        plain or gzipped with a ``.gz`` suffix). ``mnist.npz`` is preferred
+        when a folder holds both. ``None`` uses :func:`default_mnist_path`.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        X_train : ndarray of shape (60000, 784), dtype float32
+            Training images, flattened row by row and scaled by 1/255 into
+            [0, 1].
+        y_train : ndarray of shape (60000,), dtype int64
+            Training labels (digits 0 to 9).
+        X_test : ndarray of shape (10000, 784), dtype float32
+            Test images, scaled like ``X_train``.
+        y_test : ndarray of shape (10000,), dtype int64
+            Test labels.
+        image_shape : tuple of int
+            ``(rows, cols)`` of one image, ``(28, 28)`` for MNIST; reshape a
+            row with ``X_train[i].reshape(data.image_shape)``.
+
+        The row counts are those found in the files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is ``None`` and no default is found, if ``path`` does not
+        exist, or if a folder holds neither ``mnist.npz`` nor all four idx
+        files; the message names what was looked for.
+    ValueError
+        If a file is malformed: a bad idx magic number or size, a ``.npz``
+        file lacking a key, arrays of the wrong shape or type, or image and
+        label counts that disagree.
+
+    See Also
+    --------
+    default_mnist_path : Where MNIST is looked for when ``path`` is None.
+
+    Examples
+    --------
+    >>> from skaae.datasets import load_mnist
+    >>> mnist = load_mnist("../shared/datasets/mnist.npz")  # doctest: +SKIP
+    >>> mnist.X_train.shape, mnist.X_train.dtype, mnist.image_shape  # doctest: +SKIP
+    ((60000, 784), dtype('float32'), (28, 28))
+    """
+    if path is None:
+        path = default_mnist_path()
+        if path is None:
+            raise FileNotFoundError(
+                f"No MNIST path given and none found: looked for {SHARED_MNIST_PATH} "
+                f"relative to {Path.cwd()} and for the {MNIST_ENV_VAR} environment "
+                "variable."
+            )
+    path = Path(path).expanduser()
+    if path.is_dir():
+        arrays = _load_mnist_dir(path)
+    elif path.is_file():
+        arrays = _load_mnist_npz(path)
+    else:
+        raise FileNotFoundError(
+            f"MNIST not found: {path} does not exist (expected a .npz file or a "
+            f"folder holding {MNIST_NPZ_NAME} or the four idx files)."
+        )
+    return _to_bunch(arrays, path)
+
+
+# --------------------------------------------------------------- locating
+def _load_mnist_dir(folder):
+    """Raw arrays from ``mnist.npz`` in ``folder``, else from its idx files."""
+    npz = folder / MNIST_NPZ_NAME
+    if npz.is_file():
+        return _load_mnist_npz(npz)
+    found, missing = {}, []
+    for key, name in MNIST_IDX_NAMES.items():
+        candidates = [folder / name, folder / f"{name}.gz"]
+        existing = [c for c in candidates if c.is_file()]
+        if existing:
+            found[key] = existing[0]
+        else:
+            missing.append(f"{name}[.gz]")
+    if missing:
+        raise FileNotFoundError(
+            f"MNIST not found in {folder}: looked for {MNIST_NPZ_NAME} or the idx files "
+            f"{', '.join(f'{n}[.gz]' for n in MNIST_IDX_NAMES.values())}; missing "
+            f"{', '.join(missing)}."
+        )
+    return {
+        f"{'X' if kind == 'images' else 'y'}_{split}": read_idx(file)
+        for (split, kind), file in found.items()
+    }
+
+
+# ------------------------------------------------------------------ npz
+def _load_mnist_npz(file):
+    """Raw arrays ``X_train``, ``y_train``, ``X_test``, ``y_test`` of a .npz file."""
+    keys = ("X_train", "y_train", "X_test", "y_test")
+    try:
+        archive = np.load(file, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{file} is not a readable .npz file: {exc}") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{file} holds a single array, not a .npz archive with {keys}.")
+    with archive:
+        missing = [key for key in keys if key not in archive.files]
+        if missing:
+            raise ValueError(
+                f"{file} lacks the key(s) {missing}; it has {sorted(archive.files)}."
+            )
+        return {key: archive[key] for key in keys}
+
+
+# ------------------------------------------------------------------ idx
+def read_idx(file):
+    """Read one file of the idx format used by the original MNIST files.
+
+    The format: two zero bytes, a type code byte (``0x08`` for unsigned
+    bytes), a byte giving the number of dimensions, one big-endian uint32
+    per dimension, then the values in C order, big-endian.
+
+    Parameters
+    ----------
+    file : str or path-like
+        The idx file, plain or gzip-compressed (detected from its content).
+
+    Returns
+    -------
+    array : ndarray
+        The values with the shape given in the header, in native byte order.
+
+    Raises
+    ------
+    ValueError
+        If the magic number is wrong or the data size does not match the
+        header.
+    """
+    file = Path(file)
+    with open(file, "rb") as fh:
+        raw = fh.read()
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"{file}: corrupt gzip data: {exc}") from exc
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
+        raise ValueError(
+            f"{file} is not an idx file: bad magic number {raw[:4].hex() or '(empty)'}; "
+            "expected 0000 followed by a type code (08 for unsigned bytes) and the "
+            "number of dimensions."
+        )
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise ValueError(f"{file}: truncated idx header ({ndim} dimensions announced).")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header_size != expected:
+        raise ValueError(
+            f"{file}: header announces shape {shape} of {dtype.name} ({expected} bytes) "
+            f"but {len(raw) - header_size} bytes of data follow."
+        )
+    values = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
+    return values.astype(dtype.newbyteorder("="))
+
+
+# ------------------------------------------------------------ assembling
+def _to_bunch(arrays, source):
+    """Check the raw arrays and scale them into the returned Bunch."""
+    image_shape = None
+    out = {}
+    for split in ("train", "test"):
+        X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]
+        if X.ndim != 3 or X.dtype != np.uint8:
+            raise ValueError(
+                f"{source}: X_{split} must be uint8 images of shape (n_samples, rows, "
+                f"cols); got {X.dtype} of shape {X.shape}."
+            )
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise ValueError(
+                f"{source}: y_{split} must be 1-D integer labels; got {y.dtype} of "
+                f"shape {y.shape}."
+            )
+        if len(X) != len(y):
+            raise ValueError(
+                f"{source}: {len(X)} images but {len(y)} labels in the {split} split."
+            )
+        if image_shape is None:
+            image_shape = X.shape[1:]
+        elif X.shape[1:] != image_shape:
+            raise ValueError(
+                f"{source}: train images are {image_shape} but test images are "
+                f"{X.shape[1:]}."
+            )
+        flat = X.reshape(len(X), -1).astype(np.float32)
+        flat /= np.float32(255)
+        out[f"X_{split}"] = flat
+        out[f"y_{split}"] = y.astype(np.int64)
+    return Bunch(**out, image_shape=tuple(int(s) for s in image_shape))
