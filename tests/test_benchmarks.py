@@ -15,14 +15,19 @@ TINY = ["--n-train", "300", "--n-test", "200", "--max-iter", "1",
         "--hidden-layer-sizes", "16", "--extra", "discriminator_hidden_layer_sizes=(16,)"]
 
 
-@pytest.fixture(scope="module")
-def bench():
-    """``benchmarks/bench_mnist_2d.py`` imported as a module."""
-    path = ROOT / "benchmarks" / "bench_mnist_2d.py"
-    spec = importlib.util.spec_from_file_location("bench_mnist_2d", path)
+def load_benchmark(name):
+    """``benchmarks/<name>.py`` imported as a module."""
+    path = ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """``benchmarks/bench_mnist_2d.py`` imported as a module."""
+    return load_benchmark("bench_mnist_2d")
 
 
 def check_outputs(output, n_seeds):
@@ -99,3 +104,16 @@ def test_bad_arguments(bench, capsys, argv, message):
     with pytest.raises(SystemExit):
         bench.parse_args(["--dataset", "digits", *argv])
     assert message in capsys.readouterr().err
+
+
+def test_bench_digits_settings_smoke(tmp_path):
+    output = tmp_path / "settings"
+    rows = load_benchmark("bench_digits_settings").main([
+        "--seeds", "0",
+        "--settings", "{'max_iter': 1, 'hidden_layer_sizes': (8,)}",
+        "--output", str(output),
+    ])
+    (name, results), = rows
+    assert 0 <= results[0]["knn_accuracy"] <= 1
+    assert results[0]["mmd_to_prior"] >= 0
+    assert "| `{'max_iter': 1" in (tmp_path / "settings.md").read_text()
