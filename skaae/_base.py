@@ -17,7 +17,12 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from . import _engine
 
@@ -182,7 +187,17 @@ class BaseAAE(BaseEstimator):
             raise ValueError(f"{name} must hold positive integers; got {getattr(self, name)!r}.")
         return tuple(int(s) for s in sizes)
 
-    def _fit_engine(self, X, prior, label_indices=None):
+    def _training_config(self):
+        """The engine's optimisation settings; subclasses add their own."""
+        return _engine.TrainingConfig(
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            discriminator_learning_rate=self.discriminator_learning_rate,
+            generator_learning_rate=self.generator_learning_rate,
+            beta1=self.beta1,
+        )
+
+    def _fit_engine(self, X, prior, *, label_indices=None, n_categories=0, targets=None):
         """Build and train the model on validated ``X``; set the fitted attributes.
 
         Parameters
@@ -190,10 +205,16 @@ class BaseAAE(BaseEstimator):
         X : ndarray or sparse matrix of shape (n_samples, n_features)
             Validated training data.
         prior : Prior
-            The prior, bound to the code's dimensionality.
+            The prior of the style code, bound to its dimensionality.
         label_indices : ndarray of int of shape (n_samples,), default=None
             Label-guided regularization (paper §2.3): each row's prior
             component, ``-1`` for unlabeled rows. ``None`` turns it off.
+        n_categories : int, default=0
+            Size of the categorical code y: the (y, z) layout of paper §5-§6
+            when positive.
+        targets : ndarray of int of shape (n_samples,), default=None
+            Class index of each row for the cross-entropy phase (§5), ``-1``
+            for unlabeled rows. ``None`` skips that phase.
         """
         if self.reconstruction_loss == "bce":
             _check_unit_interval(X)
@@ -223,22 +244,13 @@ class BaseAAE(BaseEstimator):
             encoder=self.encoder,
             reconstruction_loss=self.reconstruction_loss,
             n_label_slots=n_label_slots,
+            n_categories=n_categories,
         )
         # Weights are drawn on the CPU so that a seed gives the same start on any device.
         model = _engine.AdversarialAutoencoder(
             config, shift, scale, generator=_engine.make_generator(seed, "cpu")
         ).to(device)
-        trainer = _engine.Trainer(
-            model,
-            _engine.TrainingConfig(
-                batch_size=self.batch_size,
-                learning_rate=self.learning_rate,
-                discriminator_learning_rate=self.discriminator_learning_rate,
-                generator_learning_rate=self.generator_learning_rate,
-                beta1=self.beta1,
-            ),
-            generator,
-        )
+        trainer = _engine.Trainer(model, self._training_config(), generator)
         data = _engine.as_training_data(X, device)
         label_codes = None
         if n_label_slots:
@@ -253,10 +265,18 @@ class BaseAAE(BaseEstimator):
                 labels = label_indices[order.cpu().numpy()]
             return self._draw_prior(prior, len(order), prior_rng, labels, device)
 
-        history = {phase: [] for phase in _engine.PHASES}
+        labeled = None
+        if targets is not None:
+            labeled = _engine.LabeledBatches(
+                torch.as_tensor(targets, device=device), self.batch_size, generator
+            )
+
+        history = {phase: [] for phase in trainer.phases(labeled)}
         report, close = _progress_reporter(self.verbose, self.max_iter, type(self).__name__)
         try:
-            trainer.fit(data, label_codes, sample_prior, self.max_iter, history, report)
+            trainer.fit(
+                data, label_codes, sample_prior, self.max_iter, history, report, labeled
+            )
         finally:
             close()
 
@@ -284,24 +304,50 @@ class BaseAAE(BaseEstimator):
         return torch.from_numpy(draws).to(device)
 
     # ------------------------------------------------------------ inference
+    def _validate_codes(self, Z):
+        """Check codes passed to ``inverse_transform``: 2-D, finite, n_components wide."""
+        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
+                f"n_components={self.n_components}."
+            )
+        return Z
+
     def _encode(self, X):
         """Deterministic codes of validated ``X``, as an array of X's float dtype."""
         data = _engine.as_training_data(X, self.device_)
         Z = _engine.map_batches(self.model_.encode, data, INFERENCE_BATCH_SIZE)
         return Z.cpu().numpy().astype(X.dtype, copy=False)
 
-    def _decode(self, Z, dtype=np.float64):
-        """Data-space reconstructions of codes ``Z`` (ndarray)."""
-        data = _engine.as_training_data(Z, self.device_)
-        X = _engine.map_batches(self.model_.decode, data, INFERENCE_BATCH_SIZE)
+    def _decode(self, Z, dtype=np.float64, categories=None):
+        """Data-space reconstructions of codes ``Z`` (ndarray).
+
+        ``categories`` (ndarray of shape (n_samples, n_categories)) are fed to
+        the decoder next to ``Z`` in the (y, z) layout.
+        """
+        if categories is None:
+            data, decode = _engine.as_training_data(Z, self.device_), self.model_.decode
+        else:
+            n_categories = categories.shape[1]
+            data = _engine.as_training_data(np.hstack([categories, Z]), self.device_)
+
+            def decode(rows):
+                return self.model_.decode(rows[:, n_categories:], rows[:, :n_categories])
+
+        X = _engine.map_batches(decode, data, INFERENCE_BATCH_SIZE)
         return X.cpu().numpy().astype(dtype, copy=False)
 
-    def _sample_codes(self, n_samples, label_indices=None, random_state=None):
+    @staticmethod
+    def _sample_rng(random_state):
+        """A numpy Generator for generation, seeded from ``random_state``."""
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        return np.random.default_rng(seed)
+
+    def _sample_codes(self, n_samples, rng, label_indices=None):
         """Draw codes from the fitted prior; ``label_indices`` pick components."""
         check_is_fitted(self)
         n_samples = _check_n_samples(n_samples)
-        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-        rng = np.random.default_rng(seed)
         codes = self._draw_prior(self.prior_, n_samples, rng, label_indices, "cpu")
         return codes.numpy()
 

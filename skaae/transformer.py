@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseAAE, class_indices, split_labels
 from .priors import check_prior
@@ -225,7 +225,7 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
             if prior.supports_labels:
                 self.classes_ = classes
                 label_indices = indices
-        return self._fit_engine(X, prior, label_indices)
+        return self._fit_engine(X, prior, label_indices=label_indices)
 
     def transform(self, X):
         """Embed ``X`` with the encoder.
@@ -260,12 +260,7 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
             Reconstructions, as float64 (float32 for float32 codes).
         """
         check_is_fitted(self)
-        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
-        if Z.shape[1] != self.n_components:
-            raise ValueError(
-                f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
-                f"n_components={self.n_components}."
-            )
+        Z = self._validate_codes(Z)
         return self._decode(Z, dtype=Z.dtype)
 
     def sample(self, n_samples=1, y=None, random_state=None):
@@ -293,7 +288,7 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
         label_indices = None
         if y is not None:
             label_indices = self._class_indices(y, n_samples)
-        Z = self._sample_codes(n_samples, label_indices, random_state)
+        Z = self._sample_codes(n_samples, self._sample_rng(random_state), label_indices)
         return self._decode(Z)
 
     def _class_indices(self, y, n_samples):

@@ -20,10 +20,16 @@ from skaae._engine import (
     resolve_device,
 )
 from skaae._engine.networks import Encoder
-from skaae._engine.phases import discriminator_step, generator_step, reconstruction_step
+from skaae._engine import LabeledBatches
+from skaae._engine.phases import (
+    discriminator_step,
+    generator_step,
+    reconstruction_step,
+    supervised_step,
+)
 
 
-def make_model(encoder="deterministic", n_label_slots=0, loss="mse", seed=0):
+def make_model(encoder="deterministic", n_label_slots=0, loss="mse", seed=0, n_categories=0):
     config = ModelConfig(
         n_features=6,
         n_components=2,
@@ -32,6 +38,7 @@ def make_model(encoder="deterministic", n_label_slots=0, loss="mse", seed=0):
         encoder=encoder,
         reconstruction_loss=loss,
         n_label_slots=n_label_slots,
+        n_categories=n_categories,
     )
     shift, scale = np.linspace(0, 1, 6), np.linspace(1, 2, 6)
     return AdversarialAutoencoder(config, shift, scale, generator=make_generator(seed, "cpu"))
@@ -69,15 +76,15 @@ def test_same_seed_same_weights_and_no_global_draws():
 def test_stochastic_encoders_are_deterministic_without_a_generator(kind):
     encoder = Encoder(5, (8,), 3, "relu", kind)
     X = torch.randn(4, 5, generator=make_generator(1, "cpu"))
-    assert torch.equal(encoder(X), encoder(X))
-    noisy_a = encoder(X, make_generator(2, "cpu"))
-    noisy_b = encoder(X, make_generator(3, "cpu"))
+    assert torch.equal(encoder(X)[0], encoder(X)[0])
+    noisy_a = encoder(X, make_generator(2, "cpu"))[0]
+    noisy_b = encoder(X, make_generator(3, "cpu"))[0]
     assert not torch.allclose(noisy_a, noisy_b)
     assert noisy_a.shape == (4, 3)
     if kind == "gaussian":
         # Averaging many reparametrized draws recovers the mean code.
-        draws = torch.stack([encoder(X, make_generator(s, "cpu")) for s in range(2000)])
-        torch.testing.assert_close(draws.mean(0), encoder(X), atol=0.1, rtol=0)
+        draws = torch.stack([encoder(X, make_generator(s, "cpu"))[0] for s in range(2000)])
+        torch.testing.assert_close(draws.mean(0), encoder(X)[0], atol=0.1, rtol=0)
 
 
 def test_unknown_encoder_kind():
@@ -106,12 +113,14 @@ def test_each_phase_updates_only_its_own_networks():
     labels = torch.nn.functional.one_hot(torch.tensor([0, 1, 3, 2]), 4).float()
 
     disc, dec, enc = (parameters_of(m) for m in (model.discriminator, model.decoder, model.encoder))
-    reconstruction_step(model, X, trainer.reconstruction_optimizer, generator)
+    reconstruction_step(model, X, X, trainer.reconstruction_optimizer, generator)
     assert unchanged(disc, model.discriminator)
     assert not unchanged(enc, model.encoder) and not unchanged(dec, model.decoder)
 
     enc, dec = parameters_of(model.encoder), parameters_of(model.decoder)
-    discriminator_step(model, X, torch.randn(4, 2), labels, trainer.discriminator_optimizer, generator)
+    discriminator_step(
+        model, X, torch.randn(4, 2), None, labels, trainer.discriminator_optimizer, generator
+    )
     assert unchanged(enc, model.encoder) and unchanged(dec, model.decoder)
     assert not unchanged(disc, model.discriminator)
 
@@ -165,3 +174,58 @@ def test_map_batches_keeps_row_order():
     data = as_training_data(np.arange(10.0).reshape(10, 1), "cpu")
     out = map_batches(lambda x: x * 2, data, batch_size=3)
     torch.testing.assert_close(out, torch.arange(10.0).reshape(10, 1) * 2)
+
+
+def test_categorical_layout_phases_update_the_right_networks():
+    model = make_model(n_categories=3)
+    generator = make_generator(0, "cpu")
+    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), generator)
+    X = torch.rand(4, 6)
+    Y_prior = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0]), 3).float()
+
+    Z, logits = model.encode_latent(X)
+    assert Z.shape == (4, 2) and logits.shape == (4, 3)
+    assert model.decode(Z, torch.softmax(logits, 1)).shape == (4, 6)
+
+    categorical = parameters_of(model.category_discriminator)
+    style_head = parameters_of(model.encoder.style_head)
+    discriminator_step(model, X, torch.randn(4, 2), Y_prior, None,
+                       trainer.discriminator_optimizer, generator)
+    assert not unchanged(categorical, model.category_discriminator)
+
+    decoder = parameters_of(model.decoder)
+    supervised_step(model, X, torch.tensor([0, 1, 2, 1]), trainer.supervised_optimizer, generator)
+    # Cross-entropy trains q(y|x) only: the style head and the decoder stay put.
+    assert unchanged(style_head, model.encoder.style_head)
+    assert unchanged(decoder, model.decoder)
+
+
+def test_labeled_batches_cycle_through_every_labeled_row():
+    targets = torch.tensor([-1, 2, -1, 0, 1, -1, 1])
+    batches = LabeledBatches(targets, batch_size=2, generator=make_generator(0, "cpu"))
+    seen = torch.cat([batches.next_index() for _ in range(2)])
+    # Two batches of two cover a shuffled pass over four labeled rows.
+    assert sorted(seen.tolist()) == [1, 3, 4, 6]
+    assert (targets[seen] >= 0).all()
+    small = LabeledBatches(targets, batch_size=100, generator=make_generator(0, "cpu"))
+    assert sorted(small.next_index().tolist()) == [1, 3, 4, 6]
+
+
+def test_semi_supervised_training_learns_labels():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(scale=4.0, size=(3, 6))
+    y = rng.integers(0, 3, 300)
+    X = centers[y] + rng.normal(size=(300, 6))
+    targets = np.where(rng.random(300) < 0.1, y, -1)
+
+    model = make_model(n_categories=3)
+    generator = make_generator(0, "cpu")
+    trainer = Trainer(model, TrainingConfig(32, 1e-2, 1e-3, 1e-3, input_noise=0.1), generator)
+    labeled = LabeledBatches(torch.as_tensor(targets), 32, generator)
+    history = {phase: [] for phase in trainer.phases(labeled)}
+    assert list(history) == ["reconstruction", "discriminator", "generator", "supervised"]
+    trainer.fit(as_training_data(X, "cpu"), None,
+                lambda order: torch.randn(len(order), 2, generator=generator), 20, history,
+                labeled=labeled)
+    predicted = model.classify(torch.as_tensor(X, dtype=torch.float32)).argmax(1).numpy()
+    assert (predicted == y).mean() > 0.9

@@ -8,13 +8,23 @@ from .data import as_training_data
 from .device import make_generator, resolve_device
 from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, ModelConfig
 from .networks import ACTIVATIONS, ENCODER_KINDS
-from .trainer import PHASES, Trainer, TrainingConfig, TrainingDivergedError, map_batches
+from .trainer import (
+    PHASES,
+    SUPERVISED_PHASE,
+    LabeledBatches,
+    Trainer,
+    TrainingConfig,
+    TrainingDivergedError,
+    map_batches,
+)
 
 __all__ = [
     "ACTIVATIONS",
     "ENCODER_KINDS",
+    "LabeledBatches",
     "PHASES",
     "RECONSTRUCTION_LOSSES",
+    "SUPERVISED_PHASE",
     "AdversarialAutoencoder",
     "ModelConfig",
     "Trainer",

@@ -1,4 +1,10 @@
-"""The adversarial autoencoder as one torch module.
+"""The adversarial autoencoder as one torch module, in two latent layouts.
+
+* ``z`` (paper §2): the code is a continuous z; one discriminator imposes the
+  prior on it, optionally told each row's label (§2.3).
+* ``(y, z)`` (§5, §6): the encoder also gives a categorical y (classes or
+  clusters); the decoder reconstructs from [y, z], one discriminator imposes a
+  Categorical prior on y and another the prior on the style z.
 
 The model standardises its input with fixed per-feature statistics, so the
 networks see unit-scale data whatever the units of the features, and maps the
@@ -35,6 +41,8 @@ class ModelConfig:
     # Number of label values fed to the discriminator (paper §2.3); 0 turns the
     # label-guided regularization off. One extra slot marks unlabeled rows.
     n_label_slots: int = 0
+    # Size of the categorical code y of the (y, z) layout; 0 is the z layout.
+    n_categories: int = 0
 
     def to_dict(self):
         """Return the configuration as a plain dict."""
@@ -42,7 +50,7 @@ class ModelConfig:
 
 
 class AdversarialAutoencoder(nn.Module):
-    """Encoder q(z|x), decoder p(x|z) and discriminator D(z[, label]).
+    """Encoder q(z[, y]|x), decoder p(x|[y, ]z) and the discriminators.
 
     Parameters
     ----------
@@ -72,9 +80,10 @@ class AdversarialAutoencoder(nn.Module):
                 config.n_components,
                 config.activation,
                 config.encoder,
+                config.n_categories,
             )
             self.decoder = mlp(
-                config.n_components,
+                config.n_components + config.n_categories,
                 tuple(reversed(config.hidden_layer_sizes)),
                 config.n_features,
                 config.activation,
@@ -86,6 +95,14 @@ class AdversarialAutoencoder(nn.Module):
                 1,
                 config.activation,
             )
+            self.category_discriminator = None
+            if config.n_categories:
+                self.category_discriminator = mlp(
+                    config.n_categories,
+                    config.discriminator_hidden_layer_sizes,
+                    1,
+                    config.activation,
+                )
         self.to_empty(device="cpu")
         self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
@@ -96,12 +113,26 @@ class AdversarialAutoencoder(nn.Module):
         """Map data-space ``X`` to the unit-scale space the encoder sees."""
         return (X - self.shift) / self.scale
 
-    def encode(self, X, generator=None):
-        """Return codes for data-space ``X`` (deterministic without a generator)."""
+    def encode_latent(self, X, generator=None):
+        """Return ``(Z, logits)`` of data-space ``X``; ``logits`` is None in the z layout."""
         return self.encoder(self.standardize(X), generator)
 
-    def decode_raw(self, Z):
-        """Return the decoder's raw output (standardised values or logits)."""
+    def encode(self, X, generator=None):
+        """Return style codes for data-space ``X`` (deterministic without a generator)."""
+        return self.encode_latent(X, generator)[0]
+
+    def classify(self, X):
+        """Return the logits of q(y|x) for data-space ``X`` (the (y, z) layout)."""
+        return self.encode_latent(X)[1]
+
+    def decode_raw(self, Z, categories=None):
+        """Return the decoder's raw output (standardised values or logits).
+
+        ``categories`` are the class probabilities or one-hot rows fed next to
+        the style code in the (y, z) layout; ignored in the z layout.
+        """
+        if self.config.n_categories:
+            Z = torch.cat([categories, Z], dim=1)
         return self.decoder(Z)
 
     def to_data_space(self, raw):
@@ -110,9 +141,9 @@ class AdversarialAutoencoder(nn.Module):
             return torch.sigmoid(raw)
         return raw * self.scale + self.shift
 
-    def decode(self, Z):
-        """Return data-space reconstructions of codes ``Z``."""
-        return self.to_data_space(self.decode_raw(Z))
+    def decode(self, Z, categories=None):
+        """Return data-space reconstructions of codes ``Z`` (and ``categories``)."""
+        return self.to_data_space(self.decode_raw(Z, categories))
 
     def reconstruction_loss(self, raw, X):
         """Mean reconstruction error of raw decoder output against data-space ``X``."""
@@ -129,3 +160,7 @@ class AdversarialAutoencoder(nn.Module):
         if label_codes is not None:
             Z = torch.cat([Z, label_codes], dim=1)
         return self.discriminator(Z).squeeze(1)
+
+    def discriminate_categories(self, Y):
+        """Return the logit that rows ``Y`` were drawn from the Categorical prior."""
+        return self.category_discriminator(Y).squeeze(1)

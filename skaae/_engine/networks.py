@@ -21,6 +21,16 @@ ACTIVATIONS = {
 ENCODER_KINDS = ("deterministic", "gaussian", "universal")
 
 
+def hidden_stack(n_inputs, hidden_layer_sizes, activation):
+    """Return ``Linear -> activation`` blocks and the width of their output."""
+    layers = []
+    width = n_inputs
+    for size in hidden_layer_sizes:
+        layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+        width = size
+    return nn.Sequential(*layers), width
+
+
 def mlp(n_inputs, hidden_layer_sizes, n_outputs, activation):
     """Return ``Linear -> activation -> ... -> Linear`` as an ``nn.Sequential``.
 
@@ -35,13 +45,8 @@ def mlp(n_inputs, hidden_layer_sizes, n_outputs, activation):
     activation : str
         A key of :data:`ACTIVATIONS`.
     """
-    layers = []
-    width = n_inputs
-    for size in hidden_layer_sizes:
-        layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
-        width = size
-    layers.append(nn.Linear(width, n_outputs))
-    return nn.Sequential(*layers)
+    hidden, width = hidden_stack(n_inputs, hidden_layer_sizes, activation)
+    return nn.Sequential(*hidden, nn.Linear(width, n_outputs))
 
 
 def reset_parameters(module, generator):
@@ -60,7 +65,7 @@ def reset_parameters(module, generator):
 
 
 class Encoder(nn.Module):
-    """q(z|x) of the paper's §2, in one of three kinds.
+    """q(z|x) of the paper's §2, and optionally q(y|x) of §5-§7, on one trunk.
 
     Parameters
     ----------
@@ -69,33 +74,38 @@ class Encoder(nn.Module):
     hidden_layer_sizes : tuple of int
         Widths of the shared trunk.
     n_components : int
-        Dimensionality of the code z.
+        Dimensionality of the style code z.
     activation : str
         Hidden activation.
     kind : {"deterministic", "gaussian", "universal"}
-        ``"deterministic"``: z = f(x). ``"gaussian"``: z ~ N(mu(x), sigma(x)^2)
-        through the reparametrization trick. ``"universal"``: z = f(x, eta)
-        with eta ~ N(0, I) of the input's size fed next to x (the universal
-        approximator posterior).
+        Posterior of z. ``"deterministic"``: z = f(x). ``"gaussian"``:
+        z ~ N(mu(x), sigma(x)^2) through the reparametrization trick.
+        ``"universal"``: z = f(x, eta) with eta ~ N(0, I) of the input's size
+        fed next to x (the universal approximator posterior).
+    n_categories : int, default=0
+        Size of the categorical code y (classes or clusters): a second head
+        on the trunk gives its logits. 0 leaves it out.
     """
 
-    def __init__(self, n_inputs, hidden_layer_sizes, n_components, activation, kind):
+    def __init__(
+        self, n_inputs, hidden_layer_sizes, n_components, activation, kind, n_categories=0
+    ):
         super().__init__()
         if kind not in ENCODER_KINDS:
             raise ValueError(f"encoder must be one of {ENCODER_KINDS}; got {kind!r}.")
         self.kind = kind
         self.n_noise = n_inputs if kind == "universal" else 0
+        self.trunk, width = hidden_stack(n_inputs + self.n_noise, hidden_layer_sizes, activation)
         n_heads = 2 if kind == "gaussian" else 1
-        self.net = mlp(
-            n_inputs + self.n_noise, hidden_layer_sizes, n_heads * n_components, activation
-        )
+        self.style_head = nn.Linear(width, n_heads * n_components)
+        self.category_head = nn.Linear(width, n_categories) if n_categories else None
 
     def forward(self, x, generator=None):
-        """Encode ``x``; ``generator=None`` gives the deterministic code.
+        """Return ``(z, logits)``; ``logits`` is None without a categorical head.
 
-        Without a generator the Gaussian encoder returns its mean and the
-        universal encoder is fed eta = E[eta] = 0, so inference is
-        deterministic and row-independent.
+        ``generator=None`` gives the deterministic code: the Gaussian encoder
+        returns its mean and the universal encoder is fed eta = E[eta] = 0, so
+        inference is deterministic and row-independent.
         """
         if self.n_noise:
             if generator is None:
@@ -106,15 +116,17 @@ class Encoder(nn.Module):
                     device=x.device, dtype=x.dtype,
                 )
             x = torch.cat([x, noise], dim=1)
-        out = self.net(x)
+        hidden = self.trunk(x)
+        logits = None if self.category_head is None else self.category_head(hidden)
+        out = self.style_head(hidden)
         if self.kind != "gaussian":
-            return out
+            return out, logits
         mean, log_var = out.chunk(2, dim=1)
         if generator is None:
-            return mean
+            return mean, logits
         # Clamped so that a wild early step cannot overflow exp().
         std = torch.exp(0.5 * log_var.clamp(-12.0, 12.0))
         eps = torch.randn(
             mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
         )
-        return mean + std * eps
+        return mean + std * eps, logits

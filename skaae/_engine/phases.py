@@ -1,48 +1,83 @@
-"""The per-minibatch phases of adversarial autoencoder training (paper §2).
+"""The per-minibatch phases of adversarial autoencoder training (paper §2, §5).
 
 Each phase zeroes the gradients of the parameters it updates right before its
 backward pass, so gradients that another phase leaves on a shared module (the
-encoder is updated by two phases) never leak into its step. Losses are
+encoder is updated by several phases) never leak into its step. Losses are
 returned detached and stay on the device: reading them would force a host sync
 on every step.
+
+``X_in`` is what the encoder sees (the minibatch, possibly corrupted by input
+noise) and ``X`` the clean minibatch the decoder must reconstruct.
 """
 
 import torch
 from torch.nn import functional as F
 
 
-def reconstruction_step(model, X, optimizer, generator):
-    """Update encoder and decoder on the reconstruction error of ``X``."""
-    raw = model.decode_raw(model.encode(X, generator))
-    loss = model.reconstruction_loss(raw, X)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
-
-
-def discriminator_step(model, X, Z_prior, label_codes, optimizer, generator):
-    """Update the discriminator to tell prior samples from the codes of ``X``."""
-    with torch.no_grad():
-        Z_codes = model.encode(X, generator)
-    logits_prior = model.discriminate(Z_prior, label_codes)
-    logits_codes = model.discriminate(Z_codes, label_codes)
-    loss = F.binary_cross_entropy_with_logits(
+def _adversarial_loss(logits_prior, logits_codes):
+    """Discriminator loss: prior draws are labelled 1, codes 0."""
+    return F.binary_cross_entropy_with_logits(
         logits_prior, torch.ones_like(logits_prior)
     ) + F.binary_cross_entropy_with_logits(logits_codes, torch.zeros_like(logits_codes))
+
+
+def _fooling_loss(logits_codes):
+    """Encoder loss -log D(code): the non-saturating form of the paper's code."""
+    return F.binary_cross_entropy_with_logits(logits_codes, torch.ones_like(logits_codes))
+
+
+def _categories(logits):
+    return None if logits is None else torch.softmax(logits, dim=1)
+
+
+def reconstruction_step(model, X_in, X, optimizer, generator):
+    """Update encoder and decoder on the reconstruction error of ``X``."""
+    Z, logits = model.encode_latent(X_in, generator)
+    loss = model.reconstruction_loss(model.decode_raw(Z, _categories(logits)), X)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.detach()
 
 
-def generator_step(model, X, label_codes, optimizer, generator):
-    """Update the encoder to make the discriminator take its codes for prior draws.
+def discriminator_step(model, X_in, Z_prior, Y_prior, label_codes, optimizer, generator):
+    """Update the discriminator(s) to tell prior draws from the codes of ``X_in``.
 
-    The non-saturating form, -log D(q(z|x)), as in the paper's reference code.
+    ``Y_prior`` are one-hot draws of the Categorical prior of the (y, z)
+    layout, ``None`` in the z layout.
     """
-    logits = model.discriminate(model.encode(X, generator), label_codes)
-    loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    with torch.no_grad():
+        Z_codes, logits = model.encode_latent(X_in, generator)
+    loss = _adversarial_loss(
+        model.discriminate(Z_prior, label_codes), model.discriminate(Z_codes, label_codes)
+    )
+    if Y_prior is not None:
+        loss = loss + _adversarial_loss(
+            model.discriminate_categories(Y_prior),
+            model.discriminate_categories(_categories(logits)),
+        )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def generator_step(model, X_in, label_codes, optimizer, generator):
+    """Update the encoder to make the discriminator(s) take its codes for prior draws."""
+    Z, logits = model.encode_latent(X_in, generator)
+    loss = _fooling_loss(model.discriminate(Z, label_codes))
+    if logits is not None:
+        loss = loss + _fooling_loss(model.discriminate_categories(_categories(logits)))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def supervised_step(model, X_in, targets, optimizer, generator):
+    """Update q(y|x) by cross-entropy on a labeled minibatch (on logits, §5)."""
+    logits = model.encode_latent(X_in, generator)[1]
+    loss = F.cross_entropy(logits, targets)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

@@ -6,9 +6,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .phases import discriminator_step, generator_step, reconstruction_step
+from .phases import (
+    discriminator_step,
+    generator_step,
+    reconstruction_step,
+    supervised_step,
+)
 
 PHASES = ("reconstruction", "discriminator", "generator")
+SUPERVISED_PHASE = "supervised"
 
 
 @dataclass(frozen=True)
@@ -21,14 +27,54 @@ class TrainingConfig:
     generator_learning_rate: float
     beta1: float = 0.5
     beta2: float = 0.999
+    # Step size of the cross-entropy phase; None uses learning_rate.
+    supervised_learning_rate: float = None
+    # Std of the Gaussian noise added to the encoder's (standardised-scale) input.
+    input_noise: float = 0.0
 
 
 class TrainingDivergedError(FloatingPointError):
     """A training loss became NaN or infinite."""
 
 
+class LabeledBatches:
+    """Cycles through the labeled rows in freshly shuffled passes.
+
+    The paper's semi-supervised phase runs once per minibatch of the epoch, so
+    with few labels each labeled row is seen many times per epoch, while every
+    unlabeled row is still seen exactly once.
+
+    Parameters
+    ----------
+    targets : torch.Tensor of int64 of shape (n_samples,)
+        Class index of each row, ``-1`` for unlabeled rows; on the device.
+    batch_size : int
+        Rows per labeled minibatch (capped at the number of labeled rows).
+    generator : torch.Generator
+        Shuffles the passes.
+    """
+
+    def __init__(self, targets, batch_size, generator):
+        self.targets = targets
+        self.rows = torch.nonzero(targets >= 0).squeeze(1)
+        self.batch_size = min(batch_size, len(self.rows))
+        self.generator = generator
+        self._order, self._position = None, len(self.rows)
+
+    def next_index(self):
+        """Row indices of the next labeled minibatch."""
+        if self._position + self.batch_size > len(self.rows):
+            permutation = torch.randperm(
+                len(self.rows), generator=self.generator, device=self.generator.device
+            )
+            self._order, self._position = self.rows[permutation], 0
+        index = self._order[self._position:self._position + self.batch_size]
+        self._position += self.batch_size
+        return index
+
+
 class Trainer:
-    """Runs the phased updates of paper §2 with one Adam optimizer per phase.
+    """Runs the phased updates of the paper with one Adam optimizer per phase.
 
     Parameters
     ----------
@@ -37,8 +83,8 @@ class Trainer:
     config : TrainingConfig
         Optimisation settings.
     generator : torch.Generator
-        Source of the minibatch order and of encoder noise; lives on the
-        model's device.
+        Source of the minibatch order, input and encoder noise, and
+        Categorical prior draws; lives on the model's device.
     """
 
     def __init__(self, model, config, generator):
@@ -46,22 +92,51 @@ class Trainer:
         self.config = config
         self.generator = generator
         betas = (config.beta1, config.beta2)
-        autoencoder_params = itertools.chain(
-            model.encoder.parameters(), model.decoder.parameters()
-        )
+        encoder = model.encoder
         self.reconstruction_optimizer = torch.optim.Adam(
-            autoencoder_params, lr=config.learning_rate, betas=betas
+            itertools.chain(encoder.parameters(), model.decoder.parameters()),
+            lr=config.learning_rate,
+            betas=betas,
         )
+        discriminators = [model.discriminator, model.category_discriminator]
         self.discriminator_optimizer = torch.optim.Adam(
-            model.discriminator.parameters(),
+            itertools.chain(*(d.parameters() for d in discriminators if d is not None)),
             lr=config.discriminator_learning_rate,
             betas=betas,
         )
         self.generator_optimizer = torch.optim.Adam(
-            model.encoder.parameters(), lr=config.generator_learning_rate, betas=betas
+            encoder.parameters(), lr=config.generator_learning_rate, betas=betas
         )
+        self.supervised_optimizer = None
+        if encoder.category_head is not None:
+            self.supervised_optimizer = torch.optim.Adam(
+                itertools.chain(encoder.trunk.parameters(), encoder.category_head.parameters()),
+                lr=config.supervised_learning_rate or config.learning_rate,
+                betas=betas,
+            )
 
-    def run_epoch(self, data, label_codes, sample_prior):
+    def _corrupt(self, X):
+        """The encoder's view of ``X``: Gaussian noise on the standardised scale."""
+        if not self.config.input_noise:
+            return X
+        noise = torch.randn(X.shape, generator=self.generator, device=X.device, dtype=X.dtype)
+        return X + self.config.input_noise * self.model.scale * noise
+
+    def _sample_categories(self, n_samples):
+        """One-hot draws of the uniform Categorical prior, or None in the z layout."""
+        n_categories = self.model.config.n_categories
+        if not n_categories:
+            return None
+        draws = torch.randint(
+            n_categories, (n_samples,), generator=self.generator, device=self.generator.device
+        )
+        return torch.nn.functional.one_hot(draws, n_categories).float()
+
+    def phases(self, labeled=None):
+        """Names of the phases an epoch runs, in order."""
+        return PHASES + ((SUPERVISED_PHASE,) if labeled is not None else ())
+
+    def run_epoch(self, data, label_codes, sample_prior, labeled=None):
         """Walk every row once in a random order; return the mean loss per phase.
 
         Parameters
@@ -74,70 +149,89 @@ class Trainer:
             ``sample_prior(order)`` returns prior draws on the device, one row
             per training row in ``order``, so that a labeled row is matched by
             a draw from its own prior component.
+        labeled : LabeledBatches, default=None
+            Labeled rows for the cross-entropy phase, run after the others on
+            every minibatch; None skips that phase.
 
         Returns
         -------
-        mean_losses : torch.Tensor of shape (3,)
-            Mean reconstruction, discriminator and generator losses, on the
-            device (no host sync).
+        mean_losses : torch.Tensor of shape (n_phases,)
+            Mean loss of each phase of :meth:`phases`, on the device (no host
+            sync).
         first_failure : torch.Tensor of shape ()
-            ``3 * step + phase`` of the first non-finite loss of the epoch, or
-            a value past the last step when every loss was finite. Once one
-            phase diverges the others follow, so only the first names the cause.
+            ``n_phases * step + phase`` of the first non-finite loss of the
+            epoch, or a value past the last step when every loss was finite.
+            Once one phase diverges the others follow, so only the first
+            names the cause.
         """
         model, generator = self.model, self.generator
+        n_phases = len(self.phases(labeled))
         n_samples = len(data)
         batch_size = min(self.config.batch_size, n_samples)
         order = torch.randperm(n_samples, generator=generator, device=generator.device)
         Z_prior = sample_prior(order)
+        Y_prior = self._sample_categories(n_samples)
         n_batches = math.ceil(n_samples / batch_size)
-        totals = torch.zeros(len(PHASES), device=generator.device)
-        phase_codes = torch.arange(len(PHASES), device=generator.device)
-        no_failure = torch.tensor(len(PHASES) * n_batches, device=generator.device)
+        totals = torch.zeros(n_phases, device=generator.device)
+        phase_codes = torch.arange(n_phases, device=generator.device)
+        no_failure = torch.tensor(n_phases * n_batches, device=generator.device)
         first_failure = no_failure
         for step, start in enumerate(range(0, n_samples, batch_size)):
-            index = order[start:start + batch_size]
+            stop = start + batch_size
+            index = order[start:stop]
             X = data.batch(index)
-            labels = None if label_codes is None else label_codes[index]
-            losses = torch.stack([
-                reconstruction_step(model, X, self.reconstruction_optimizer, generator),
+            X_in = self._corrupt(X)
+            codes = None if label_codes is None else label_codes[index]
+            losses = [
+                reconstruction_step(model, X_in, X, self.reconstruction_optimizer, generator),
                 discriminator_step(
-                    model, X, Z_prior[start:start + batch_size], labels,
-                    self.discriminator_optimizer, generator,
+                    model, X_in, Z_prior[start:stop],
+                    None if Y_prior is None else Y_prior[start:stop],
+                    codes, self.discriminator_optimizer, generator,
                 ),
-                generator_step(model, X, labels, self.generator_optimizer, generator),
-            ])
+                generator_step(model, X_in, codes, self.generator_optimizer, generator),
+            ]
+            if labeled is not None:
+                labeled_index = labeled.next_index()
+                losses.append(supervised_step(
+                    model, self._corrupt(data.batch(labeled_index)),
+                    labeled.targets[labeled_index], self.supervised_optimizer, generator,
+                ))
+            losses = torch.stack(losses)
             totals += losses
-            failures = torch.where(
-                torch.isfinite(losses), no_failure, len(PHASES) * step + phase_codes
-            )
+            failures = torch.where(torch.isfinite(losses), no_failure, n_phases * step + phase_codes)
             first_failure = torch.minimum(first_failure, failures.min())
         return totals / n_batches, first_failure
 
-    def fit(self, data, label_codes, sample_prior, n_epochs, history, progress=None):
+    def fit(self, data, label_codes, sample_prior, n_epochs, history, progress=None,
+            labeled=None):
         """Train for ``n_epochs`` epochs, appending each phase's mean loss to ``history``.
+
+        ``history`` maps each name of :meth:`phases` to a list. ``progress``,
+        if given, is called as ``progress(epoch, losses)`` after every epoch.
 
         Raises
         ------
         TrainingDivergedError
             As soon as an epoch ends with a non-finite loss, naming the phase.
         """
+        phases = self.phases(labeled)
         self.model.train()
         for _ in range(n_epochs):
-            mean_losses, first_failure = self.run_epoch(data, label_codes, sample_prior)
+            mean_losses, first_failure = self.run_epoch(data, label_codes, sample_prior, labeled)
             losses = mean_losses.tolist()
-            epoch = len(history[PHASES[0]]) + 1
+            epoch = len(history[phases[0]]) + 1
             if not all(map(math.isfinite, losses)):
-                step, phase = divmod(int(first_failure), len(PHASES))
+                step, phase = divmod(int(first_failure), len(phases))
                 raise TrainingDivergedError(
-                    f"Training diverged: the {PHASES[phase]} loss became "
+                    f"Training diverged: the {phases[phase]} loss became "
                     f"{losses[phase]} at epoch {epoch} (minibatch {step + 1}). "
                     "Lower the learning rates or check the input scale."
                 )
-            for phase, loss in zip(PHASES, losses):
+            for phase, loss in zip(phases, losses):
                 history[phase].append(loss)
             if progress is not None:
-                progress(epoch, dict(zip(PHASES, losses)))
+                progress(epoch, dict(zip(phases, losses)))
         self.model.eval()
         return history
 
