@@ -1,7 +1,8 @@
 """skaae: Adversarial Autoencoders as scikit-learn estimators on a PyTorch engine."""
 
+from .classifier import AAEClassifier
 from .transformer import AAETransformer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["AAETransformer", "__version__"]
+__all__ = ["AAEClassifier", "AAETransformer", "__version__"]

@@ -1,0 +1,373 @@
+"""AAEClassifier: semi-supervised classification with an adversarial autoencoder."""
+
+import dataclasses
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import (
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import INFERENCE_BATCH_SIZE, BaseAAE, class_indices, split_labels
+from ._engine import as_training_data, map_batches
+from .priors import check_prior
+
+
+class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseAAE):
+    """Semi-supervised adversarial autoencoder classifier (Makhzani et al., 2016, §5).
+
+    The encoder shares one trunk between a softmax head q(y|x) over the
+    classes and a style head q(z|x); the decoder reconstructs the input from
+    [y, z]. One discriminator imposes a Categorical prior on y and another the
+    style prior on z, so y is pushed to carry the class and z everything else
+    (the style). Each minibatch runs four phases with separate optimizers:
+    reconstruction, discrimination, generation (the encoder fooling both
+    discriminators) and cross-entropy of q(y|x) on a labeled minibatch. An
+    epoch walks every row once while the labeled rows are cycled, so a few
+    labels are seen many times per epoch.
+
+    As in scikit-learn's semi-supervised estimators, rows with ``y == -1`` are
+    unlabeled. With every row labeled it is the supervised adversarial
+    autoencoder of §4: :meth:`sample` and :meth:`inverse_transform` then
+    generate a chosen class in a chosen style.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Dimensionality of the style code z (the output of :meth:`transform`).
+
+    prior : {"gaussian", "mixture", "swiss_roll", "uniform"}, prior object or \
+            callable, default="gaussian"
+        Prior of the style code; see :class:`AAETransformer`.
+
+    encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
+        Kind of style posterior q(z|x); see :class:`AAETransformer`.
+
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the encoder's shared trunk; the decoder mirrors them.
+
+    discriminator_hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the hidden layers of both discriminators.
+
+    activation : {"relu", "leaky_relu", "elu", "tanh", "logistic"}, default="relu"
+        Hidden-layer activation of all networks.
+
+    reconstruction_loss : {"mse", "bce"}, default="mse"
+        See :class:`AAETransformer`.
+
+    input_noise : float, default=0.3
+        Standard deviation of the Gaussian noise added to the encoder's input
+        during training, in units of each feature's standard deviation; the
+        decoder still reconstructs the clean input. A strong regularizer when
+        labels are few (public reproductions of §5 use 0.3).
+
+    batch_size : int, default=128
+        Minibatch size of the unlabeled walk and of the labeled minibatches.
+
+    max_iter : int, default=50
+        Number of epochs (passes over all rows).
+
+    learning_rate : float, default=1e-3
+        Adam step size of the reconstruction phase.
+
+    discriminator_learning_rate : float, default=1e-3
+        Adam step size of the two discriminators.
+
+    generator_learning_rate : float, default=1e-3
+        Adam step size of the encoder in the regularization phase.
+
+    supervised_learning_rate : float, default=1e-3
+        Adam step size of q(y|x) in the cross-entropy phase.
+
+    beta1 : float, default=0.5
+        Adam's first-moment decay for all optimizers.
+
+    device : str or torch.device, default="auto"
+        Where to train and predict; ``"auto"`` uses CUDA when available.
+
+    verbose : bool or int, default=False
+        Show a progress bar with the per-epoch losses.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, minibatch order, noise and prior draws.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``y`` (``-1`` excluded).
+
+    prior_ : Prior
+        The style prior bound to ``n_components`` dimensions.
+
+    model_ : torch.nn.Module
+        The trained networks.
+
+    device_ : torch.device
+        Device the model lives on.
+
+    history_ : dict of str to list of float
+        Mean loss per epoch of each phase: ``"reconstruction"``,
+        ``"discriminator"``, ``"generator"`` and ``"supervised"``.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when they are all strings.
+
+    See Also
+    --------
+    AAETransformer : Adversarial autoencoder for embedding and generation.
+    sklearn.semi_supervised.LabelSpreading : Graph-based semi-supervised learning.
+    sklearn.semi_supervised.SelfTrainingClassifier : Self-training meta-estimator.
+
+    References
+    ----------
+    .. [1] Makhzani, A., Shlens, J., Jaitly, N., Goodfellow, I. and Frey, B.
+       "Adversarial Autoencoders", ICLR 2016 workshop, arXiv:1511.05644.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from skaae import AAEClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> y_partial = y.copy()
+    >>> y_partial[np.random.default_rng(0).random(len(y)) < 0.9] = -1  # 10% labels
+    >>> clf = AAEClassifier(max_iter=2, random_state=0).fit(X, y_partial)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 10)
+    """
+
+    _parameter_constraints = {
+        **BaseAAE._parameter_constraints,
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "supervised_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        prior="gaussian",
+        encoder="deterministic",
+        hidden_layer_sizes=(256, 256),
+        discriminator_hidden_layer_sizes=(256, 256),
+        activation="relu",
+        reconstruction_loss="mse",
+        input_noise=0.3,
+        batch_size=128,
+        max_iter=50,
+        learning_rate=1e-3,
+        discriminator_learning_rate=1e-3,
+        generator_learning_rate=1e-3,
+        supervised_learning_rate=1e-3,
+        beta1=0.5,
+        device="auto",
+        verbose=False,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.prior = prior
+        self.encoder = encoder
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
+        self.activation = activation
+        self.reconstruction_loss = reconstruction_loss
+        self.input_noise = input_noise
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.generator_learning_rate = generator_learning_rate
+        self.supervised_learning_rate = supervised_learning_rate
+        self.beta1 = beta1
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _training_config(self):
+        return dataclasses.replace(
+            super()._training_config(),
+            supervised_learning_rate=self.supervised_learning_rate,
+            input_noise=self.input_noise,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the semi-supervised adversarial autoencoder.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, labeled and unlabeled rows together.
+
+        y : array-like of shape (n_samples,)
+            Class labels; ``-1`` marks an unlabeled row. Strings and other
+            objects are allowed (``None`` is not: use ``-1``).
+
+        Returns
+        -------
+        self : AAEClassifier
+            The fitted classifier.
+        """
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+            y_numeric=False, multi_output=False, ensure_min_samples=1,
+        )
+        classes, targets = split_labels(y, X.shape[0])
+        check_classification_targets(y[targets >= 0])
+        if len(classes) == 0:
+            raise ValueError(
+                "AAEClassifier needs at least one labeled row; every entry of y is -1."
+            )
+        if (targets >= 0).all():
+            warnings.warn(
+                "Every row of y is labeled (no -1): training a fully supervised "
+                "adversarial autoencoder.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.classes_ = classes
+        prior = check_prior(self.prior, self.n_components)
+        return self._fit_engine(X, prior, n_categories=len(classes), targets=targets)
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        data = as_training_data(X, self.device_)
+        return map_batches(self.model_.classify, data, INFERENCE_BATCH_SIZE)
+
+    def predict_proba(self, X):
+        """Class probabilities q(y|x).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of the classes in the order of ``classes_``; rows
+            sum to 1.
+        """
+        logits = self._logits(X).double()
+        return logits.softmax(dim=1).cpu().numpy()
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
+        return self._logits(X).double().log_softmax(dim=1).cpu().numpy()
+
+    def predict(self, X):
+        """Most probable class of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels, from ``classes_``.
+        """
+        best = self._logits(X).argmax(dim=1).cpu().numpy()
+        return self.classes_[best]
+
+    def transform(self, X):
+        """Style codes z of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Deterministic style codes, float32 for float32 input and float64
+            otherwise.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        return self._encode(X)
+
+    def _one_hot(self, y, n_samples):
+        indices = class_indices(y, self.classes_)
+        if len(indices) != n_samples:
+            raise ValueError(f"y has {len(indices)} labels but there are {n_samples} rows.")
+        if (indices < 0).any():
+            raise ValueError("y must name a class for every row; -1 is not a class.")
+        return np.eye(len(self.classes_))[indices]
+
+    def inverse_transform(self, Z, y):
+        """Decode style codes as the given classes (paper §4, Fig. 7).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+            Style codes, e.g. from :meth:`transform`.
+
+        y : array-like of shape (n_samples,)
+            Class of each row, from ``classes_``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            The classes drawn in the given styles, float64 (float32 for
+            float32 codes).
+        """
+        check_is_fitted(self)
+        Z = self._validate_codes(Z)
+        return self._decode(Z, dtype=Z.dtype, categories=self._one_hot(y, len(Z)))
+
+    def sample(self, n_samples=1, y=None, random_state=None):
+        """Generate data: styles from the prior, classes given or drawn uniformly.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+
+        y : array-like of shape (n_samples,), default=None
+            Class of each sample; None draws classes uniformly.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Generated samples, float64.
+        """
+        rng = self._sample_rng(random_state)
+        Z = self._sample_codes(n_samples, rng)
+        if y is None:
+            y = self.classes_[rng.integers(len(self.classes_), size=len(Z))]
+        return self._decode(Z, categories=self._one_hot(y, len(Z)))
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

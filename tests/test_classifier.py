@@ -1,0 +1,174 @@
+"""Behaviour of AAEClassifier: semi-supervised learning on real data, the
+scikit-learn label conventions, class-conditional generation and persistence."""
+
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from skaae import AAEClassifier
+
+from test_transformer import rbf_mmd2
+
+TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3)
+
+
+def hide_labels(y, fraction_labeled, seed=0):
+    """Keep a stratified ``fraction_labeled`` of the labels; the rest become -1."""
+    rng = np.random.default_rng(seed)
+    y_partial = np.full_like(y, -1)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        keep = rng.choice(rows, max(1, int(round(fraction_labeled * len(rows)))), replace=False)
+        y_partial[keep] = label
+    return y_partial
+
+
+@pytest.fixture(scope="module")
+def semi_supervised_digits(digits_split):
+    X_train, _, y_train, _ = digits_split
+    y_partial = hide_labels(y_train, 0.1)
+    clf = AAEClassifier(random_state=0).fit(X_train, y_partial)
+    return clf, y_partial
+
+
+def test_ten_percent_labels_beat_supervised_only_baselines(digits_split, semi_supervised_digits):
+    X_train, X_test, y_train, y_test = digits_split
+    clf, y_partial = semi_supervised_digits
+    labeled = y_partial != -1
+    mlp = MLPClassifier((256, 256), max_iter=500, random_state=0)
+    accuracy_mlp = mlp.fit(X_train[labeled], y_train[labeled]).score(X_test, y_test)
+    logistic = LogisticRegression(max_iter=2000).fit(X_train[labeled], y_train[labeled])
+    accuracy_logistic = logistic.score(X_test, y_test)
+    accuracy_aae = clf.score(X_test, y_test)
+    assert accuracy_aae > max(accuracy_mlp, accuracy_logistic), (
+        accuracy_aae, accuracy_mlp, accuracy_logistic,
+    )
+
+
+def test_predict_proba_is_a_distribution_over_classes(digits_split, semi_supervised_digits):
+    X_test = digits_split[1]
+    clf, _ = semi_supervised_digits
+    assert_array_equal(clf.classes_, np.arange(10))
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10)
+    assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
+    assert_array_equal(clf.predict(X_test), clf.classes_[proba.argmax(axis=1)])
+    assert_allclose(np.exp(clf.predict_log_proba(X_test)), proba, rtol=1e-10)
+
+
+def test_history_has_the_supervised_phase(semi_supervised_digits):
+    clf, _ = semi_supervised_digits
+    assert list(clf.history_) == ["reconstruction", "discriminator", "generator", "supervised"]
+    assert all(len(v) == clf.n_iter_ == clf.max_iter for v in clf.history_.values())
+    assert clf.history_["supervised"][-1] < 0.25 * clf.history_["supervised"][0]
+
+
+def test_style_codes_follow_the_prior(digits_split, semi_supervised_digits):
+    X_train = digits_split[0]
+    clf, y_partial = semi_supervised_digits
+    # The same model with adversarial steps too small to matter.
+    plain = AAEClassifier(
+        discriminator_learning_rate=1e-12, generator_learning_rate=1e-12, random_state=0
+    ).fit(X_train, y_partial)
+    rng = np.random.default_rng(0)
+    prior_draws = rng.standard_normal((1000, 10))
+    rows = rng.choice(len(X_train), 1000, replace=False)
+    Z, Z_plain = clf.transform(X_train)[rows], plain.transform(X_train)[rows]
+    assert Z.shape == (1000, 10)
+    mmd = rbf_mmd2(Z, prior_draws, bandwidth=np.sqrt(10))
+    mmd_plain = rbf_mmd2(Z_plain, prior_draws, bandwidth=np.sqrt(10))
+    assert mmd < 0.2 * mmd_plain, (mmd, mmd_plain)
+    assert_allclose(Z.std(axis=0), 1, atol=0.3)
+
+
+def test_supervised_model_generates_the_requested_class(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    with pytest.warns(UserWarning, match="fully supervised"):
+        # A 2-D style leaves no room for the class: 97% of samples are judged as
+        # asked after 50 epochs; a 5-D style needs about 100 epochs for 85%.
+        clf = AAEClassifier(n_components=2, random_state=0).fit(X_train, y_train)
+    judge = LogisticRegression(max_iter=2000).fit(X_train, y_train)
+    assert judge.score(X_test, y_test) > 0.9
+
+    wanted = np.repeat(np.arange(10), 30)
+    generated = clf.sample(len(wanted), y=wanted, random_state=0)
+    assert (judge.predict(generated) == wanted).mean() > 0.85
+
+    # Same styles, another digit (paper Fig. 7): the class follows y.
+    styles = clf.transform(X_test[:50])
+    swapped = clf.inverse_transform(styles, y=[7] * 50)
+    assert (judge.predict(swapped) == 7).mean() > 0.85
+
+
+def test_string_labels_and_a_class_with_one_labeled_row(digits_split):
+    X_train, _, y_train, _ = digits_split
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",
+                      "eight", "nine"], dtype=object)
+    y = names[y_train]
+    y[hide_labels(y_train, 0.2) == -1] = -1
+    # Leave one labeled "nine".
+    nines = np.flatnonzero(y == "nine")
+    y[nines[1:]] = -1
+    clf = AAEClassifier(random_state=0, **TINY).fit(X_train, y)
+    assert_array_equal(clf.classes_, sorted(names))
+    assert set(clf.predict(X_train)) <= set(names)
+    generated = clf.sample(3, y=["nine", "one", "two"], random_state=0)
+    assert generated.shape == (3, 64)
+
+
+def test_label_convention_errors_and_warnings(digits_split):
+    X_train, _, y_train, _ = digits_split
+    with pytest.raises(ValueError, match="at least one labeled row"):
+        AAEClassifier(**TINY).fit(X_train, np.full(len(X_train), -1))
+    y_none = y_train.astype(object)
+    y_none[:5] = None
+    with pytest.raises(ValueError, match="None"):
+        AAEClassifier(**TINY).fit(X_train, y_none)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        AAEClassifier(**TINY).fit(X_train, np.linspace(0, 1, len(X_train)))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        AAEClassifier(**TINY).fit(X_train, y_train[:-3])
+
+
+def test_generation_argument_errors(digits_split):
+    X_train, _, y_train, _ = digits_split
+    clf = AAEClassifier(random_state=0, **TINY).fit(X_train, hide_labels(y_train, 0.2))
+    with pytest.raises(ValueError, match="not one of the classes"):
+        clf.sample(2, y=[1, 11])
+    with pytest.raises(ValueError, match="-1 is not a class"):
+        clf.inverse_transform(np.zeros((2, 10)), y=[1, -1])
+    with pytest.raises(ValueError, match="y has 1 labels but there are 2 rows"):
+        clf.inverse_transform(np.zeros((2, 10)), y=[1])
+    with pytest.raises(ValueError, match="n_components=10"):
+        clf.inverse_transform(np.zeros((2, 3)), y=[1, 2])
+    assert clf.sample(4, random_state=0).shape == (4, 64)
+    assert_array_equal(clf.sample(4, random_state=1), clf.sample(4, random_state=1))
+
+
+def test_pipeline_grid_search_and_cross_validation(digits_split):
+    X_train, _, y_train, _ = digits_split
+    y_partial = hide_labels(y_train, 0.3)
+    pipe = make_pipeline(MinMaxScaler(), AAEClassifier(random_state=0, **TINY))
+    scores = cross_val_score(pipe, X_train, y_train, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.3
+    search = GridSearchCV(pipe, {"aaeclassifier__input_noise": [0.0, 0.3]}, cv=2)
+    search.fit(X_train, y_partial)
+    assert search.best_params_["aaeclassifier__input_noise"] in (0.0, 0.3)
+
+
+def test_pickle_and_reproducibility(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    y_partial = hide_labels(y_train, 0.2)
+    a = AAEClassifier(random_state=3, **TINY).fit(X_train, y_partial)
+    b = AAEClassifier(random_state=3, **TINY).fit(X_train, y_partial)
+    assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
+    restored = pickle.loads(pickle.dumps(a))
+    assert_array_equal(restored.predict_proba(X_test), a.predict_proba(X_test))
+    assert_array_equal(restored.transform(X_test), a.transform(X_test))
