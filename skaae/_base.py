@@ -9,6 +9,7 @@ generation from the prior, and pickling that stores weights device-free.
 
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -150,6 +151,14 @@ def _check_n_samples(n_samples):
     return int(n_samples)
 
 
+@dataclass
+class _TrainingSession:
+    """What a warm start carries over between fits in one process (never pickled)."""
+
+    trainer: "_engine.Trainer"
+    prior_rng: np.random.Generator
+
+
 class BaseAAE(BaseEstimator):
     """Parameters, training driver and generation shared by skaae's estimators.
 
@@ -175,6 +184,7 @@ class BaseAAE(BaseEstimator):
         "generator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "beta1": [Interval(numbers.Real, 0, 1, closed="left")],
         "device": [str, torch.device],
+        "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -186,6 +196,15 @@ class BaseAAE(BaseEstimator):
         if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
             raise ValueError(f"{name} must hold positive integers; got {getattr(self, name)!r}.")
         return tuple(int(s) for s in sizes)
+
+    def _check_warm_start_classes(self, classes):
+        """Refuse a warm start whose labels differ from the previous fit's."""
+        previous = getattr(self, "classes_", None)
+        if self.warm_start and previous is not None and not np.array_equal(previous, classes):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in "
+                f"the previous call to fit. Previously got {previous}, `y` has {classes}."
+            )
 
     def _training_config(self):
         """The engine's optimisation settings; subclasses add their own."""
@@ -227,12 +246,6 @@ class BaseAAE(BaseEstimator):
                     f"y has {n_classes} classes but the prior {prior!r} has only "
                     f"{n_label_slots} components to guide them to."
                 )
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        device = _engine.resolve_device(self.device)
-        generator = _engine.make_generator(seed, device)
-        prior_rng = np.random.default_rng([seed, 1])
-
-        shift, scale = _feature_statistics(X)
         config = _engine.ModelConfig(
             n_features=X.shape[1],
             n_components=prior.n_dims,
@@ -246,11 +259,12 @@ class BaseAAE(BaseEstimator):
             n_label_slots=n_label_slots,
             n_categories=n_categories,
         )
-        # Weights are drawn on the CPU so that a seed gives the same start on any device.
-        model = _engine.AdversarialAutoencoder(
-            config, shift, scale, generator=_engine.make_generator(seed, "cpu")
-        ).to(device)
-        trainer = _engine.Trainer(model, self._training_config(), generator)
+        warm = self.warm_start and getattr(self, "model_", None) is not None
+        warm = warm and self.model_.config == config
+        session = self._training_session(X, config, reuse_model=warm)
+        trainer = session.trainer
+        device = trainer.generator.device
+
         data = _engine.as_training_data(X, device)
         label_codes = None
         if n_label_slots:
@@ -258,20 +272,20 @@ class BaseAAE(BaseEstimator):
             label_codes = torch.nn.functional.one_hot(
                 torch.as_tensor(slots, device=device), n_label_slots + 1
             ).float()
+        labeled = None
+        if targets is not None:
+            labeled = _engine.LabeledBatches(
+                torch.as_tensor(targets, device=device), self.batch_size, trainer.generator
+            )
 
         def sample_prior(order):
             labels = None
             if label_indices is not None:
                 labels = label_indices[order.cpu().numpy()]
-            return self._draw_prior(prior, len(order), prior_rng, labels, device)
+            return self._draw_prior(prior, len(order), session.prior_rng, labels, device)
 
-        labeled = None
-        if targets is not None:
-            labeled = _engine.LabeledBatches(
-                torch.as_tensor(targets, device=device), self.batch_size, generator
-            )
-
-        history = {phase: [] for phase in trainer.phases(labeled)}
+        previous = self.history_ if warm else {}
+        history = {phase: list(previous.get(phase, [])) for phase in trainer.phases(labeled)}
         report, close = _progress_reporter(self.verbose, self.max_iter, type(self).__name__)
         try:
             trainer.fit(
@@ -281,11 +295,40 @@ class BaseAAE(BaseEstimator):
             close()
 
         self.prior_ = prior
-        self.model_ = model
+        self.model_ = trainer.model
         self.device_ = device
         self.history_ = history
         self.n_iter_ = len(history[_engine.PHASES[0]])
+        self._session = session
         return self
+
+    def _training_session(self, X, config, reuse_model):
+        """The trainer and prior generator a fit runs with.
+
+        A warm start reuses the fitted model and, within one process, its
+        optimizers and random streams, so that training simply goes on; after
+        unpickling, fresh optimizers wrap the loaded weights.
+        """
+        session = getattr(self, "_session", None)
+        if reuse_model and session is not None and session.trainer.model is self.model_:
+            session.trainer.update_config(self._training_config())
+            return session
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        if reuse_model:
+            model, device = self.model_, self.device_
+            # Continue the random streams where a fresh fit would not have been.
+            seed = (seed + self.n_iter_) % np.iinfo(np.int32).max
+        else:
+            device = _engine.resolve_device(self.device)
+            shift, scale = _feature_statistics(X)
+            # Weights are drawn on the CPU so that a seed gives the same start on any device.
+            model = _engine.AdversarialAutoencoder(
+                config, shift, scale, generator=_engine.make_generator(seed, "cpu")
+            ).to(device)
+        trainer = _engine.Trainer(
+            model, self._training_config(), _engine.make_generator(seed, device)
+        )
+        return _TrainingSession(trainer, np.random.default_rng([seed, 1]))
 
     @staticmethod
     def _draw_prior(prior, n_samples, rng, labels, device):
@@ -357,6 +400,7 @@ class BaseAAE(BaseEstimator):
         state = dict(super().__getstate__())
         model = state.pop("model_", None)
         state.pop("device_", None)
+        state.pop("_session", None)
         if model is not None:
             # Weights travel as CPU tensors; the device is chosen again at load time.
             state["_model_config"] = model.config

@@ -92,6 +92,13 @@ class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     device : str or torch.device, default="auto"
         Where to train and predict; ``"auto"`` uses CUDA when available.
 
+    warm_start : bool, default=False
+        When True, a further call to :meth:`fit` goes on training the fitted
+        model for another ``max_iter`` epochs (optimizer state and random
+        streams included, within one process) instead of starting afresh;
+        ``n_iter_`` and ``history_`` accumulate. If the architecture or the
+        data's width changed, the model is re-initialised.
+
     verbose : bool or int, default=False
         Show a progress bar with the per-epoch losses.
 
@@ -175,6 +182,7 @@ class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         supervised_learning_rate=1e-3,
         beta1=0.5,
         device="auto",
+        warm_start=False,
         verbose=False,
         random_state=None,
     ):
@@ -194,6 +202,7 @@ class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self.supervised_learning_rate = supervised_learning_rate
         self.beta1 = beta1
         self.device = device
+        self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
 
@@ -239,6 +248,7 @@ class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
                 UserWarning,
                 stacklevel=2,
             )
+        self._check_warm_start_classes(classes)
         self.classes_ = classes
         prior = check_prior(self.prior, self.n_components)
         return self._fit_engine(X, prior, n_categories=len(classes), targets=targets)

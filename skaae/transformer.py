@@ -90,6 +90,13 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
     device : str or torch.device, default="auto"
         Where to train and predict. ``"auto"`` uses CUDA when available.
 
+    warm_start : bool, default=False
+        When True, a further call to :meth:`fit` goes on training the fitted
+        model for another ``max_iter`` epochs (optimizer state and random
+        streams included, within one process) instead of starting afresh;
+        ``n_iter_`` and ``history_`` accumulate. If the architecture or the
+        data's width changed, the model is re-initialised.
+
     verbose : bool or int, default=False
         Show a progress bar (tqdm, if installed) with the per-epoch losses.
 
@@ -171,6 +178,7 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
         generator_learning_rate=1e-3,
         beta1=0.5,
         device="auto",
+        warm_start=False,
         verbose=False,
         random_state=None,
     ):
@@ -188,6 +196,7 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
         self.generator_learning_rate = generator_learning_rate
         self.beta1 = beta1
         self.device = device
+        self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
 
@@ -216,15 +225,17 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
             ensure_min_samples=1,
         )
-        # A refit without labels must not keep the classes of an earlier fit.
-        self.__dict__.pop("classes_", None)
         prior = check_prior(self.prior, self.n_components)
         label_indices = None
-        if y is not None:
-            classes, indices = split_labels(y, X.shape[0])
-            if prior.supports_labels:
-                self.classes_ = classes
-                label_indices = indices
+        if y is not None and prior.supports_labels:
+            classes, label_indices = split_labels(y, X.shape[0])
+            self._check_warm_start_classes(classes)
+            self.classes_ = classes
+        else:
+            if y is not None:
+                split_labels(y, X.shape[0])  # checked, though this prior cannot use it
+            # A fit without labels must not keep the classes of an earlier fit.
+            self.__dict__.pop("classes_", None)
         return self._fit_engine(X, prior, label_indices=label_indices)
 
     def transform(self, X):

@@ -172,3 +172,14 @@ def test_pickle_and_reproducibility(digits_split):
     restored = pickle.loads(pickle.dumps(a))
     assert_array_equal(restored.predict_proba(X_test), a.predict_proba(X_test))
     assert_array_equal(restored.transform(X_test), a.transform(X_test))
+
+
+def test_warm_start_accumulates_epochs_and_checks_classes(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    y_partial = hide_labels(y_train, 0.2)
+    clf = AAEClassifier(random_state=0, warm_start=True, **TINY)
+    clf.fit(X_train, y_partial).fit(X_train, y_partial)
+    assert clf.n_iter_ == 6
+    assert all(len(v) == 6 for v in clf.history_.values())
+    with pytest.raises(ValueError, match="same classes as in the previous call"):
+        clf.fit(X_train, np.where(y_partial == 9, 8, y_partial))

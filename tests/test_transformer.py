@@ -382,3 +382,38 @@ def test_diverging_run_says_so(digits_split):
 def test_unknown_device_is_a_clear_error(digits_split):
     with pytest.raises(ValueError, match="device must be"):
         AAETransformer(device="tpu-9000", **TINY).fit(digits_split[0])
+
+
+# ------------------------------------------------------------ warm start
+def test_warm_start_continues_training_exactly(digits_split):
+    X_train, X_test = digits_split[:2]
+    warm = AAETransformer(random_state=0, warm_start=True, **TINY)
+    warm.fit(X_train).fit(X_train)
+    assert warm.n_iter_ == 6 and len(warm.history_["generator"]) == 6
+    once = AAETransformer(random_state=0, **{**TINY, "max_iter": 6}).fit(X_train)
+    # Two warm fits of 3 epochs are one fit of 6: same optimizers, same streams.
+    assert_array_equal(warm.transform(X_test), once.transform(X_test))
+
+    cold = AAETransformer(random_state=0, **TINY).fit(X_train).fit(X_train)
+    assert cold.n_iter_ == 3
+
+
+def test_warm_start_after_unpickling_and_with_new_settings(digits_split):
+    X_train = digits_split[0]
+    aae = AAETransformer(random_state=0, warm_start=True, **TINY).fit(X_train)
+    restored = pickle.loads(pickle.dumps(aae))
+    restored.fit(X_train)
+    assert restored.n_iter_ == 6
+    aae.set_params(learning_rate=1e-5).fit(X_train)
+    assert aae._session.trainer.reconstruction_optimizer.param_groups[0]["lr"] == 1e-5
+    # A changed architecture starts afresh.
+    aae.set_params(n_components=3).fit(X_train)
+    assert aae.n_iter_ == 3 and aae.transform(X_train).shape[1] == 3
+
+
+def test_warm_start_refuses_new_classes(digits_split):
+    X_train, _, y_train, _ = digits_split
+    aae = AAETransformer(prior="mixture", warm_start=True, random_state=0, **TINY)
+    aae.fit(X_train, y_train)
+    with pytest.raises(ValueError, match="same classes as in the previous call"):
+        aae.fit(X_train, y_train % 5)

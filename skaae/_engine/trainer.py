@@ -115,6 +115,22 @@ class Trainer:
                 betas=betas,
             )
 
+    def update_config(self, config):
+        """Adopt new settings between fits, keeping the optimizers' state."""
+        self.config = config
+        rates = [
+            (self.reconstruction_optimizer, config.learning_rate),
+            (self.discriminator_optimizer, config.discriminator_learning_rate),
+            (self.generator_optimizer, config.generator_learning_rate),
+            (self.supervised_optimizer,
+             config.supervised_learning_rate or config.learning_rate),
+        ]
+        for optimizer, rate in rates:
+            if optimizer is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
+                    group["betas"] = (config.beta1, config.beta2)
+
     def _corrupt(self, X):
         """The encoder's view of ``X``: Gaussian noise on the standardised scale."""
         if not self.config.input_noise:
