@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
+    validate_data,
 )
 
 from . import _engine
@@ -159,8 +160,11 @@ class _TrainingSession:
     prior_rng: np.random.Generator
 
 
-class BaseAAE(BaseEstimator):
+class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Parameters, training driver and generation shared by skaae's estimators.
+
+    Every estimator transforms data to its (style) codes, so the transformer
+    mixins live here.
 
     Subclasses call :meth:`_fit_engine` from ``fit`` and use :meth:`_encode`,
     :meth:`_decode` for inference. Not meant to be used directly.
@@ -347,6 +351,13 @@ class BaseAAE(BaseEstimator):
         return torch.from_numpy(draws).to(device)
 
     # ------------------------------------------------------------ inference
+    def _validate_inference_input(self, X):
+        """Check that the estimator is fitted and ``X`` matches what it was fitted on."""
+        check_is_fitted(self)
+        return validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+
     def _validate_codes(self, Z):
         """Check codes passed to ``inverse_transform``: 2-D, finite, n_components wide."""
         Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
@@ -393,6 +404,16 @@ class BaseAAE(BaseEstimator):
         n_samples = _check_n_samples(n_samples)
         codes = self._draw_prior(self.prior_, n_samples, rng, label_indices, "cpu")
         return codes.numpy()
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):

@@ -5,12 +5,7 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import (
-    ClassifierMixin,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -20,7 +15,7 @@ from ._engine import as_training_data, map_batches
 from .priors import check_prior
 
 
-class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseAAE):
+class AAEClassifier(ClassifierMixin, BaseAAE):
     """Semi-supervised adversarial autoencoder classifier (Makhzani et al., 2016, §5).
 
     The encoder shares one trunk between a softmax head q(y|x) over the
@@ -254,11 +249,7 @@ class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         return self._fit_engine(X, prior, n_categories=len(classes), targets=targets)
 
     def _logits(self, X):
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
-        data = as_training_data(X, self.device_)
+        data = as_training_data(self._validate_inference_input(X), self.device_)
         return map_batches(self.model_.classify, data, INFERENCE_BATCH_SIZE)
 
     def predict_proba(self, X):
@@ -312,11 +303,7 @@ class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             Deterministic style codes, float32 for float32 input and float64
             otherwise.
         """
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
-        return self._encode(X)
+        return self._encode(self._validate_inference_input(X))
 
     def _one_hot(self, y, n_samples):
         indices = class_indices(y, self.classes_)
@@ -371,13 +358,3 @@ class AAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         if y is None:
             y = self.classes_[rng.integers(len(self.classes_), size=len(Z))]
         return self._decode(Z, categories=self._one_hot(y, len(Z)))
-
-    @property
-    def _n_features_out(self):
-        return self.n_components
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags

@@ -3,7 +3,7 @@
 import numbers
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -11,7 +11,7 @@ from ._base import BaseAAE, class_indices, split_labels
 from .priors import check_prior
 
 
-class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE):
+class AAETransformer(BaseAAE):
     """Adversarial autoencoder as a parametric embedding and generative model.
 
     An autoencoder whose code distribution is pushed toward a chosen prior by a
@@ -251,11 +251,7 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
         Z : ndarray of shape (n_samples, n_components)
             Deterministic codes, float32 for float32 input and float64 otherwise.
         """
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
-        return self._encode(X)
+        return self._encode(self._validate_inference_input(X))
 
     def inverse_transform(self, Z):
         """Decode codes back to the data space.
@@ -313,14 +309,3 @@ class AAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAAE)
         if len(indices) != n_samples:
             raise ValueError(f"y has {len(indices)} labels but n_samples={n_samples}.")
         return indices
-
-    @property
-    def _n_features_out(self):
-        return self.n_components
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
-

@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -117,3 +118,72 @@ def test_bench_digits_settings_smoke(tmp_path):
     assert 0 <= results[0]["knn_accuracy"] <= 1
     assert results[0]["mmd_to_prior"] >= 0
     assert "| `{'max_iter': 1" in (tmp_path / "settings.md").read_text()
+
+
+def test_bench_mnist_semisupervised_digits(tmp_path):
+    bench = load_benchmark("bench_mnist_semisupervised")
+    output = tmp_path / "sub" / "semi"
+    threads = torch.get_num_threads()
+    try:  # one thread: on a shared 2-core machine two threads can be 100x slower
+        report = bench.main([
+            "--dataset", "digits", "--labels", "100", "--time-budget", "3",
+            "--max-epochs", "2", "--hidden-layer-sizes", "16",
+            "--extra", "discriminator_hidden_layer_sizes=(16,)", "--threads", "1",
+            "--output", str(output),
+        ])
+    finally:  # --threads sets torch's process-wide setting
+        torch.set_num_threads(threads)
+    for suffix in (".md", ".json", "_curve.png"):
+        assert Path(f"{output}{suffix}").is_file()
+    saved = json.loads(Path(f"{output}.json").read_text())
+    assert saved["runs"] and len(saved["runs"]) == len(report["runs"])
+    methods = [run["method"] for run in saved["runs"]]
+    assert methods == ["LabelSpreading", "SelfTraining(LogReg)", "MLP (labeled only)", "AAE"]
+    (aae,) = [run for run in saved["runs"] if run["method"] == "AAE"]
+    assert "failure" not in aae
+    assert 1 <= len(aae["curve"]) <= 2 and aae["epochs"] == aae["curve"][-1]["epoch"] <= 2
+    assert aae["stop_reason"] in {"time budget", "max epochs"}
+    assert set(aae["final_losses"]) == {"reconstruction", "discriminator", "generator",
+                                        "supervised"}
+    errors = [run["test_error_pct"] for run in saved["runs"]]
+    errors += [point["test_error_pct"] for point in aae["curve"]] + [aae["best_test_error_pct"]]
+    assert all(0.0 <= error <= 100.0 for error in errors)
+    settings = saved["settings"]
+    assert settings["aae_non_default_params"]["warm_start"] is True
+    assert settings["pca_components"] == 50 and settings["n_features"] == 64
+    markdown = Path(f"{output}.md").read_text()
+    assert "Reference (from the issue" in markdown and "1.90% ± 0.10" in markdown
+    assert "| 100 | AAE | 0 |" in markdown and "optimistic" in markdown
+
+
+def test_balanced_labels():
+    bench = load_benchmark("bench_mnist_semisupervised")
+    y = np.repeat(np.arange(10), 30)
+    y_partial = bench.balanced_labels(y, 100, seed=0)
+    labeled = y_partial != -1
+    assert labeled.sum() == 100 and (y_partial[labeled] == y[labeled]).all()
+    assert (np.bincount(y_partial[labeled], minlength=10) == 10).all()
+    assert (bench.balanced_labels(y, 100, seed=0) == y_partial).all()
+    assert (bench.balanced_labels(y, 100, seed=1) != y_partial).any()
+    with pytest.raises(ValueError, match="evenly"):
+        bench.balanced_labels(y, 105, seed=0)
+    with pytest.raises(ValueError, match="has 30 training rows"):
+        bench.balanced_labels(y, 400, seed=0)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--labels", "105"], "positive multiple of 10"),
+        (["--extra", "warm_start=False"], "warm_start=True"),
+        (["--extra", "max_iter=3"], "--eval-every"),
+        (["--extra", "random_state=1"], "use --seeds"),
+        (["--batch-size", "64", "--extra", "batch_size=32"], "conflicts with --batch-size"),
+        (["--extra", "no_such_param=1"], "no such parameter"),
+        (["--time-budget", "0"], "positive number"),
+    ],
+)
+def test_bench_mnist_semisupervised_bad_arguments(capsys, argv, message):
+    with pytest.raises(SystemExit):
+        load_benchmark("bench_mnist_semisupervised").parse_args(["--dataset", "digits", *argv])
+    assert message in capsys.readouterr().err

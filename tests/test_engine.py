@@ -1,7 +1,5 @@
 """The torch engine on its own: devices, networks, phases and the epoch loop."""
 
-import copy
-import warnings
 
 import numpy as np
 import pytest

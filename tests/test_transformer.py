@@ -3,7 +3,6 @@ label-guided priors, generation, round-trips, persistence and input checks."""
 
 import io
 import pickle
-import warnings
 
 import joblib
 import numpy as np
