@@ -18,32 +18,32 @@ Nothing is downloaded: MNIST is read from ``--mnist`` (default
 :func:`skaae.datasets.default_mnist_path`).
 """
 
-import argparse
-import ast
-import datetime
-import json
 import math
-import os
-import platform
-import shlex
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import sklearn
-import torch
-from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import Bunch
 
-import skaae
 from skaae import AAETransformer
-from skaae.datasets import default_mnist_path, load_mnist
+from skaae.datasets import load_mnist
+
+# _common.py lies beside this script: its folder is sys.path[0] when the script is run,
+# but must be added when the script is loaded from its path (tests/test_benchmarks.py).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    LOSS_ABBREVIATIONS, WARM_UP_ROWS, check_extra, command_line, data_settings,
+    estimator_lines, estimator_params, estimator_settings, fmt, header_lines, int_list, log,
+    losses_text, mean_std, new_parser, output_paths, positive_int, report_head,
+    resolve_mnist, scaled_digits, set_torch_threads, table_head, warm_up, write_json,
+)
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_2d"
 
@@ -55,8 +55,6 @@ TRUST_ROWS = 5000
 #: Timing: best of this many transforms of the test rows; this many one-row calls.
 THROUGHPUT_REPEATS = 3
 LATENCY_CALLS = 200
-#: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
-WARM_UP_ROWS = 512
 #: Seed of the data split (digits) and of the trustworthiness subset.
 DATA_SEED = 0
 
@@ -80,76 +78,28 @@ REFERENCE = {
     "PCA": {"knn_accuracy": 0.424, "trustworthiness": 0.735},
 }
 
-LOSS_ABBREVIATIONS = {"reconstruction": "rec", "discriminator": "disc", "generator": "gen"}
-
 
 # --------------------------------------------------------------- arguments
-def _int_list(text):
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def parse_extra(items):
-    """Turn ``KEY=VALUE`` strings into a dict; values go through ``ast.literal_eval``.
-
-    A value that is not a Python literal is kept as a string, so
-    ``reconstruction_loss=bce`` works as well as ``reconstruction_loss='bce'``.
-    """
-    extra = {}
-    for item in items or ():
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--extra expects KEY=VALUE, got {item!r}")
-        try:
-            extra[key] = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            extra[key] = text.strip()
-    return extra
-
-
 def build_parser():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist",
-                        help="'digits' (scikit-learn's 8x8 digits) is a quick stand-in")
-    parser.add_argument("--mnist", type=Path, default=None,
-                        help="MNIST .npz file or folder (default: default_mnist_path())")
-    parser.add_argument("--n-train", type=_positive_int, default=60000,
+    parser = new_parser(__doc__)
+    parser.add_argument("--n-train", type=positive_int, default=60000,
                         help="training rows (the first ones; capped at what exists)")
-    parser.add_argument("--n-test", type=_positive_int, default=10000,
+    parser.add_argument("--n-test", type=positive_int, default=10000,
                         help="test rows (the first ones; capped at what exists)")
-    parser.add_argument("--max-iter", type=_positive_int, default=None,
+    parser.add_argument("--max-iter", type=positive_int, default=None,
                         help="epochs (default: the estimator's)")
-    parser.add_argument("--batch-size", type=_positive_int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="minibatch size (default: the estimator's)")
-    parser.add_argument("--hidden-layer-sizes", type=_int_list, default=None,
+    parser.add_argument("--hidden-layer-sizes", type=int_list, default=None,
                         help="encoder widths, e.g. 512,512 (default: the estimator's)")
-    parser.add_argument("--seeds", type=_int_list, default=[0],
+    parser.add_argument("--seeds", type=int_list, default=[0],
                         help="random_state of each AAE fit, e.g. 0,1,2")
     parser.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
                         help="another AAETransformer parameter (repeatable), e.g. "
                              "discriminator_learning_rate=1e-3")
-    parser.add_argument("--threads", type=_positive_int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch.set_num_threads (default: torch's own)")
-    parser.add_argument("--trust-rows", type=_positive_int, default=TRUST_ROWS,
+    parser.add_argument("--trust-rows", type=positive_int, default=TRUST_ROWS,
                         help="test rows (fixed random subset) for trustworthiness")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="writes <output>.md and <output>.json")
@@ -159,36 +109,14 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        args.extra = parse_extra(args.extra)
-    except ValueError as exc:
-        parser.error(str(exc))
-    valid = AAETransformer().get_params()
-    for key in args.extra:
-        if key in RESERVED_PARAMS:
-            parser.error(f"--extra {key}: not allowed ({RESERVED_PARAMS[key]})")
-        if key not in valid:
-            parser.error(f"--extra {key}: AAETransformer has no such parameter; "
-                         f"it has {', '.join(sorted(valid))}")
-        if key in FLAG_PARAMS and getattr(args, key) is not None:
-            parser.error(f"--extra {key} conflicts with {FLAG_PARAMS[key]}")
-    if args.dataset == "mnist" and args.mnist is None:
-        args.mnist = default_mnist_path()
-        if args.mnist is None:
-            parser.error("MNIST not found: pass --mnist PATH, set SKAAE_MNIST, or run from "
-                         "the repository root beside ../shared/datasets/mnist.npz")
+    check_extra(parser, args, AAETransformer, RESERVED_PARAMS, FLAG_PARAMS)
+    resolve_mnist(parser, args)
     return args
 
 
 def aae_params(args):
     """AAETransformer keyword arguments given on the command line (no seed)."""
-    params = {"n_components": 2}
-    for key in FLAG_PARAMS:
-        value = getattr(args, key)
-        if value is not None:
-            params[key] = tuple(value) if key == "hidden_layer_sizes" else value
-    params.update(args.extra)
-    return params
+    return estimator_params(args, FLAG_PARAMS, n_components=2)
 
 
 # -------------------------------------------------------------------- data
@@ -205,12 +133,12 @@ def load_data(dataset, path=None, n_train=60000, n_test=10000):
         data = Bunch(
             X_train=mnist.X_train[:n_train], y_train=mnist.y_train[:n_train],
             X_test=mnist.X_test[:n_test], y_test=mnist.y_test[:n_test],
+            name="MNIST",
             description=f"MNIST from {Path(path).resolve()}: the first {n_train:,} training "
                         f"and first {n_test:,} test rows, pixels scaled to [0, 1]",
         )
     elif dataset == "digits":
-        X, y = load_digits(return_X_y=True)
-        X = (X / 16.0).astype(np.float32)
+        X, y = scaled_digits()
         n_test = min(n_test, len(X) // 4)
         n_train = min(n_train, len(X) - n_test)
         X_train, X_test, y_train, y_test = train_test_split(
@@ -218,6 +146,7 @@ def load_data(dataset, path=None, n_train=60000, n_test=10000):
         )
         data = Bunch(
             X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+            name="Digits",
             description=f"scikit-learn digits (8x8) scaled to [0, 1]: stratified split "
                         f"(seed {DATA_SEED}) of {n_train:,} training and {n_test:,} test rows",
         )
@@ -298,15 +227,6 @@ def run_method(name, estimator, data, trust_idx, seed=None):
     return row
 
 
-def warm_up(params, X, n_rows=WARM_UP_ROWS):
-    """Fit one untimed epoch on a few rows so that one-time costs (lazy torch
-    imports, first allocations) are not charged to the first timed seed."""
-    try:
-        AAETransformer(**{**params, "max_iter": 1}, random_state=0).fit(X[:n_rows])
-    except FloatingPointError:  # a diverging setting: the timed fits will report it
-        pass
-
-
 def summarize(rows):
     """Mean, standard deviation (ddof=1) and count of each numeric metric over ``rows``."""
     keys = ["fit_s", "epochs", "s_per_epoch", "knn_accuracy", "trustworthiness",
@@ -319,46 +239,13 @@ def summarize(rows):
     for key, values in columns.items():
         values = [v for v in values if v is not None and math.isfinite(v)]
         if values:
-            summary[key] = {
-                "mean": statistics.fmean(values),
-                "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                "n": len(values),
-            }
+            summary[key] = mean_std(values)
     return summary
-
-
-# ----------------------------------------------------------------- context
-def machine_info():
-    return {
-        "processor": platform.processor() or platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda_available": torch.cuda.is_available(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "skaae": skaae.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-    }
-
-
-def non_default_params(estimator):
-    """``get_params()`` entries that differ from a default-constructed estimator."""
-    defaults = type(estimator)().get_params()
-    return {key: value for key, value in estimator.get_params().items()
-            if key not in defaults or repr(value) != repr(defaults[key])}
 
 
 # ------------------------------------------------------------------ output
 def _float(value):
     return None if value is None else float(value)
-
-
-def _fmt(value, spec):
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return format(value, spec)
 
 
 def _fmt_summary(entry, spec):
@@ -369,35 +256,19 @@ def _fmt_summary(entry, spec):
     return format(entry["mean"], spec)
 
 
-def _losses_text(losses):
-    if not losses:
-        return "—"
-    return " / ".join(f"{LOSS_ABBREVIATIONS.get(k, k)} {_fmt(v, '.3f')}" for k, v in losses.items())
-
-
 def format_markdown(report):
     """The report as a markdown document."""
-    s, m = report["settings"], report["machine"]
+    s = report["settings"]
     trust_col = f"Trust. k={TRUST_K} ({s['trust_rows']:,} test rows)"
     header = ["Method", "Seed", "Fit (s)", "Epochs", "s/epoch", f"{KNN_K}-NN acc. (held-out)",
               trust_col, "Transform (points/s)", "Latency, 1 row (ms)", "Final losses"]
     lines = [
         f"# {s['dataset_name']} → 2-D: AAETransformer benchmark",
         "",
-        f"- Date: {report['date']}",
-        f"- Command: `{report['command']}`",
-        f"- Machine: {m['processor']} ({m['platform']}), os.cpu_count() = {m['cpu_count']}, "
-        f"torch.get_num_threads() = {m['torch_threads']}, CUDA available: {m['cuda_available']}",
-        f"- Versions: Python {m['python']}, torch {m['torch']}, skaae {m['skaae']}, "
-        f"scikit-learn {m['scikit-learn']}, numpy {m['numpy']}",
-        f"- Data: {s['data']}",
+        *header_lines(report),
         f"- Seeds: {', '.join(map(str, s['seeds']))} (AAE `random_state`); "
         f"threads: {s['threads'] or 'torch default'}",
-        "- AAETransformer non-default parameters (besides `random_state`): "
-        + (", ".join(f"`{k}={v!r}`" for k, v in s["aae_non_default_params"].items()) or "none"),
-        f"- AAETransformer full parameters: `{s['aae_params']!r}`",
-        f"- AAE device (`device_`): "
-        + (", ".join(sorted({r["device"] for r in report["runs"] if "device" in r})) or "—"),
+        *estimator_lines("AAETransformer", report),
         f"- Reference: `PCA(n_components=2, random_state={DATA_SEED})`",
         f"- Metrics: {KNN_K}-NN accuracy = `KNeighborsClassifier({KNN_K})` fitted on the "
         f"training codes, scored on the test codes; trustworthiness "
@@ -409,20 +280,19 @@ def format_markdown(report):
         f"an untimed one-epoch AAE fit on {WARM_UP_ROWS} rows runs first so that one-time "
         "costs (lazy imports, first allocations) are not charged to the first seed.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
+        *table_head(header),
     ]
     for row in report["runs"]:
         seed = "—" if row["seed"] is None else str(row["seed"])
         if "error" in row:
-            lines.append(f"| {row['method']} | {seed} | {_fmt(row['fit_s'], '.1f')} | "
+            lines.append(f"| {row['method']} | {seed} | {fmt(row['fit_s'], '.1f')} | "
                          f"failed: {row['error'].replace('|', '/')} |" + " |" * (len(header) - 4))
             continue
         lines.append("| " + " | ".join([
-            row["method"], seed, _fmt(row["fit_s"], ".1f"), _fmt(row.get("epochs"), "d"),
-            _fmt(row.get("s_per_epoch"), ".2f"), _fmt(row["knn_accuracy"], ".3f"),
-            _fmt(row["trustworthiness"], ".3f"), _fmt(row["transform_points_per_s"], ",.0f"),
-            _fmt(row["latency_ms"], ".2f"), _losses_text(row.get("final_losses")),
+            row["method"], seed, fmt(row["fit_s"], ".1f"), fmt(row.get("epochs"), "d"),
+            fmt(row.get("s_per_epoch"), ".2f"), fmt(row["knn_accuracy"], ".3f"),
+            fmt(row["trustworthiness"], ".3f"), fmt(row["transform_points_per_s"], ",.0f"),
+            fmt(row["latency_ms"], ".2f"), losses_text(row.get("final_losses")),
         ]) + " |")
     mean = report["aae_mean"]
     if mean:
@@ -460,71 +330,39 @@ def format_markdown(report):
 
 def write_results(report, output):
     """Write ``<output>.md`` and ``<output>.json``; return their paths."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    md_path = output.with_name(output.name + ".md")
-    json_path = output.with_name(output.name + ".json")
+    md_path, json_path = output_paths(output, ".md", ".json")
     md_path.write_text(format_markdown(report), encoding="utf-8")
-    json_path.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
+    write_json(json_path, report)
     return md_path, json_path
 
 
-def _jsonable(value):
-    """Plain JSON types: NaN and infinities become null, unknown objects their repr."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, str, type(None))):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return repr(value)
-
-
 # -------------------------------------------------------------------- main
-def _log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv=None):
     """Run the benchmark; return the report (also written to disk)."""
     args = parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    command = "python benchmarks/bench_mnist_2d.py " + shlex.join(
-        sys.argv[1:] if argv is None else list(argv))
+    set_torch_threads(args.threads)
+    command = command_line("bench_mnist_2d.py", argv)
     data = load_data(args.dataset, args.mnist, args.n_train, args.n_test)
-    _log(f"data: {data.description}")
+    log(f"data: {data.description}")
     trust_idx = trust_subset(len(data.X_test), args.trust_rows)
 
     params = aae_params(args)
     template = AAETransformer(**params)
     runs = []
-    _log("warm-up fit (untimed) ...")
-    warm_up(params, data.X_train)
-    _log("PCA(2) ...")
+    log("warm-up fit (untimed) ...")
+    warm_up(AAETransformer, params, data.X_train)
+    log("PCA(2) ...")
     runs.append(run_method("PCA", PCA(n_components=2, random_state=DATA_SEED), data, trust_idx))
     for seed in args.seeds:
-        _log(f"AAETransformer, seed {seed} ...")
+        log(f"AAETransformer, seed {seed} ...")
         estimator = AAETransformer(**params, random_state=seed)
         runs.append(run_method("AAE", estimator, data, trust_idx, seed=seed))
-        _log(f"  done in {runs[-1]['fit_s']:.1f} s")
+        log(f"  done in {runs[-1]['fit_s']:.1f} s")
 
     report = {
-        "benchmark": "mnist_2d",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": command,
-        "machine": machine_info(),
+        **report_head("mnist_2d", command),
         "settings": {
-            "dataset": args.dataset,
-            "dataset_name": "MNIST" if args.dataset == "mnist" else "Digits",
-            "mnist_path": None if args.mnist is None else str(Path(args.mnist).resolve()),
-            "data": data.description,
-            "n_train": len(data.X_train),
-            "n_test": len(data.X_test),
+            **data_settings(args, data),
             "seeds": args.seeds,
             "threads": args.threads,
             "trust_rows": len(trust_idx),
@@ -532,10 +370,7 @@ def main(argv=None):
             "trust_k": TRUST_K,
             "throughput_repeats": THROUGHPUT_REPEATS,
             "latency_calls": LATENCY_CALLS,
-            "warm_up_rows": WARM_UP_ROWS,
-            "extra": args.extra,
-            "aae_params": template.get_params(),
-            "aae_non_default_params": non_default_params(template),
+            **estimator_settings(args, template),
         },
         "runs": runs,
         "aae_mean": summarize([row for row in runs if row["method"] == "AAE"]),

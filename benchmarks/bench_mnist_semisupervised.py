@@ -23,14 +23,6 @@ Nothing is downloaded: MNIST is read from ``--mnist`` (default
 :func:`skaae.datasets.default_mnist_path`).
 """
 
-import argparse
-import ast
-import datetime
-import json
-import math
-import os
-import platform
-import shlex
 import statistics
 import sys
 import time
@@ -39,11 +31,8 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
-import sklearn
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
-from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -52,9 +41,19 @@ from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 from sklearn.utils import Bunch
 from threadpoolctl import threadpool_limits
 
-import skaae
 from skaae import AAEClassifier
-from skaae.datasets import default_mnist_path, load_mnist
+from skaae.datasets import load_mnist
+
+# _common.py lies beside this script: its folder is sys.path[0] when the script is run,
+# but must be added when the script is loaded from its path (tests/test_benchmarks.py).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    WARM_UP_ROWS, check_extra, command_line, data_settings, estimator_lines, estimator_params,
+    estimator_settings, fmt, header_lines, int_list, log, losses_text, mean_std, new_parser,
+    output_paths, positive_float, positive_int, report_head, resolve_mnist, scaled_digits,
+    set_torch_threads, table_head, warm_up, write_json,
+)
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_semisupervised"
 
@@ -62,8 +61,6 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_semisuperv
 PCA_COMPONENTS = 50
 #: Seed of the PCA's randomized solver and of the digits split.
 DATA_SEED = 0
-#: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
-WARM_UP_ROWS = 512
 #: At most this many rows per run in the markdown curve table (the JSON has all).
 CURVE_TABLE_ROWS = 30
 
@@ -102,89 +99,30 @@ REFERENCE = {
     },
 }
 
-LOSS_ABBREVIATIONS = {"reconstruction": "rec", "discriminator": "disc", "generator": "gen",
-                      "supervised": "sup"}
-
 
 # --------------------------------------------------------------- arguments
-def _int_list(text):
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def parse_extra(items):
-    """Turn ``KEY=VALUE`` strings into a dict; values go through ``ast.literal_eval``.
-
-    A value that is not a Python literal is kept as a string, so
-    ``reconstruction_loss=bce`` works as well as ``reconstruction_loss='bce'``.
-    """
-    extra = {}
-    for item in items or ():
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--extra expects KEY=VALUE, got {item!r}")
-        try:
-            extra[key] = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            extra[key] = text.strip()
-    return extra
-
-
 def build_parser():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist",
-                        help="'digits' (scikit-learn's 8x8 digits) is a quick stand-in")
-    parser.add_argument("--mnist", type=Path, default=None,
-                        help="MNIST .npz file or folder (default: default_mnist_path())")
-    parser.add_argument("--labels", type=_int_list, default=[100, 1000],
+    parser = new_parser(__doc__)
+    parser.add_argument("--labels", type=int_list, default=[100, 1000],
                         help="label counts, each a multiple of 10 (n/10 rows per class)")
-    parser.add_argument("--seeds", type=_int_list, default=[0],
+    parser.add_argument("--seeds", type=int_list, default=[0],
                         help="seeds of the label draw, the AAE and the MLP, e.g. 0,1,2")
-    parser.add_argument("--time-budget", type=_positive_float, default=900.0,
+    parser.add_argument("--time-budget", type=positive_float, default=900.0,
                         help="stop an AAE run once its training time exceeds this (s)")
-    parser.add_argument("--max-epochs", type=_positive_int, default=1000,
+    parser.add_argument("--max-epochs", type=positive_int, default=1000,
                         help="stop an AAE run at this many epochs")
-    parser.add_argument("--eval-every", type=_positive_int, default=1,
+    parser.add_argument("--eval-every", type=positive_int, default=1,
                         help="epochs per warm-started fit call, i.e. between evaluations")
-    parser.add_argument("--batch-size", type=_positive_int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="minibatch size (default: the estimator's)")
-    parser.add_argument("--hidden-layer-sizes", type=_int_list, default=None,
+    parser.add_argument("--hidden-layer-sizes", type=int_list, default=None,
                         help="encoder widths, e.g. 1000,1000 (default: the estimator's)")
     parser.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
                         help="another AAEClassifier parameter (repeatable), e.g. "
                              "input_noise=0.5")
     parser.add_argument("--no-baselines", action="store_true",
                         help="run the AAE only (e.g. when comparing AAE settings)")
-    parser.add_argument("--threads", type=_positive_int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch.set_num_threads, and the BLAS/OpenMP pools of the "
                              "baselines via threadpoolctl (default: the libraries' own)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
@@ -195,40 +133,18 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        args.extra = parse_extra(args.extra)
-    except ValueError as exc:
-        parser.error(str(exc))
-    valid = AAEClassifier().get_params()
-    for key in args.extra:
-        if key in RESERVED_PARAMS:
-            parser.error(f"--extra {key}: not allowed ({RESERVED_PARAMS[key]})")
-        if key not in valid:
-            parser.error(f"--extra {key}: AAEClassifier has no such parameter; "
-                         f"it has {', '.join(sorted(valid))}")
-        if key in FLAG_PARAMS and getattr(args, key) is not None:
-            parser.error(f"--extra {key} conflicts with {FLAG_PARAMS[key]}")
+    check_extra(parser, args, AAEClassifier, RESERVED_PARAMS, FLAG_PARAMS)
     bad = [n for n in args.labels if n < 10 or n % 10]
     if bad:
         parser.error(f"--labels: each count must be a positive multiple of 10 (n/10 rows "
                      f"per class); got {', '.join(map(str, bad))}")
-    if args.dataset == "mnist" and args.mnist is None:
-        args.mnist = default_mnist_path()
-        if args.mnist is None:
-            parser.error("MNIST not found: pass --mnist PATH, set SKAAE_MNIST, or run from "
-                         "the repository root beside ../shared/datasets/mnist.npz")
+    resolve_mnist(parser, args)
     return args
 
 
 def aae_params(args):
     """AAEClassifier keyword arguments given on the command line (no seed, no max_iter)."""
-    params = {}
-    for key in FLAG_PARAMS:
-        value = getattr(args, key)
-        if value is not None:
-            params[key] = tuple(value) if key == "hidden_layer_sizes" else value
-    params.update(args.extra)
-    return params
+    return estimator_params(args, FLAG_PARAMS)
 
 
 # -------------------------------------------------------------------- data
@@ -249,8 +165,7 @@ def load_data(dataset, path=None):
                         "rows, pixels scaled to [0, 1]",
         )
     elif dataset == "digits":
-        X, y = load_digits(return_X_y=True)
-        X = (X / 16.0).astype(np.float32)
+        X, y = scaled_digits()
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=0.25, stratify=y, random_state=DATA_SEED
         )
@@ -383,17 +298,14 @@ def run_baselines(features, y_partial, y_test, seed):
 
 
 # --------------------------------------------------------------------- AAE
-def warm_up(params, X, y, n_rows=WARM_UP_ROWS):
-    """Fit one untimed epoch on a few rows so that one-time costs (lazy torch
-    imports, first allocations) are not charged to the first timed run."""
+def warm_up_classifier(params, X, y, n_rows=WARM_UP_ROWS):
+    """The untimed warm-up fit (:func:`_common.warm_up`), with every other label
+    hidden (``-1``) and warnings silenced."""
     y_warm = np.array(y[:n_rows], copy=True)
     y_warm[1::2] = -1
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            AAEClassifier(**{**params, "max_iter": 1}, random_state=0).fit(X[:n_rows], y_warm)
-    except FloatingPointError:  # a diverging setting: the timed runs will report it
-        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm_up(AAEClassifier, params, X, y_warm, n_rows=n_rows)
 
 
 def _last_losses(history):
@@ -492,11 +404,7 @@ def summarize(runs, seeds):
             for key in ("test_error_pct", "fit_s", "best_test_error_pct"):
                 values = [r[key] for r in rows if r.get(key) is not None]
                 if values:
-                    entry[key] = {
-                        "mean": statistics.fmean(values),
-                        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                        "n": len(values),
-                    }
+                    entry[key] = mean_std(values)
             if rows:
                 summary.append(entry)
     return summary
@@ -519,36 +427,7 @@ def best_baselines(runs):
     return best
 
 
-# ----------------------------------------------------------------- context
-def machine_info():
-    return {
-        "processor": platform.processor() or platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda_available": torch.cuda.is_available(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "skaae": skaae.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-    }
-
-
-def non_default_params(estimator):
-    """``get_params()`` entries that differ from a default-constructed estimator."""
-    defaults = type(estimator)().get_params()
-    return {key: value for key, value in estimator.get_params().items()
-            if key not in defaults or repr(value) != repr(defaults[key])}
-
-
 # ------------------------------------------------------------------ output
-def _fmt(value, spec):
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return format(value, spec)
-
-
 def _seconds(value):
     """Seconds with two decimals below 10 s, one below 1,000 s, none above."""
     if value is None:
@@ -563,10 +442,7 @@ def _fmt_summary(entry, spec):
 
 
 def _losses_text(losses):
-    if not losses:
-        return "—"
-    return "losses " + " / ".join(f"{LOSS_ABBREVIATIONS.get(k, k)} {_fmt(v, '.3f')}"
-                                  for k, v in losses.items())
+    return "losses " + losses_text(losses) if losses else "—"
 
 
 def thin_curve(curve, max_rows=CURVE_TABLE_ROWS):
@@ -605,19 +481,12 @@ def _reference_lines(dataset_name):
 
 def format_markdown(report):
     """The report as a markdown document."""
-    s, m = report["settings"], report["machine"]
-    devices = sorted({r["device"] for r in report["runs"] if "device" in r})
+    s = report["settings"]
     header = ["Labels", "Method", "Seed", "Test error (%)", "Wall time (s)", "Notes"]
     lines = [
         f"# {s['dataset_name']} semi-supervised classification: AAEClassifier vs baselines",
         "",
-        f"- Date: {report['date']}",
-        f"- Command: `{report['command']}`",
-        f"- Machine: {m['processor']} ({m['platform']}), os.cpu_count() = {m['cpu_count']}, "
-        f"torch.get_num_threads() = {m['torch_threads']}, CUDA available: {m['cuda_available']}",
-        f"- Versions: Python {m['python']}, torch {m['torch']}, skaae {m['skaae']}, "
-        f"scikit-learn {m['scikit-learn']}, numpy {m['numpy']}",
-        f"- Data: {s['data']}",
+        *header_lines(report),
         f"- Labels: {', '.join(f'{n:,}' for n in s['labels'])} — n/10 training rows per class "
         "drawn with `np.random.default_rng(seed)` (classes in sorted order), every other "
         "training row `-1`; the same labels for every method. Test error on all "
@@ -647,16 +516,12 @@ def format_markdown(report):
         "one-time costs are not charged to the first run.",
         "- AAE error: the final one is the honest number; the \"best seen\" in the notes is "
         "picked by looking at the test set and is therefore optimistic.",
-        "- AAEClassifier non-default parameters (besides `random_state`): "
-        + (", ".join(f"`{k}={v!r}`" for k, v in s["aae_non_default_params"].items()) or "none"),
-        f"- AAEClassifier full parameters: `{s['aae_params']!r}`",
-        f"- AAE device (`device_`): {', '.join(devices) or '—'}",
+        *estimator_lines("AAEClassifier", report),
         "",
         *_reference_lines(s["dataset_name"]),
         "## Results",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
+        *table_head(header),
     ]
     summary = {(e["labels"], e["method"]): e for e in report["summary"]}
     for n_labels in s["labels"]:
@@ -666,7 +531,7 @@ def format_markdown(report):
                 if row["labels"] == n_labels and row["method"] == method:
                     lines.append("| " + " | ".join([
                         f"{n_labels:,}", method, str(row["seed"]),
-                        _fmt(row["test_error_pct"], ".2f"), _seconds(row["fit_s"]),
+                        fmt(row["test_error_pct"], ".2f"), _seconds(row["fit_s"]),
                         "; ".join(row["notes"]).replace("|", "/") or "—",
                     ]) + " |")
             entry = summary.get((n_labels, method))
@@ -756,43 +621,19 @@ def plot_curves(report, path):
 def write_results(report, output):
     """Write ``<output>.md``, ``<output>.json`` and ``<output>_curve.png``; return
     their paths."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    md_path = output.with_name(output.name + ".md")
-    json_path = output.with_name(output.name + ".json")
-    png_path = output.with_name(output.name + "_curve.png")
+    md_path, json_path, png_path = output_paths(output, ".md", ".json", "_curve.png")
     plot_curves(report, png_path)
     report["plot"] = png_path.name
     md_path.write_text(format_markdown(report), encoding="utf-8")
-    json_path.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
+    write_json(json_path, report)
     return md_path, json_path, png_path
 
 
-def _jsonable(value):
-    """Plain JSON types: NaN and infinities become null, unknown objects their repr."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, str, type(None))):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return repr(value)
-
-
 # -------------------------------------------------------------------- main
-def _log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv=None):
     """Run the benchmark; return the report (also written to disk)."""
     args = parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     limits = nullcontext() if args.threads is None else threadpool_limits(args.threads)
     with limits:
         report = run_benchmark(args, argv)
@@ -804,48 +645,39 @@ def main(argv=None):
 
 def run_benchmark(args, argv=None):
     """Run every method on every label count and seed; return the report."""
-    command = "python benchmarks/bench_mnist_semisupervised.py " + shlex.join(
-        sys.argv[1:] if argv is None else list(argv))
+    command = command_line("bench_mnist_semisupervised.py", argv)
     data = load_data(args.dataset, args.mnist)
-    _log(f"data: {data.description}")
+    log(f"data: {data.description}")
     features = None
     if not args.no_baselines:
         features = pca_features(data.X_train, data.X_test)
-        _log(f"PCA({features.n_components}) fitted in {features.fit_s:.1f} s")
+        log(f"PCA({features.n_components}) fitted in {features.fit_s:.1f} s")
 
     params = aae_params(args)
     template = AAEClassifier(**params, warm_start=True, max_iter=args.eval_every)
-    _log("warm-up fit (untimed) ...")
-    warm_up(params, data.X_train, data.y_train)
+    log("warm-up fit (untimed) ...")
+    warm_up_classifier(params, data.X_train, data.y_train)
     runs = []
     for n_labels in args.labels:
         for seed in args.seeds:
             y_partial = balanced_labels(data.y_train, n_labels, seed)
             if features is not None:
-                _log(f"{n_labels} labels, seed {seed}: baselines ...")
+                log(f"{n_labels} labels, seed {seed}: baselines ...")
                 for row in run_baselines(features, y_partial, data.y_test, seed):
                     runs.append({"labels": n_labels, "seed": seed, **row})
-                    _log(f"  {row['method']}: {row['test_error_pct']:.2f}% in "
+                    log(f"  {row['method']}: {row['test_error_pct']:.2f}% in "
                          f"{row['fit_s']:.1f} s")
-            _log(f"{n_labels} labels, seed {seed}: AAEClassifier ...")
+            log(f"{n_labels} labels, seed {seed}: AAEClassifier ...")
             row = run_aae(params, data, y_partial, seed, args.time_budget, args.max_epochs,
                           args.eval_every)
             runs.append({"labels": n_labels, "seed": seed, **row})
-            _log(f"  AAE: {_fmt(row['test_error_pct'], '.2f')}% after {row['epochs']} epochs, "
+            log(f"  AAE: {fmt(row['test_error_pct'], '.2f')}% after {row['epochs']} epochs, "
                  f"{row['fit_s']:.1f} s ({row['stop_reason']})")
 
     return {
-        "benchmark": "mnist_semisupervised",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": command,
-        "machine": machine_info(),
+        **report_head("mnist_semisupervised", command),
         "settings": {
-            "dataset": args.dataset,
-            "dataset_name": data.name,
-            "mnist_path": None if args.mnist is None else str(Path(args.mnist).resolve()),
-            "data": data.description,
-            "n_train": len(data.X_train),
-            "n_test": len(data.X_test),
+            **data_settings(args, data),
             "n_features": data.X_train.shape[1],
             "labels": args.labels,
             "seeds": args.seeds,
@@ -857,10 +689,7 @@ def run_benchmark(args, argv=None):
             "pca_components": None if features is None else features.n_components,
             "pca_fit_s": None if features is None else features.fit_s,
             "pca_explained_variance": None if features is None else features.explained_variance,
-            "warm_up_rows": WARM_UP_ROWS,
-            "extra": args.extra,
-            "aae_params": template.get_params(),
-            "aae_non_default_params": non_default_params(template),
+            **estimator_settings(args, template),
         },
         "runs": runs,
         "summary": summarize(runs, args.seeds),

@@ -1,5 +1,6 @@
 """Smoke tests of the benchmark scripts in ``benchmarks/`` (tiny settings)."""
 
+import argparse
 import importlib.util
 import json
 import math
@@ -81,13 +82,31 @@ def test_bench_mnist_2d_mnist(bench, tmp_path):
     assert report["settings"]["n_train"] == 300 and report["machine"]["torch_threads"] == 1
 
 
-def test_parse_extra(bench):
-    extra = bench.parse_extra(["discriminator_learning_rate=1e-3", "reconstruction_loss=bce",
-                               "hidden_layer_sizes=(8, 8)", "prior='mixture'"])
+def test_parse_extra():
+    parse_extra = load_benchmark("_common").parse_extra
+    extra = parse_extra(["discriminator_learning_rate=1e-3", "reconstruction_loss=bce",
+                         "hidden_layer_sizes=(8, 8)", "prior='mixture'"])
     assert extra == {"discriminator_learning_rate": 1e-3, "reconstruction_loss": "bce",
                      "hidden_layer_sizes": (8, 8), "prior": "mixture"}
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        bench.parse_extra(["no_equals_sign"])
+        parse_extra(["no_equals_sign"])
+
+
+def test_positive_argument_types():
+    common = load_benchmark("_common")
+    assert common.positive_int("3") == 3 and common.positive_float("0.5") == 0.5
+    for parse, text, message in [
+        (common.positive_int, "x", "expected an integer, got 'x'"),
+        (common.positive_int, "0", "expected a positive integer, got 0"),
+        (common.positive_int, "-05", "expected a positive integer, got -5"),
+        (common.positive_float, "x", "expected a number, got 'x'"),
+        (common.positive_float, "-1", "expected a positive number, got -1"),
+        (common.positive_float, "nan", "expected a positive number, got nan"),
+        (common.positive_float, "inf", "expected a positive number, got inf"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError) as info:
+            parse(text)
+        assert str(info.value) == message
 
 
 @pytest.mark.parametrize(
