@@ -100,8 +100,12 @@ def main(argv=None):
     args.output_dir.mkdir(parents=True, exist_ok=True)
     ax = plot_latent(Z_test, y_test, title="Held-out digits in the AAE's code space")
     _save(ax, args.output_dir / "latent_space.png")
-    samples = pipe[0].inverse_transform(aae.sample(100, random_state=args.random_state))
-    ax = plot_samples(samples, n_cols=10, title="Digits generated from the prior")
+    scaler = pipe[0]
+    samples = scaler.inverse_transform(aae.sample(100, random_state=args.random_state))
+    ax = plot_samples(
+        samples, n_cols=10, vmin=scaler.data_min_.min(), vmax=scaler.data_max_.max(),
+        title="Digits generated from the prior",
+    )
     _save(ax, args.output_dir / "samples.png")
     print(f"wrote latent_space.png and samples.png to {args.output_dir}/")
 

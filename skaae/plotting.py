@@ -89,14 +89,14 @@ def _tile_images(X, image_shape, n_cols):
     return cells.reshape(n_rows * height, n_cols * width)
 
 
-def _show_tiles(ax, tiles, image_shape, cmap):
+def _show_tiles(ax, tiles, image_shape, cmap, vmin=None, vmax=None):
     """Show a tiled image without ticks, with thin lines between the tiles.
 
     The lines are drawn over the image, so ``ax.images[0]`` holds the tiles
     exactly; they keep small images with no dark border (such as 8x8
     digits) apart.
     """
-    ax.imshow(tiles, cmap=cmap, interpolation="nearest")
+    ax.imshow(tiles, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     height, width = image_shape
     for row in range(height, tiles.shape[0], height):
         ax.axhline(row - 0.5, color="0.4", linewidth=1.0)
@@ -205,7 +205,9 @@ def plot_latent(Z, y=None, *, ax=None, s=4, cmap="tab10", legend=True, title=Non
     return ax
 
 
-def plot_samples(X, *, image_shape=None, n_cols=10, ax=None, cmap="gray", title=None):
+def plot_samples(
+    X, *, image_shape=None, n_cols=10, ax=None, cmap="gray", vmin=None, vmax=None, title=None
+):
     """Show the rows of ``X`` as a grid of images.
 
     The images are tiled row by row, without gaps, into one image drawn with
@@ -231,6 +233,11 @@ def plot_samples(X, *, image_shape=None, n_cols=10, ax=None, cmap="gray", title=
     cmap : str or matplotlib Colormap, default="gray"
         Colormap of the pixel values.
 
+    vmin, vmax : float, default=None
+        Pixel values mapped to the ends of the colormap; None uses the
+        extremes of the images. Pass the data's range so that one
+        out-of-range image cannot wash out the others.
+
     title : str, default=None
         Title of the axes.
 
@@ -250,7 +257,7 @@ def plot_samples(X, *, image_shape=None, n_cols=10, ax=None, cmap="gray", title=
     n_cols = _check_positive_int(n_cols, "n_cols")
     image_shape = _check_image_shape(image_shape, X.shape[1])
     ax = _check_axes(ax)
-    _show_tiles(ax, _tile_images(X, image_shape, n_cols), image_shape, cmap)
+    _show_tiles(ax, _tile_images(X, image_shape, n_cols), image_shape, cmap, vmin, vmax)
     if title is not None:
         ax.set_title(title)
     return ax
@@ -264,6 +271,8 @@ def plot_manifold(
     percentiles=(0.05, 0.95),
     ax=None,
     cmap="gray",
+    vmin=None,
+    vmax=None,
 ):
     """Show the images decoded from a regular grid of two-dimensional codes.
 
@@ -294,6 +303,11 @@ def plot_manifold(
 
     cmap : str or matplotlib Colormap, default="gray"
         Colormap of the pixel values.
+
+    vmin, vmax : float, default=None
+        Pixel values mapped to the ends of the colormap; None uses the
+        extremes of the images. Pass the data's range so that one
+        out-of-range image cannot wash out the others.
 
     Returns
     -------
@@ -332,7 +346,7 @@ def plot_manifold(
     z2 = np.linspace(bounds[1, 1], bounds[0, 1], n_steps)
     grid = np.column_stack([np.tile(z1, n_steps), np.repeat(z2, n_steps)])
     X = estimator.inverse_transform(grid)
-    _show_tiles(ax, _tile_images(X, image_shape, n_steps), image_shape, cmap)
+    _show_tiles(ax, _tile_images(X, image_shape, n_steps), image_shape, cmap, vmin, vmax)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     return ax

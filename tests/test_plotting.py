@@ -180,3 +180,11 @@ def test_missing_matplotlib_message(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pip install 'skaae\[plot\]'"):
         plot_samples(np.zeros((1, 4)))
+
+
+def test_plot_samples_colour_range():
+    X = np.linspace(0, 1, 4 * 64).reshape(4, 64)
+    X[0, 0] = 100.0  # one wild pixel
+    ax = plot_samples(X, n_cols=2, vmin=0, vmax=1)
+    assert ax.images[0].get_clim() == (0, 1)
+    assert plot_samples(X, n_cols=2).images[0].get_clim() == (X.min(), X.max())
