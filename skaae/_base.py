@@ -368,10 +368,14 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         return Z
 
+    def _map_rows(self, function, X):
+        """Apply a model ``function`` to the rows of validated ``X`` in no-grad batches."""
+        data = _engine.as_training_data(X, self.device_)
+        return _engine.map_batches(function, data, INFERENCE_BATCH_SIZE)
+
     def _encode(self, X):
         """Deterministic codes of validated ``X``, as an array of X's float dtype."""
-        data = _engine.as_training_data(X, self.device_)
-        Z = _engine.map_batches(self.model_.encode, data, INFERENCE_BATCH_SIZE)
+        Z = self._map_rows(self.model_.encode, X)
         return Z.cpu().numpy().astype(X.dtype, copy=False)
 
     def _decode(self, Z, dtype=np.float64, categories=None):
@@ -381,15 +385,14 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         the decoder next to ``Z`` in the (y, z) layout.
         """
         if categories is None:
-            data, decode = _engine.as_training_data(Z, self.device_), self.model_.decode
+            X = self._map_rows(self.model_.decode, Z)
         else:
             n_categories = categories.shape[1]
-            data = _engine.as_training_data(np.hstack([categories, Z]), self.device_)
 
             def decode(rows):
                 return self.model_.decode(rows[:, n_categories:], rows[:, :n_categories])
 
-        X = _engine.map_batches(decode, data, INFERENCE_BATCH_SIZE)
+            X = self._map_rows(decode, np.hstack([categories, Z]))
         return X.cpu().numpy().astype(dtype, copy=False)
 
     @staticmethod

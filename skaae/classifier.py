@@ -10,8 +10,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import INFERENCE_BATCH_SIZE, BaseAAE, class_indices, split_labels
-from ._engine import as_training_data, map_batches
+from ._base import BaseAAE, class_indices, split_labels
 from .priors import check_prior
 
 
@@ -249,8 +248,8 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         return self._fit_engine(X, prior, n_categories=len(classes), targets=targets)
 
     def _logits(self, X):
-        data = as_training_data(self._validate_inference_input(X), self.device_)
-        return map_batches(self.model_.classify, data, INFERENCE_BATCH_SIZE)
+        X = self._validate_inference_input(X)
+        return self._map_rows(self.model_.classify, X)
 
     def predict_proba(self, X):
         """Class probabilities q(y|x).

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import torch
 
 from skaae._engine import (
+    LabeledBatches,
     AdversarialAutoencoder,
     ModelConfig,
     Trainer,
@@ -18,7 +19,6 @@ from skaae._engine import (
     resolve_device,
 )
 from skaae._engine.networks import Encoder
-from skaae._engine import LabeledBatches
 from skaae._engine.phases import (
     discriminator_step,
     generator_step,
