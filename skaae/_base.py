@@ -220,7 +220,10 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             beta1=self.beta1,
         )
 
-    def _fit_engine(self, X, prior, *, label_indices=None, n_categories=0, targets=None):
+    def _fit_engine(
+        self, X, prior, *, label_indices=None, n_categories=0, targets=None,
+        cluster_head_margin=None, fixed_cluster_heads=None,
+    ):
         """Build and train the model on validated ``X``; set the fitted attributes.
 
         Parameters
@@ -238,6 +241,12 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         targets : ndarray of int of shape (n_samples,), default=None
             Class index of each row for the cross-entropy phase (§5), ``-1``
             for unlabeled rows. ``None`` skips that phase.
+        cluster_head_margin : float, default=None
+            Turns on the cluster-head layout of §7 (with ``n_categories``
+            heads), with this hinge threshold between learned heads.
+        fixed_cluster_heads : ndarray of shape (n_categories, n_components), \
+                default=None
+            Cluster heads to use as given instead of learning them.
         """
         if self.reconstruction_loss == "bce":
             _check_unit_interval(X)
@@ -262,10 +271,13 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             reconstruction_loss=self.reconstruction_loss,
             n_label_slots=n_label_slots,
             n_categories=n_categories,
+            cluster_heads=cluster_head_margin is not None,
+            learn_cluster_heads=fixed_cluster_heads is None,
+            cluster_head_margin=float(cluster_head_margin or 0.0),
         )
         warm = self.warm_start and getattr(self, "model_", None) is not None
         warm = warm and self.model_.config == config
-        session = self._training_session(X, config, reuse_model=warm)
+        session = self._training_session(X, config, warm, fixed_cluster_heads)
         trainer = session.trainer
         device = trainer.generator.device
 
@@ -306,7 +318,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._session = session
         return self
 
-    def _training_session(self, X, config, reuse_model):
+    def _training_session(self, X, config, reuse_model, cluster_heads=None):
         """The trainer and prior generator a fit runs with.
 
         A warm start reuses the fitted model and, within one process, its
@@ -327,7 +339,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             shift, scale = _feature_statistics(X)
             # Weights are drawn on the CPU so that a seed gives the same start on any device.
             model = _engine.AdversarialAutoencoder(
-                config, shift, scale, generator=_engine.make_generator(seed, "cpu")
+                config, shift, scale, generator=_engine.make_generator(seed, "cpu"),
+                cluster_heads=cluster_heads,
             ).to(device)
         trainer = _engine.Trainer(
             model, self._training_config(), _engine.make_generator(seed, device)

@@ -1,10 +1,13 @@
-"""The adversarial autoencoder as one torch module, in two latent layouts.
+"""The adversarial autoencoder as one torch module, in three latent layouts.
 
 * ``z`` (paper §2): the code is a continuous z; one discriminator imposes the
   prior on it, optionally told each row's label (§2.3).
 * ``(y, z)`` (§5, §6): the encoder also gives a categorical y (classes or
   clusters); the decoder reconstructs from [y, z], one discriminator imposes a
   Categorical prior on y and another the prior on the style z.
+* cluster heads (§7): as ``(y, z)``, but the decoder reads the representation
+  W_C·y + z, where the rows of W_C are learned (or fixed) cluster heads kept
+  at least a margin apart by a hinge penalty.
 
 The model standardises its input with fixed per-feature statistics, so the
 networks see unit-scale data whatever the units of the features, and maps the
@@ -43,6 +46,12 @@ class ModelConfig:
     n_label_slots: int = 0
     # Size of the categorical code y of the (y, z) layout; 0 is the z layout.
     n_categories: int = 0
+    # The cluster-head layout (§7): the decoder reads W_C·y + z.
+    cluster_heads: bool = False
+    # Learn W_C (with the hinge penalty) or keep it at its initial value.
+    learn_cluster_heads: bool = True
+    # The hinge threshold eta: heads closer than this are pushed apart.
+    cluster_head_margin: float = 0.0
 
     def to_dict(self):
         """Return the configuration as a plain dict."""
@@ -61,9 +70,12 @@ class AdversarialAutoencoder(nn.Module):
     generator : torch.Generator, default=None
         Draws the initial weights. ``None`` leaves them uninitialised, for a
         model whose state dict is loaded right after.
+    cluster_heads : torch.Tensor of shape (n_categories, n_components), default=None
+        Initial cluster heads of the cluster-head layout; ``None`` draws them
+        from ``generator`` (Gaussian, with the margin as scale).
     """
 
-    def __init__(self, config, shift, scale, generator=None):
+    def __init__(self, config, shift, scale, generator=None, cluster_heads=None):
         super().__init__()
         if config.reconstruction_loss not in RECONSTRUCTION_LOSSES:
             raise ValueError(
@@ -82,8 +94,11 @@ class AdversarialAutoencoder(nn.Module):
                 config.encoder,
                 config.n_categories,
             )
+            n_decoder_inputs = config.n_components
+            if config.n_categories and not config.cluster_heads:
+                n_decoder_inputs += config.n_categories
             self.decoder = mlp(
-                config.n_components + config.n_categories,
+                n_decoder_inputs,
                 tuple(reversed(config.hidden_layer_sizes)),
                 config.n_features,
                 config.activation,
@@ -106,8 +121,31 @@ class AdversarialAutoencoder(nn.Module):
         self.to_empty(device="cpu")
         self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+        self.cluster_heads = None
+        if config.cluster_heads:
+            shape = (config.n_categories, config.n_components)
+            if cluster_heads is None:
+                cluster_heads = torch.zeros(shape)
+                if generator is not None:
+                    cluster_heads.normal_(generator=generator)
+                    cluster_heads *= max(config.cluster_head_margin, 1.0)
+            cluster_heads = torch.as_tensor(cluster_heads, dtype=torch.float32)
+            if cluster_heads.shape != shape:
+                raise ValueError(
+                    f"cluster_heads must have shape {shape}; got {tuple(cluster_heads.shape)}."
+                )
+            self.cluster_heads = nn.Parameter(
+                cluster_heads.clone(), requires_grad=config.learn_cluster_heads
+            )
         if generator is not None:
             reset_parameters(self, generator)
+
+    def autoencoder_parameters(self):
+        """Parameters updated by the reconstruction phase."""
+        parameters = [*self.encoder.parameters(), *self.decoder.parameters()]
+        if self.cluster_heads is not None and self.cluster_heads.requires_grad:
+            parameters.append(self.cluster_heads)
+        return parameters
 
     def standardize(self, X):
         """Map data-space ``X`` to the unit-scale space the encoder sees."""
@@ -118,22 +156,36 @@ class AdversarialAutoencoder(nn.Module):
         return self.encoder(self.standardize(X), generator)
 
     def encode(self, X, generator=None):
-        """Return style codes for data-space ``X`` (deterministic without a generator)."""
-        return self.encode_latent(X, generator)[0]
+        """Return the representation of data-space ``X``.
+
+        The style code z, except in the cluster-head layout where it is
+        W_C·y + z. Deterministic without a generator.
+        """
+        Z, logits = self.encode_latent(X, generator)
+        if self.cluster_heads is None:
+            return Z
+        return self.represent(Z, torch.softmax(logits, dim=1))
 
     def classify(self, X):
         """Return the logits of q(y|x) for data-space ``X`` (the (y, z) layout)."""
         return self.encode_latent(X)[1]
 
-    def decode_raw(self, Z, categories=None):
-        """Return the decoder's raw output (standardised values or logits).
+    def represent(self, Z, categories=None):
+        """Return the decoder's input for style codes ``Z`` and ``categories``.
 
-        ``categories`` are the class probabilities or one-hot rows fed next to
-        the style code in the (y, z) layout; ignored in the z layout.
+        ``categories`` are class probabilities or one-hot rows: concatenated
+        with ``Z`` in the (y, z) layout, mapped through the cluster heads and
+        added to ``Z`` in the cluster-head layout, ignored in the z layout.
         """
-        if self.config.n_categories:
-            Z = torch.cat([categories, Z], dim=1)
-        return self.decoder(Z)
+        if not self.config.n_categories:
+            return Z
+        if self.cluster_heads is not None:
+            return categories @ self.cluster_heads + Z
+        return torch.cat([categories, Z], dim=1)
+
+    def decode_raw(self, Z, categories=None):
+        """Return the decoder's raw output (standardised values or logits)."""
+        return self.decoder(self.represent(Z, categories))
 
     def to_data_space(self, raw):
         """Map the decoder's raw output to the data space."""
@@ -144,6 +196,21 @@ class AdversarialAutoencoder(nn.Module):
     def decode(self, Z, categories=None):
         """Return data-space reconstructions of codes ``Z`` (and ``categories``)."""
         return self.to_data_space(self.decode_raw(Z, categories))
+
+    def decode_representation(self, R):
+        """Return data-space outputs for decoder inputs ``R`` (see :meth:`represent`)."""
+        return self.to_data_space(self.decoder(R))
+
+    def cluster_head_penalty(self):
+        """Hinge penalty on pairs of cluster heads closer than the margin (§7)."""
+        if self.cluster_heads is None or not self.cluster_heads.requires_grad:
+            return None
+        heads = self.cluster_heads
+        squared = (heads.unsqueeze(0) - heads.unsqueeze(1)).pow(2).sum(dim=2)
+        pairs = torch.triu_indices(len(heads), len(heads), offset=1, device=heads.device)
+        # The small constant keeps the gradient of the distance finite at 0.
+        distances = (squared[pairs[0], pairs[1]] + 1e-12).sqrt()
+        return torch.relu(self.config.cluster_head_margin - distances).sum()
 
     def reconstruction_loss(self, raw, X):
         """Mean reconstruction error of raw decoder output against data-space ``X``."""

@@ -31,9 +31,16 @@ def _categories(logits):
 
 
 def reconstruction_step(model, X_in, X, optimizer, generator):
-    """Update encoder and decoder on the reconstruction error of ``X``."""
+    """Update encoder and decoder on the reconstruction error of ``X``.
+
+    In the cluster-head layout the learned heads are updated too, with the
+    hinge penalty that keeps them apart added to the loss.
+    """
     Z, logits = model.encode_latent(X_in, generator)
     loss = model.reconstruction_loss(model.decode_raw(Z, _categories(logits)), X)
+    penalty = model.cluster_head_penalty()
+    if penalty is not None:
+        loss = loss + penalty
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -62,12 +69,25 @@ def discriminator_step(model, X_in, Z_prior, Y_prior, label_codes, optimizer, ge
     return loss.detach()
 
 
-def generator_step(model, X_in, label_codes, optimizer, generator):
-    """Update the encoder to make the discriminator(s) take its codes for prior draws."""
+def _marginal_divergence(probabilities):
+    """KL divergence of the minibatch's mean q(y|x) from the uniform distribution."""
+    marginal = probabilities.mean(dim=0)
+    return (marginal * (marginal * marginal.numel()).clamp_min(1e-12).log()).sum()
+
+
+def generator_step(model, X_in, label_codes, optimizer, generator, category_balance=0.0):
+    """Update the encoder to make the discriminator(s) take its codes for prior draws.
+
+    ``category_balance`` weighs an extra term pulling the minibatch's mean
+    q(y|x) toward the uniform Categorical prior.
+    """
     Z, logits = model.encode_latent(X_in, generator)
     loss = _fooling_loss(model.discriminate(Z, label_codes))
     if logits is not None:
-        loss = loss + _fooling_loss(model.discriminate_categories(_categories(logits)))
+        categories = _categories(logits)
+        loss = loss + _fooling_loss(model.discriminate_categories(categories))
+        if category_balance:
+            loss = loss + category_balance * _marginal_divergence(categories)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

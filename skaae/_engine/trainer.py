@@ -31,6 +31,9 @@ class TrainingConfig:
     supervised_learning_rate: float = None
     # Std of the Gaussian noise added to the encoder's (standardised-scale) input.
     input_noise: float = 0.0
+    # Weight of the minibatch marginal's divergence from the uniform
+    # Categorical prior, added to the generator phase of the (y, z) layout.
+    category_balance: float = 0.0
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -94,7 +97,7 @@ class Trainer:
         betas = (config.beta1, config.beta2)
         encoder = model.encoder
         self.reconstruction_optimizer = torch.optim.Adam(
-            itertools.chain(encoder.parameters(), model.decoder.parameters()),
+            model.autoencoder_parameters(),
             lr=config.learning_rate,
             betas=betas,
         )
@@ -205,7 +208,10 @@ class Trainer:
                     None if Y_prior is None else Y_prior[start:stop],
                     codes, self.discriminator_optimizer, generator,
                 ),
-                generator_step(model, X_in, codes, self.generator_optimizer, generator),
+                generator_step(
+                    model, X_in, codes, self.generator_optimizer, generator,
+                    self.config.category_balance,
+                ),
             ]
             if labeled is not None:
                 labeled_index = labeled.next_index()

@@ -1,0 +1,371 @@
+"""AAEClusterer: unsupervised clustering with an adversarial autoencoder."""
+
+import dataclasses
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import ClusterMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._base import BaseAAE, _check_n_samples
+from .priors import check_prior
+
+
+class AAEClusterer(ClusterMixin, BaseAAE):
+    """Unsupervised clustering with an adversarial autoencoder (Makhzani et al., 2016, §6).
+
+    The semi-supervised model of :class:`AAEClassifier` without labels: the
+    encoder gives a softmax q(y|x) over ``n_clusters`` categories and a
+    continuous style code z; the decoder reconstructs the input from [y, z].
+    One discriminator imposes a uniform Categorical prior on y, so each code
+    is pushed to be one-hot and the categories to be equally used; another
+    imposes the style prior on z. Reconstruction then makes y carry the
+    discrete structure of the data (for digits, mostly the digit) and z the
+    rest. Each minibatch runs three phases with separate optimizers:
+    reconstruction, discrimination and generation.
+
+    A sample's cluster is its most probable category. Categories that no
+    training sample picks are dropped, so cluster labels are consecutive
+    integers from 0 and ``n_clusters_`` may be smaller than ``n_clusters``.
+
+    Parameters
+    ----------
+    n_clusters : int, default=16
+        Number of categories of y, the most clusters that can be found. The
+        paper uses 16 and 30 on MNIST: more clusters than classes let a class
+        split by style (a slanted and an upright 1) instead of merging with
+        another class.
+
+    n_components : int, default=5
+        Dimensionality of the style code z (the output of :meth:`transform`).
+        A small style leaves less room to encode the cluster in z instead of y.
+
+    prior : {"gaussian", "mixture", "swiss_roll", "uniform"}, prior object or \
+            callable, default="gaussian"
+        Prior of the style code; see :class:`AAETransformer`.
+
+    encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
+        Kind of style posterior q(z|x); see :class:`AAETransformer`.
+
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the encoder's shared trunk; the decoder mirrors them.
+
+    discriminator_hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the hidden layers of both discriminators.
+
+    activation : {"relu", "leaky_relu", "elu", "tanh", "logistic"}, default="relu"
+        Hidden-layer activation of all networks.
+
+    reconstruction_loss : {"mse", "bce"}, default="mse"
+        See :class:`AAETransformer`.
+
+    input_noise : float, default=0.0
+        Standard deviation of the Gaussian noise added to the encoder's input
+        during training, in units of each feature's standard deviation; the
+        decoder still reconstructs the clean input.
+
+    category_balance : float, default=5.0
+        Weight of a term added to the generator phase: the KL divergence of
+        the minibatch's mean q(y|x) from the uniform Categorical prior. It is
+        not in the paper, whose sample-wise Categorical adversary alone lets
+        the encoder collapse onto a few categories early in training (on
+        digits, 2 to 9 of 16 clusters used and 20-60% accuracy); the
+        divergence keeps all categories in use while the adversary makes
+        each code one-hot (16 of 16 used, 85% accuracy). 0 is the paper's
+        model. See ``benchmarks/README.md``.
+
+    batch_size : int, default=128
+        Minibatch size; capped at the number of samples.
+
+    max_iter : int, default=50
+        Number of epochs (passes over the training data).
+
+    learning_rate : float, default=1e-3
+        Adam step size of the reconstruction phase.
+
+    discriminator_learning_rate : float, default=1e-3
+        Adam step size of the two discriminators.
+
+    generator_learning_rate : float, default=1e-3
+        Adam step size of the encoder in the regularization phase.
+
+    beta1 : float, default=0.5
+        Adam's first-moment decay for all optimizers.
+
+    device : str or torch.device, default="auto"
+        Where to train and predict; ``"auto"`` uses CUDA when available.
+
+    warm_start : bool, default=False
+        When True, a further call to :meth:`fit` goes on training the fitted
+        model for another ``max_iter`` epochs instead of starting afresh.
+
+    verbose : bool or int, default=False
+        Show a progress bar with the per-epoch losses.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, minibatch order, noise and prior draws.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training sample, integers from 0 to ``n_clusters_ - 1``.
+
+    n_clusters_ : int
+        Number of clusters found: categories picked by some training sample.
+
+    cluster_categories_ : ndarray of shape (n_clusters_,)
+        The category of y behind each cluster label.
+
+    prior_ : Prior
+        The style prior bound to ``n_components`` dimensions.
+
+    model_ : torch.nn.Module
+        The trained networks.
+
+    device_ : torch.device
+        Device the model lives on.
+
+    history_ : dict of str to list of float
+        Mean loss per epoch of each phase: ``"reconstruction"``,
+        ``"discriminator"`` and ``"generator"``.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when they are all strings.
+
+    See Also
+    --------
+    AAEClassifier : The same model trained with some labels.
+    sklearn.cluster.KMeans : Centroid-based clustering.
+    sklearn.mixture.GaussianMixture : Probabilistic clustering with Gaussians.
+    skaae.metrics.clustering_accuracy : Scores a clustering against classes.
+
+    References
+    ----------
+    .. [1] Makhzani, A., Shlens, J., Jaitly, N., Goodfellow, I. and Frey, B.
+       "Adversarial Autoencoders", ICLR 2016 workshop, arXiv:1511.05644.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skaae import AAEClusterer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> km = AAEClusterer(n_clusters=10, max_iter=2, random_state=0).fit(X)
+    >>> km.predict_proba(X[:2]).shape[0]
+    2
+    >>> km.cluster_heads().shape[1]
+    64
+    """
+
+    _parameter_constraints = {
+        **BaseAAE._parameter_constraints,
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "category_balance": [Interval(numbers.Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_clusters=16,
+        *,
+        n_components=5,
+        prior="gaussian",
+        encoder="deterministic",
+        hidden_layer_sizes=(256, 256),
+        discriminator_hidden_layer_sizes=(256, 256),
+        activation="relu",
+        reconstruction_loss="mse",
+        input_noise=0.0,
+        category_balance=5.0,
+        batch_size=128,
+        max_iter=50,
+        learning_rate=1e-3,
+        discriminator_learning_rate=1e-3,
+        generator_learning_rate=1e-3,
+        beta1=0.5,
+        device="auto",
+        warm_start=False,
+        verbose=False,
+        random_state=None,
+    ):
+        self.n_clusters = n_clusters
+        self.n_components = n_components
+        self.prior = prior
+        self.encoder = encoder
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
+        self.activation = activation
+        self.reconstruction_loss = reconstruction_loss
+        self.input_noise = input_noise
+        self.category_balance = category_balance
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.generator_learning_rate = generator_learning_rate
+        self.beta1 = beta1
+        self.device = device
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _training_config(self):
+        return dataclasses.replace(
+            super()._training_config(), input_noise=self.input_noise,
+            category_balance=self.category_balance,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model and cluster ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : AAEClusterer
+            The fitted clusterer.
+        """
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+            ensure_min_samples=1,
+        )
+        prior = check_prior(self.prior, self.n_components)
+        self._fit_engine(X, prior, n_categories=self.n_clusters)
+        categories = self._category_logits(X).argmax(dim=1).cpu().numpy()
+        # Only the categories some sample picks become clusters, numbered from 0.
+        self.cluster_categories_, self.labels_ = np.unique(categories, return_inverse=True)
+        self.n_clusters_ = len(self.cluster_categories_)
+        return self
+
+    def _category_logits(self, X):
+        return self._map_rows(self.model_.classify, X)
+
+    def _cluster_logits(self, X):
+        X = self._validate_inference_input(X)
+        return self._category_logits(X)[:, torch.as_tensor(self.cluster_categories_)].double()
+
+    def predict_proba(self, X):
+        """Probability of each cluster, q(y|x) over the clusters found.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_clusters_)
+            Column ``k`` is cluster ``k``. Categories that no training sample
+            picked are left out and the rest renormalised, so rows sum to 1.
+        """
+        return self._cluster_logits(X).softmax(dim=1).cpu().numpy()
+
+    def predict(self, X):
+        """Cluster of each sample: its most probable cluster.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples; need not have been seen during fit.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Cluster labels, integers from 0 to ``n_clusters_ - 1``.
+        """
+        return self._cluster_logits(X).argmax(dim=1).cpu().numpy()
+
+    def transform(self, X):
+        """Style codes z of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Deterministic style codes, float32 for float32 input and float64
+            otherwise.
+        """
+        return self._encode(self._validate_inference_input(X))
+
+    def _decode_clusters(self, Z, clusters):
+        one_hot = np.zeros((len(Z), self.n_clusters))
+        one_hot[np.arange(len(Z)), self.cluster_categories_[clusters]] = 1.0
+        return self._decode(Z, categories=one_hot)
+
+    def cluster_heads(self):
+        """Decode each cluster with a neutral style, z = 0 (paper Fig. 9).
+
+        Returns
+        -------
+        heads : ndarray of shape (n_clusters_, n_features_in_)
+            Row ``k`` is what cluster ``k`` looks like in the data space.
+        """
+        check_is_fitted(self)
+        Z = np.zeros((self.n_clusters_, self.n_components), dtype=np.float32)
+        return self._decode_clusters(Z, np.arange(self.n_clusters_))
+
+    def sample(self, n_samples=1, cluster=None, random_state=None):
+        """Generate data: styles from the prior, clusters given or drawn uniformly.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+
+        cluster : int or array-like of shape (n_samples,), default=None
+            Cluster of each sample (one int for all); None draws clusters
+            uniformly.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Generated samples, float64.
+        """
+        check_is_fitted(self)
+        n_samples = _check_n_samples(n_samples)
+        rng = self._sample_rng(random_state)
+        Z = self._sample_codes(n_samples, rng)
+        if cluster is None:
+            clusters = rng.integers(self.n_clusters_, size=n_samples)
+        else:
+            clusters = self._check_clusters(cluster, n_samples)
+        return self._decode_clusters(Z, clusters)
+
+    def _check_clusters(self, cluster, n_samples):
+        clusters = np.atleast_1d(np.asarray(cluster))
+        if clusters.ndim == 1 and len(clusters) == 1:
+            clusters = np.repeat(clusters, n_samples)
+        clusters = column_or_1d(clusters)
+        if len(clusters) != n_samples:
+            raise ValueError(f"cluster has {len(clusters)} entries but n_samples={n_samples}.")
+        integral = clusters.dtype.kind in "iu" or (
+            clusters.dtype.kind == "f" and np.all(np.mod(clusters, 1) == 0)
+        )
+        if not integral or clusters.min() < 0 or clusters.max() >= self.n_clusters_:
+            raise ValueError(
+                f"cluster must hold integers from 0 to n_clusters_ - 1 = "
+                f"{self.n_clusters_ - 1}; got {cluster!r}."
+            )
+        return clusters.astype(np.intp)

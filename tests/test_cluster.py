@@ -1,0 +1,186 @@
+"""Behaviour of AAEClusterer: clustering real data, consecutive labels, cluster
+heads and conditional generation, persistence and input checks."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.metrics import adjusted_rand_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from skaae import AAEClusterer
+from skaae.metrics import clustering_accuracy, label_clusters
+
+TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3)
+
+
+@pytest.fixture(scope="module")
+def digits_clusterer(digits_split):
+    X_train = digits_split[0]
+    # bce keeps decoded images in [0, 1], like the data.
+    return AAEClusterer(n_clusters=16, reconstruction_loss="bce", random_state=0).fit(X_train)
+
+
+def test_clusters_digits_far_above_chance(digits_split, digits_clusterer):
+    X_train, X_test, y_train, y_test = digits_split
+    km = digits_clusterer
+    assert km.n_clusters_ >= 14, np.bincount(km.labels_)
+    accuracy = clustering_accuracy(y_train, km.labels_)
+    ari = adjusted_rand_score(y_train, km.labels_)
+    # Chance is about 0.15 (majority vote over 16 random clusters) and ARI 0.
+    assert accuracy > 0.7, accuracy
+    assert ari > 0.45, ari
+    # New points: the mapping learned on the training clusters scores the test set.
+    mapping = label_clusters(y_train, km.labels_)
+    test_accuracy = clustering_accuracy(y_test, km.predict(X_test), mapping=mapping)
+    assert test_accuracy > 0.65, test_accuracy
+    print(f"digits, 16 clusters: accuracy {accuracy:.3f}, ARI {ari:.3f}, test {test_accuracy:.3f}")
+
+
+def test_balance_term_keeps_every_cluster_in_use(digits_split, digits_clusterer):
+    X_train, _, y_train, _ = digits_split
+    paper = AAEClusterer(
+        n_clusters=16, reconstruction_loss="bce", category_balance=0.0, random_state=0
+    ).fit(X_train)
+    # The paper's sample-wise adversary alone collapses onto a few categories.
+    assert paper.n_clusters_ < digits_clusterer.n_clusters_
+    assert clustering_accuracy(y_train, paper.labels_) < clustering_accuracy(
+        y_train, digits_clusterer.labels_
+    )
+
+
+def test_labels_are_predictions_and_consecutive(digits_split, digits_clusterer):
+    X_train = digits_split[0]
+    km = digits_clusterer
+    assert km.labels_.shape == (len(X_train),)
+    assert km.labels_.dtype.kind == "i"
+    assert_array_equal(np.unique(km.labels_), np.arange(km.n_clusters_))
+    assert_array_equal(km.predict(X_train), km.labels_)
+    assert len(km.cluster_categories_) == km.n_clusters_
+
+
+def test_unused_categories_leave_no_hole_in_the_labels():
+    X = np.random.RandomState(0).rand(6, 4)
+    km = AAEClusterer(n_clusters=20, random_state=0, **TINY).fit(X)
+    assert km.n_clusters_ <= 6
+    assert_array_equal(np.unique(km.labels_), np.arange(km.n_clusters_))
+    assert km.predict_proba(X).shape == (6, km.n_clusters_)
+    assert np.all(np.diff(km.cluster_categories_) > 0)
+
+
+def test_predict_proba_sums_to_one_and_agrees_with_predict(digits_split, digits_clusterer):
+    X_test = digits_split[1]
+    proba = digits_clusterer.predict_proba(X_test)
+    assert proba.shape == (len(X_test), digits_clusterer.n_clusters_)
+    assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
+    assert_array_equal(proba.argmax(axis=1), digits_clusterer.predict(X_test))
+
+
+def test_fit_predict_equals_labels_of_fit(digits_split):
+    X = digits_split[0][:300]
+    labels = AAEClusterer(n_clusters=5, random_state=3, **TINY).fit_predict(X)
+    assert_array_equal(labels, AAEClusterer(n_clusters=5, random_state=3, **TINY).fit(X).labels_)
+
+
+def test_a_single_cluster_works(digits_split):
+    X = digits_split[0][:200]
+    km = AAEClusterer(n_clusters=1, random_state=0, **TINY).fit(X)
+    assert km.n_clusters_ == 1
+    assert_array_equal(km.labels_, 0)
+    assert_allclose(km.predict_proba(X), 1.0)
+    assert km.cluster_heads().shape == (1, X.shape[1])
+
+
+def test_cluster_heads_look_like_their_clusters(digits_split, digits_clusterer):
+    X_train, _, y_train, _ = digits_split
+    km = digits_clusterer
+    heads = km.cluster_heads()
+    assert heads.shape == (km.n_clusters_, X_train.shape[1])
+    assert heads.min() >= 0 and heads.max() <= 1
+    # A classifier trained on the real digits reads each head as its cluster's
+    # majority digit (paper Fig. 9), and the heads are distinct images.
+    reader = KNeighborsClassifier(3).fit(X_train, y_train)
+    mapping = label_clusters(y_train, km.labels_)
+    expected = np.array([mapping[k] for k in range(km.n_clusters_)])
+    agreement = np.mean(reader.predict(heads) == expected)
+    assert agreement > 0.7, agreement
+    distances = np.linalg.norm(heads[:, None] - heads[None], axis=2)
+    assert distances[np.triu_indices(len(heads), 1)].min() > 0.1
+
+
+def test_sample_draws_from_the_requested_cluster(digits_split):
+    # With a 2-D style the category carries the cluster; a wider style takes
+    # over part of it and samples drift to other clusters (0.2 hits at 5-D).
+    km = AAEClusterer(
+        n_clusters=16, n_components=2, reconstruction_loss="bce", random_state=0
+    ).fit(digits_split[0])
+    hits = []
+    for cluster in range(km.n_clusters_):
+        X_gen = km.sample(20, cluster=cluster, random_state=cluster)
+        hits.append(np.mean(km.predict(X_gen) == cluster))
+    # Chance is 1 / 16.
+    assert np.mean(hits) > 0.5, hits
+    X_gen = km.sample(50, random_state=0)
+    assert X_gen.shape == (50, km.n_features_in_)
+    assert_array_equal(X_gen, km.sample(50, random_state=0))
+    assert len(np.unique(km.predict(X_gen))) > km.n_clusters_ // 2
+
+
+def test_transform_gives_style_codes(digits_split, digits_clusterer):
+    X_test = digits_split[1]
+    Z = digits_clusterer.transform(X_test)
+    assert Z.shape == (len(X_test), digits_clusterer.n_components)
+    assert np.isfinite(Z).all()
+    assert Z.std() < 3, "style codes should follow the unit Gaussian prior"
+    names = digits_clusterer.get_feature_names_out()
+    assert_array_equal(names, [f"aaeclusterer{i}" for i in range(digits_clusterer.n_components)])
+
+
+def test_same_seed_same_clusters_and_pickle_round_trip(digits_split):
+    X = digits_split[0][:300]
+    a = AAEClusterer(n_clusters=6, random_state=0, **TINY).fit(X)
+    b = AAEClusterer(n_clusters=6, random_state=0, **TINY).fit(X)
+    assert_array_equal(a.labels_, b.labels_)
+    assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    restored = pickle.loads(pickle.dumps(a))
+    assert_array_equal(restored.predict_proba(X), a.predict_proba(X))
+    assert_array_equal(restored.cluster_heads(), a.cluster_heads())
+    assert_array_equal(restored.cluster_categories_, a.cluster_categories_)
+
+
+def test_sparse_input_gives_the_dense_result(digits_split):
+    X = digits_split[0][:300]
+    dense = AAEClusterer(n_clusters=6, random_state=0, **TINY).fit(X)
+    sparse = AAEClusterer(n_clusters=6, random_state=0, **TINY).fit(sp.csr_matrix(X))
+    assert_array_equal(sparse.labels_, dense.labels_)
+    assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X), rtol=1e-6)
+
+
+def test_works_in_a_pipeline(digits_split):
+    X = digits_split[0][:300] * 16
+    pipe = make_pipeline(MinMaxScaler(), AAEClusterer(n_clusters=4, random_state=0, **TINY))
+    labels = pipe.fit_predict(X)
+    assert_array_equal(labels, pipe.predict(X))
+
+
+@pytest.mark.parametrize(
+    "cluster, message",
+    [(99, "cluster must hold integers from 0"), (-1, "cluster must hold integers"),
+     (1.5, "cluster must hold integers"), ([0, 1], "cluster has 2 entries but n_samples=3")],
+)
+def test_sample_rejects_bad_clusters(digits_split, cluster, message):
+    km = AAEClusterer(n_clusters=3, random_state=0, **TINY).fit(digits_split[0][:100])
+    with pytest.raises(ValueError, match=message):
+        km.sample(3, cluster=cluster)
+
+
+def test_bad_parameters_are_named():
+    X = np.random.RandomState(0).rand(10, 3)
+    with pytest.raises(ValueError, match="'n_clusters' parameter"):
+        AAEClusterer(n_clusters=0).fit(X)
+    with pytest.raises(ValueError, match="'category_balance' parameter"):
+        AAEClusterer(category_balance=-1).fit(X)
