@@ -1,11 +1,12 @@
 """AAETransformer: dimensionality reduction and generation with an adversarial autoencoder."""
 
+import dataclasses
 import numbers
 
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._base import BaseAAE, class_indices, split_labels
 from .priors import check_prior
@@ -26,6 +27,16 @@ class AAETransformer(BaseAAE):
     encoder, :meth:`inverse_transform` decodes codes back to the data space and
     :meth:`sample` generates data from the prior.
 
+    With ``n_clusters`` set it is the dimensionality reduction of §7: the
+    encoder also gives a softmax y over ``n_clusters`` categories, held to a
+    uniform Categorical prior by a second discriminator, and the
+    representation is W_C·y + z, where the rows of W_C are ``n_clusters``
+    learned cluster heads kept at least ``cluster_head_margin`` apart by a
+    hinge penalty, and z the style code held to ``prior``. Points of one
+    cluster gather around their head, so clusters come out well separated.
+    ``fit(X, y)`` with ``-1`` for unlabeled rows adds a cross-entropy phase
+    that ties class ``k`` to head ``k`` (the semi-supervised version).
+
     Parameters
     ----------
     n_components : int, default=2
@@ -41,6 +52,27 @@ class AAETransformer(BaseAAE):
         ``(n_samples, n_components)`` works too. With a label-aware prior
         (mixture or swiss roll) and ``y`` passed to :meth:`fit`, class ``k`` is
         guided onto component ``k`` (paper §2.3).
+
+    n_clusters : int, default=None
+        Number of cluster heads of the §7 representation W_C·y + z; None
+        gives the plain code z. The paper uses 20 on MNIST without labels
+        and one per class with labels.
+
+    cluster_head_margin : float, default=6.0
+        The hinge threshold eta of §7, in units of the style prior's scale:
+        learned heads closer than this are pushed apart. A few prior
+        standard deviations keeps the clusters from overlapping.
+
+    fixed_cluster_heads : array-like of shape (n_clusters, n_components), \
+            default=None
+        Cluster heads to use as given instead of learning them, e.g.
+        ``10 * np.eye(10)`` with ``n_components=10`` (paper Fig. 11d).
+
+    category_balance : float, default=5.0
+        With ``n_clusters``: weight of the KL divergence of the minibatch's
+        mean q(y|x) from the uniform Categorical prior, added to the
+        generator phase to keep every head in use; see
+        :class:`AAEClusterer`. 0 is the paper's model.
 
     encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
         Kind of posterior q(z|x) (paper §2): a deterministic map, a Gaussian
@@ -124,7 +156,12 @@ class AAETransformer(BaseAAE):
         Number of epochs run.
 
     classes_ : ndarray
-        Labels seen in ``y`` (``-1`` excluded); only set after a label-guided fit.
+        Labels seen in ``y`` (``-1`` excluded); only set after a label-guided
+        or semi-supervised cluster-head fit.
+
+    cluster_heads_ : ndarray of shape (n_clusters, n_components)
+        The cluster heads W_C; only set when ``n_clusters`` is. With ``y``,
+        row ``k`` is the head of ``classes_[k]``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -159,6 +196,10 @@ class AAETransformer(BaseAAE):
     _parameter_constraints = {
         **BaseAAE._parameter_constraints,
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "cluster_head_margin": [Interval(numbers.Real, 0, None, closed="left")],
+        "fixed_cluster_heads": ["array-like", None],
+        "category_balance": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -166,6 +207,10 @@ class AAETransformer(BaseAAE):
         n_components=2,
         *,
         prior="gaussian",
+        n_clusters=None,
+        cluster_head_margin=6.0,
+        fixed_cluster_heads=None,
+        category_balance=5.0,
         encoder="deterministic",
         hidden_layer_sizes=(256, 256),
         discriminator_hidden_layer_sizes=(256, 256),
@@ -184,6 +229,10 @@ class AAETransformer(BaseAAE):
     ):
         self.n_components = n_components
         self.prior = prior
+        self.n_clusters = n_clusters
+        self.cluster_head_margin = cluster_head_margin
+        self.fixed_cluster_heads = fixed_cluster_heads
+        self.category_balance = category_balance
         self.encoder = encoder
         self.hidden_layer_sizes = hidden_layer_sizes
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
@@ -210,11 +259,14 @@ class AAETransformer(BaseAAE):
             Training data. Sparse input is densified one minibatch at a time.
 
         y : array-like of shape (n_samples,), default=None
-            Optional labels, ``-1`` marking unlabeled rows. Used only when the
-            prior is label-aware (mixture of Gaussians or swiss roll): the
-            label is then fed to the discriminator so that class ``k`` lands
-            on component ``k`` and unlabeled rows on the whole prior (paper
-            §2.3). With another prior, ``y`` is checked but otherwise unused.
+            Optional labels, ``-1`` marking unlabeled rows. With
+            ``n_clusters``, a cross-entropy phase on the labeled rows ties
+            class ``k`` to cluster head ``k`` (paper §7, semi-supervised).
+            Otherwise used only when the prior is label-aware (mixture of
+            Gaussians or swiss roll): the label is then fed to the
+            discriminator so that class ``k`` lands on component ``k`` and
+            unlabeled rows on the whole prior (paper §2.3). With another
+            prior, ``y`` is checked but otherwise unused.
 
         Returns
         -------
@@ -226,6 +278,9 @@ class AAETransformer(BaseAAE):
             ensure_min_samples=1,
         )
         prior = check_prior(self.prior, self.n_components)
+        self.__dict__.pop("cluster_heads_", None)
+        if self.n_clusters is not None:
+            return self._fit_cluster_heads(X, y, prior)
         label_indices = None
         if y is not None and prior.supports_labels:
             classes, label_indices = split_labels(y, X.shape[0])
@@ -238,6 +293,53 @@ class AAETransformer(BaseAAE):
             self.__dict__.pop("classes_", None)
         return self._fit_engine(X, prior, label_indices=label_indices)
 
+    def _fit_cluster_heads(self, X, y, prior):
+        """Fit the cluster-head representation of §7, semi-supervised with ``y``."""
+        targets = None
+        classes = None
+        if y is not None:
+            classes, targets = split_labels(y, X.shape[0])
+            if len(classes) > self.n_clusters:
+                raise ValueError(
+                    f"y has {len(classes)} classes but n_clusters={self.n_clusters}; "
+                    "each class needs a cluster head of its own."
+                )
+            if len(classes) == 0:
+                classes, targets = None, None
+        if classes is None:
+            self.__dict__.pop("classes_", None)
+        else:
+            self._check_warm_start_classes(classes)
+            self.classes_ = classes
+        self._fit_engine(
+            X, prior, n_categories=self.n_clusters, targets=targets,
+            cluster_head_margin=self.cluster_head_margin,
+            fixed_cluster_heads=self._check_fixed_cluster_heads(),
+        )
+        self.cluster_heads_ = self.model_.cluster_heads.detach().cpu().double().numpy()
+        return self
+
+    def _check_fixed_cluster_heads(self):
+        if self.fixed_cluster_heads is None:
+            return None
+        heads = check_array(
+            self.fixed_cluster_heads, dtype=np.float64, input_name="fixed_cluster_heads"
+        )
+        expected = (self.n_clusters, self.n_components)
+        if heads.shape != expected:
+            raise ValueError(
+                f"fixed_cluster_heads must have shape (n_clusters, n_components) = "
+                f"{expected}; got {heads.shape}."
+            )
+        return heads
+
+    def _training_config(self):
+        if self.n_clusters is None:
+            return super()._training_config()
+        return dataclasses.replace(
+            super()._training_config(), category_balance=self.category_balance
+        )
+
     def transform(self, X):
         """Embed ``X`` with the encoder.
 
@@ -249,7 +351,8 @@ class AAETransformer(BaseAAE):
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components)
-            Deterministic codes, float32 for float32 input and float64 otherwise.
+            Deterministic codes (W_C·y + z with cluster heads), float32 for
+            float32 input and float64 otherwise.
         """
         return self._encode(self._validate_inference_input(X))
 
@@ -268,7 +371,8 @@ class AAETransformer(BaseAAE):
         """
         check_is_fitted(self)
         Z = self._validate_codes(Z)
-        return self._decode(Z, dtype=Z.dtype)
+        X = self._map_rows(self.model_.decode_representation, Z)
+        return X.cpu().numpy().astype(Z.dtype, copy=False)
 
     def sample(self, n_samples=1, y=None, random_state=None):
         """Generate data by decoding draws of the prior.
@@ -281,7 +385,9 @@ class AAETransformer(BaseAAE):
         y : array-like of shape (n_samples,), default=None
             Class of each sample, drawn from that class's prior component.
             Only after a label-guided fit (mixture or swiss-roll prior with
-            labels); ``-1`` draws from the whole prior.
+            labels; ``-1`` draws from the whole prior) or a semi-supervised
+            cluster-head fit (the class's head; ``-1`` draws a head).
+            Without it, cluster-head models draw heads uniformly.
 
         random_state : int, RandomState instance or None, default=None
             Seeds the prior draws.
@@ -295,15 +401,22 @@ class AAETransformer(BaseAAE):
         label_indices = None
         if y is not None:
             label_indices = self._class_indices(y, n_samples)
-        Z = self._sample_codes(n_samples, self._sample_rng(random_state), label_indices)
-        return self._decode(Z)
+        rng = self._sample_rng(random_state)
+        if not hasattr(self, "cluster_heads_"):
+            return self._decode(self._sample_codes(n_samples, rng, label_indices))
+        Z = self._sample_codes(n_samples, rng)
+        n_heads = len(self.cluster_heads_)
+        heads = rng.integers(n_heads, size=len(Z))
+        if label_indices is not None:
+            heads = np.where(label_indices >= 0, label_indices, heads)
+        return self._decode(Z, categories=np.eye(n_heads)[heads])
 
     def _class_indices(self, y, n_samples):
         """Map class labels for :meth:`sample` to prior components."""
         if not hasattr(self, "classes_"):
             raise ValueError(
-                "sample(y=...) needs a label-guided fit: fit with y and a "
-                "label-aware prior such as 'mixture' or 'swiss_roll'."
+                "sample(y=...) needs a fit with labels: y with a label-aware prior "
+                "such as 'mixture' or 'swiss_roll', or y with n_clusters."
             )
         indices = class_indices(y, self.classes_)
         if len(indices) != n_samples:

@@ -336,7 +336,7 @@ def test_bad_labels_raise(digits_split):
 def test_sample_argument_errors(digits_split, fitted_digits):
     with pytest.raises(ValueError, match="n_samples must be a positive integer"):
         fitted_digits.sample(0)
-    with pytest.raises(ValueError, match="needs a label-guided fit"):
+    with pytest.raises(ValueError, match="needs a fit with labels"):
         fitted_digits.sample(3, y=[1, 2, 3])
     X_train, _, y_train, _ = digits_split
     guided = AAETransformer(prior="mixture", random_state=0, **TINY).fit(X_train, y_train)

@@ -121,30 +121,46 @@ class AdversarialAutoencoder(nn.Module):
         self.to_empty(device="cpu")
         self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-        self.cluster_heads = None
+        self.cluster_head_units = None
         if config.cluster_heads:
             shape = (config.n_categories, config.n_components)
             if cluster_heads is None:
                 cluster_heads = torch.zeros(shape)
                 if generator is not None:
                     cluster_heads.normal_(generator=generator)
-                    cluster_heads *= max(config.cluster_head_margin, 1.0)
+                    cluster_heads *= self._cluster_head_scale
             cluster_heads = torch.as_tensor(cluster_heads, dtype=torch.float32)
             if cluster_heads.shape != shape:
                 raise ValueError(
                     f"cluster_heads must have shape {shape}; got {tuple(cluster_heads.shape)}."
                 )
-            self.cluster_heads = nn.Parameter(
-                cluster_heads.clone(), requires_grad=config.learn_cluster_heads
+            # Stored in units of the margin: Adam moves a parameter by about
+            # its learning rate per step, and heads live on the margin's scale.
+            self.cluster_head_units = nn.Parameter(
+                cluster_heads / self._cluster_head_scale,
+                requires_grad=config.learn_cluster_heads,
             )
         if generator is not None:
             reset_parameters(self, generator)
 
+    @property
+    def _cluster_head_scale(self):
+        if not self.config.learn_cluster_heads:
+            return 1.0  # fixed heads are kept exactly as given
+        return max(self.config.cluster_head_margin, 1.0)
+
+    @property
+    def cluster_heads(self):
+        """The cluster heads W_C of the cluster-head layout, or None."""
+        if self.cluster_head_units is None:
+            return None
+        return self.cluster_head_units * self._cluster_head_scale
+
     def autoencoder_parameters(self):
         """Parameters updated by the reconstruction phase."""
         parameters = [*self.encoder.parameters(), *self.decoder.parameters()]
-        if self.cluster_heads is not None and self.cluster_heads.requires_grad:
-            parameters.append(self.cluster_heads)
+        if self.cluster_head_units is not None and self.cluster_head_units.requires_grad:
+            parameters.append(self.cluster_head_units)
         return parameters
 
     def standardize(self, X):
@@ -162,7 +178,7 @@ class AdversarialAutoencoder(nn.Module):
         W_C·y + z. Deterministic without a generator.
         """
         Z, logits = self.encode_latent(X, generator)
-        if self.cluster_heads is None:
+        if self.cluster_head_units is None:
             return Z
         return self.represent(Z, torch.softmax(logits, dim=1))
 
@@ -179,7 +195,7 @@ class AdversarialAutoencoder(nn.Module):
         """
         if not self.config.n_categories:
             return Z
-        if self.cluster_heads is not None:
+        if self.cluster_head_units is not None:
             return categories @ self.cluster_heads + Z
         return torch.cat([categories, Z], dim=1)
 
@@ -203,7 +219,7 @@ class AdversarialAutoencoder(nn.Module):
 
     def cluster_head_penalty(self):
         """Hinge penalty on pairs of cluster heads closer than the margin (§7)."""
-        if self.cluster_heads is None or not self.cluster_heads.requires_grad:
+        if self.cluster_head_units is None or not self.cluster_head_units.requires_grad:
             return None
         heads = self.cluster_heads
         squared = (heads.unsqueeze(0) - heads.unsqueeze(1)).pow(2).sum(dim=2)

@@ -1,0 +1,120 @@
+"""AAETransformer with cluster heads (paper §7): the representation W_C·y + z,
+learned heads kept apart, fixed heads, the semi-supervised version, generation."""
+
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.neighbors import KNeighborsClassifier
+
+from skaae import AAETransformer
+
+from test_classifier import hide_labels
+from test_transformer import knn_accuracy
+
+TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3)
+
+
+@pytest.fixture(scope="module")
+def semi_supervised_heads(digits_split):
+    X_train, _, y_train, _ = digits_split
+    y_partial = hide_labels(y_train, 0.1)
+    model = AAETransformer(n_clusters=10, random_state=0).fit(X_train, y_partial)
+    return model, y_partial
+
+
+def test_semi_supervised_heads_separate_classes_better_than_the_plain_prior(
+    digits_split, semi_supervised_heads
+):
+    X_train, X_test, y_train, y_test = digits_split
+    model, y_partial = semi_supervised_heads
+    plain = AAETransformer(random_state=0).fit(X_train)
+    accuracy_heads = knn_accuracy(model.transform(X_train), y_train, model.transform(X_test), y_test)
+    accuracy_plain = knn_accuracy(plain.transform(X_train), y_train, plain.transform(X_test), y_test)
+    assert accuracy_heads > accuracy_plain + 0.03, (accuracy_heads, accuracy_plain)
+    # Class k gathers around head k: the nearest head names the class.
+    Z_test = model.transform(X_test)
+    nearest = np.linalg.norm(Z_test[:, None] - model.cluster_heads_[None], axis=2).argmin(axis=1)
+    assert np.mean(model.classes_[nearest] == y_test) > 0.8
+
+
+def test_learned_heads_keep_the_margin_and_codes_sit_on_them(digits_split, semi_supervised_heads):
+    model, _ = semi_supervised_heads
+    heads = model.cluster_heads_
+    assert heads.shape == (10, 2)
+    distances = np.linalg.norm(heads[:, None] - heads[None], axis=2)
+    nearest = np.where(np.eye(10, dtype=bool), np.inf, distances).min(axis=1)
+    # The hinge pushes apart the heads closer than the margin; reconstruction
+    # can still pull two similar classes (4 and 9) somewhat inside it.
+    assert np.median(nearest) > model.cluster_head_margin, nearest
+    assert nearest.min() > 0.5 * model.cluster_head_margin, nearest
+    assert list(model.history_) == ["reconstruction", "discriminator", "generator", "supervised"]
+    # Most of the spread of the codes is the heads', not the unit-scale style.
+    Z = model.transform(digits_split[0])
+    assert Z.std(axis=0).min() > 2
+
+
+def test_unsupervised_heads_decode_their_own_representation(digits_split):
+    X_train, X_test = digits_split[:2]
+    model = AAETransformer(n_clusters=20, random_state=0).fit(X_train)
+    assert not hasattr(model, "classes_")
+    assert list(model.history_) == ["reconstruction", "discriminator", "generator"]
+    assert model.cluster_heads_.shape == (20, 2)
+    # inverse_transform reads the representation W_C·y + z: a round trip
+    # reconstructs held-out digits far better than the mean image does.
+    error = np.mean((model.inverse_transform(model.transform(X_test)) - X_test) ** 2)
+    baseline = np.mean((X_test - X_train.mean(axis=0)) ** 2)
+    assert error < 0.6 * baseline, (error, baseline)
+
+
+def test_fixed_heads_stay_as_given(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    heads = 10 * np.eye(10)
+    model = AAETransformer(
+        n_components=10, n_clusters=10, fixed_cluster_heads=heads, random_state=0, max_iter=20
+    ).fit(X_train, hide_labels(y_train, 0.1))
+    assert_array_equal(model.cluster_heads_, heads)
+    # With labels, head k is the axis of class k (paper Fig. 11d).
+    Z_test = model.transform(X_test)
+    assert np.mean(Z_test.argmax(axis=1) == y_test) > 0.8
+
+
+def test_sample_draws_the_class_of_its_head(digits_split, semi_supervised_heads):
+    X_train, _, y_train, _ = digits_split
+    model, _ = semi_supervised_heads
+    reader = KNeighborsClassifier(3).fit(X_train, y_train)
+    y_wanted = np.repeat(np.arange(10), 20)
+    X_gen = model.sample(len(y_wanted), y=y_wanted, random_state=0)
+    assert np.mean(reader.predict(X_gen) == y_wanted) > 0.6
+    assert model.sample(30, random_state=1).shape == (30, X_train.shape[1])
+    assert_array_equal(model.sample(5, random_state=2), model.sample(5, random_state=2))
+
+
+def test_pickle_round_trip_keeps_the_heads(digits_split):
+    X = digits_split[0][:200]
+    model = AAETransformer(n_clusters=4, random_state=0, **TINY).fit(X)
+    restored = pickle.loads(pickle.dumps(model))
+    assert_array_equal(restored.transform(X), model.transform(X))
+    assert_array_equal(restored.cluster_heads_, model.cluster_heads_)
+    assert_allclose(restored.model_.cluster_heads.detach().numpy(), model.cluster_heads_)
+
+
+def test_refitting_without_heads_forgets_them(digits_split):
+    X = digits_split[0][:200]
+    model = AAETransformer(n_clusters=4, random_state=0, **TINY).fit(X)
+    model.set_params(n_clusters=None).fit(X)
+    assert not hasattr(model, "cluster_heads_")
+    assert model.model_.cluster_heads is None
+
+
+def test_bad_cluster_head_settings_are_named(digits_split):
+    X, _, y, _ = digits_split
+    with pytest.raises(ValueError, match=r"fixed_cluster_heads must have shape .*\(3, 2\)"):
+        AAETransformer(n_clusters=3, fixed_cluster_heads=np.eye(2), **TINY).fit(X)
+    with pytest.raises(ValueError, match="y has 10 classes but n_clusters=5"):
+        AAETransformer(n_clusters=5, **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="'n_clusters' parameter"):
+        AAETransformer(n_clusters=0, **TINY).fit(X)
+    with pytest.raises(ValueError, match="'cluster_head_margin' parameter"):
+        AAETransformer(n_clusters=2, cluster_head_margin=-1.0, **TINY).fit(X)
