@@ -24,9 +24,14 @@ import numpy as np
 import sklearn
 import torch
 from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.utils import Bunch
 
 import skaae
-from skaae.datasets import default_mnist_path
+from skaae.datasets import default_mnist_path, load_mnist
+
+#: Seed of the digits train/test split.
+DATA_SEED = 0
 
 #: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
 WARM_UP_ROWS = 512
@@ -149,6 +154,75 @@ def scaled_digits():
     """scikit-learn's 8x8 digits, pixels scaled to float32 in [0, 1]: ``X, y``."""
     X, y = load_digits(return_X_y=True)
     return (X / 16.0).astype(np.float32), y
+
+
+def load_data(dataset, path=None, n_train=60000, n_test=10000):
+    """Training and test rows as float32 in [0, 1], with a description.
+
+    MNIST: the first ``n_train`` training and ``n_test`` test rows of the
+    standard split. Digits: a stratified split (seed ``DATA_SEED``) with at
+    most a quarter of the 1,797 rows for testing.
+    """
+    if dataset == "mnist":
+        mnist = load_mnist(path)
+        n_train, n_test = min(n_train, len(mnist.X_train)), min(n_test, len(mnist.X_test))
+        data = Bunch(
+            X_train=mnist.X_train[:n_train], y_train=mnist.y_train[:n_train],
+            X_test=mnist.X_test[:n_test], y_test=mnist.y_test[:n_test],
+            name="MNIST",
+            description=f"MNIST from {Path(path).resolve()}: the first {n_train:,} training "
+                        f"and first {n_test:,} test rows, pixels scaled to [0, 1]",
+        )
+    elif dataset == "digits":
+        X, y = scaled_digits()
+        n_test = min(n_test, len(X) // 4)
+        n_train = min(n_train, len(X) - n_test)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, train_size=n_train, test_size=n_test, stratify=y, random_state=DATA_SEED
+        )
+        data = Bunch(
+            X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+            name="Digits",
+            description=f"scikit-learn digits (8x8) scaled to [0, 1]: stratified split "
+                        f"(seed {DATA_SEED}) of {n_train:,} training and {n_test:,} test rows",
+        )
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}")
+    return data
+
+
+def balanced_labels(y, n_labels, seed):
+    """Keep ``n_labels / n_classes`` labels per class at random; mark the rest ``-1``.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Integer class labels of the training rows (none equal to -1).
+    n_labels : int
+        Number of labels to keep, a multiple of the number of classes.
+    seed : int
+        Seed of ``np.random.default_rng``; the classes are drawn in sorted order.
+
+    Returns
+    -------
+    y_partial : ndarray of shape (n_samples,)
+        ``y`` with every row but the drawn ones set to ``-1``.
+    """
+    classes = np.unique(y)
+    per_class, remainder = divmod(n_labels, len(classes))
+    if remainder or per_class < 1:
+        raise ValueError(f"{n_labels} labels cannot be split evenly over {len(classes)} "
+                         "classes")
+    rng = np.random.default_rng(seed)
+    y_partial = np.full_like(y, -1)
+    for label in classes:
+        rows = np.flatnonzero(y == label)
+        if len(rows) < per_class:
+            raise ValueError(f"class {label} has {len(rows)} training rows; {per_class} "
+                             "labels per class were asked for")
+        keep = rng.choice(rows, size=per_class, replace=False)
+        y_partial[keep] = y[keep]
+    return y_partial
 
 
 def set_torch_threads(threads):

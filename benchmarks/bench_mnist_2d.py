@@ -27,22 +27,19 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
-from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.utils import Bunch
 
 from skaae import AAETransformer
-from skaae.datasets import load_mnist
 
 # _common.py lies beside this script: its folder is sys.path[0] when the script is run,
 # but must be added when the script is loaded from its path (tests/test_benchmarks.py).
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    LOSS_ABBREVIATIONS, WARM_UP_ROWS, check_extra, command_line, data_settings,
+    DATA_SEED, LOSS_ABBREVIATIONS, WARM_UP_ROWS, balanced_labels, check_extra, command_line, data_settings,
     estimator_lines, estimator_params, estimator_settings, fmt, header_lines, int_list, log,
-    losses_text, mean_std, new_parser, output_paths, positive_int, report_head,
-    resolve_mnist, scaled_digits, set_torch_threads, table_head, warm_up, write_json,
+    load_data, losses_text, mean_std, new_parser, output_paths, positive_int, report_head,
+    resolve_mnist, set_torch_threads, table_head, warm_up, write_json,
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_2d"
@@ -55,8 +52,6 @@ TRUST_ROWS = 5000
 #: Timing: best of this many transforms of the test rows; this many one-row calls.
 THROUGHPUT_REPEATS = 3
 LATENCY_CALLS = 200
-#: Seed of the data split (digits) and of the trustworthiness subset.
-DATA_SEED = 0
 
 #: Parameters the benchmark sets itself; ``--extra`` may not touch them.
 RESERVED_PARAMS = {"n_components": "the benchmark is 2-D", "random_state": "use --seeds"}
@@ -97,6 +92,10 @@ def build_parser():
     parser.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
                         help="another AAETransformer parameter (repeatable), e.g. "
                              "discriminator_learning_rate=1e-3")
+    parser.add_argument("--labels", type=positive_int, default=None,
+                        help="fit the AAE with this many balanced training labels (the rest "
+                             "-1), e.g. with --extra n_clusters=10 for the semi-supervised "
+                             "cluster heads of paper §7")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--trust-rows", type=positive_int, default=TRUST_ROWS,
@@ -120,41 +119,6 @@ def aae_params(args):
 
 
 # -------------------------------------------------------------------- data
-def load_data(dataset, path=None, n_train=60000, n_test=10000):
-    """Training and test rows as float32 in [0, 1], with a description.
-
-    MNIST: the first ``n_train`` training and ``n_test`` test rows of the
-    standard split. Digits: a stratified split (seed ``DATA_SEED``) with at
-    most a quarter of the 1,797 rows for testing.
-    """
-    if dataset == "mnist":
-        mnist = load_mnist(path)
-        n_train, n_test = min(n_train, len(mnist.X_train)), min(n_test, len(mnist.X_test))
-        data = Bunch(
-            X_train=mnist.X_train[:n_train], y_train=mnist.y_train[:n_train],
-            X_test=mnist.X_test[:n_test], y_test=mnist.y_test[:n_test],
-            name="MNIST",
-            description=f"MNIST from {Path(path).resolve()}: the first {n_train:,} training "
-                        f"and first {n_test:,} test rows, pixels scaled to [0, 1]",
-        )
-    elif dataset == "digits":
-        X, y = scaled_digits()
-        n_test = min(n_test, len(X) // 4)
-        n_train = min(n_train, len(X) - n_test)
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, train_size=n_train, test_size=n_test, stratify=y, random_state=DATA_SEED
-        )
-        data = Bunch(
-            X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
-            name="Digits",
-            description=f"scikit-learn digits (8x8) scaled to [0, 1]: stratified split "
-                        f"(seed {DATA_SEED}) of {n_train:,} training and {n_test:,} test rows",
-        )
-    else:
-        raise ValueError(f"unknown dataset {dataset!r}")
-    return data
-
-
 def trust_subset(n_test, n_rows, seed=DATA_SEED):
     """Sorted indices of a fixed random subset of ``min(n_rows, n_test)`` test rows."""
     rng = np.random.default_rng(seed)
@@ -203,12 +167,25 @@ def time_transform(estimator, X, repeats=THROUGHPUT_REPEATS, n_calls=LATENCY_CAL
     }
 
 
-def run_method(name, estimator, data, trust_idx, seed=None):
-    """Fit ``estimator`` on the training rows and measure it; one result row."""
+def nearest_head_error(estimator, Z_test, y_test):
+    """Test error (%) of naming each point's class by its nearest cluster head, for a
+    cluster-head AAETransformer fitted with labels; None otherwise."""
+    heads = getattr(estimator, "cluster_heads_", None)
+    if heads is None or not hasattr(estimator, "classes_"):
+        return None
+    nearest = np.linalg.norm(Z_test[:, None] - heads[None], axis=2).argmin(axis=1)
+    named = nearest < len(estimator.classes_)
+    predicted = np.where(named, estimator.classes_[np.minimum(nearest, len(heads) - 1)], -1)
+    return float(100 * np.mean(predicted != y_test))
+
+
+def run_method(name, estimator, data, trust_idx, seed=None, y_fit=None):
+    """Fit ``estimator`` on the training rows (with labels ``y_fit`` if given) and
+    measure it; one result row."""
     row = {"method": name, "seed": seed}
     start = time.perf_counter()
     try:
-        estimator.fit(data.X_train)
+        estimator.fit(data.X_train, y_fit)
     except FloatingPointError as exc:  # e.g. skaae's TrainingDivergedError
         row.update(fit_s=time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
         return row
@@ -223,6 +200,7 @@ def run_method(name, estimator, data, trust_idx, seed=None):
     Z_train, Z_test = estimator.transform(data.X_train), estimator.transform(data.X_test)
     row.update(evaluate_embedding(Z_train, data.y_train, Z_test, data.y_test,
                                   data.X_test, trust_idx))
+    row["nearest_head_error"] = nearest_head_error(estimator, Z_test, data.y_test)
     row.update(time_transform(estimator, data.X_test))
     return row
 
@@ -309,6 +287,12 @@ def format_markdown(report):
             _fmt_summary(mean.get("transform_points_per_s"), ",.0f"),
             _fmt_summary(mean.get("latency_ms"), ".2f"), losses,
         ]) + " |")
+    head_errors = [(r["seed"], r["nearest_head_error"]) for r in report["runs"]
+                   if r.get("nearest_head_error") is not None]
+    if head_errors:
+        lines += ["", f"Fitted with {s['labels']:,} balanced labels (the rest -1). Test error "
+                  "of naming each point's class by its nearest cluster head, by seed: "
+                  + ", ".join(f"{seed}: {error:.2f}%" for seed, error in head_errors) + "."]
     umap, pca = REFERENCE["UMAP 0.5.12"], REFERENCE["PCA"]
     lines += [
         "",
@@ -356,7 +340,8 @@ def main(argv=None):
     for seed in args.seeds:
         log(f"AAETransformer, seed {seed} ...")
         estimator = AAETransformer(**params, random_state=seed)
-        runs.append(run_method("AAE", estimator, data, trust_idx, seed=seed))
+        y_fit = None if args.labels is None else balanced_labels(data.y_train, args.labels, seed)
+        runs.append(run_method("AAE", estimator, data, trust_idx, seed=seed, y_fit=y_fit))
         log(f"  done in {runs[-1]['fit_s']:.1f} s")
 
     report = {
@@ -364,6 +349,7 @@ def main(argv=None):
         "settings": {
             **data_settings(args, data),
             "seeds": args.seeds,
+            "labels": args.labels,
             "threads": args.threads,
             "trust_rows": len(trust_idx),
             "knn_k": KNN_K,

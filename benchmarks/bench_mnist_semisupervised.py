@@ -49,7 +49,7 @@ from skaae.datasets import load_mnist
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    WARM_UP_ROWS, check_extra, command_line, data_settings, estimator_lines, estimator_params,
+    WARM_UP_ROWS, balanced_labels, check_extra, command_line, data_settings, estimator_lines, estimator_params,
     estimator_settings, fmt, header_lines, int_list, log, losses_text, mean_std, new_parser,
     output_paths, positive_float, positive_int, report_head, resolve_mnist, scaled_digits,
     set_torch_threads, table_head, warm_up, write_json,
@@ -179,40 +179,6 @@ def load_data(dataset, path=None):
     else:
         raise ValueError(f"unknown dataset {dataset!r}")
     return data
-
-
-def balanced_labels(y, n_labels, seed):
-    """Keep ``n_labels / n_classes`` labels per class at random; mark the rest ``-1``.
-
-    Parameters
-    ----------
-    y : ndarray of shape (n_samples,)
-        Integer class labels of the training rows (none equal to -1).
-    n_labels : int
-        Number of labels to keep, a multiple of the number of classes.
-    seed : int
-        Seed of ``np.random.default_rng``; the classes are drawn in sorted order.
-
-    Returns
-    -------
-    y_partial : ndarray of shape (n_samples,)
-        ``y`` with every row but the drawn ones set to ``-1``.
-    """
-    classes = np.unique(y)
-    per_class, remainder = divmod(n_labels, len(classes))
-    if remainder or per_class < 1:
-        raise ValueError(f"{n_labels} labels cannot be split evenly over {len(classes)} "
-                         "classes")
-    rng = np.random.default_rng(seed)
-    y_partial = np.full_like(y, -1)
-    for label in classes:
-        rows = np.flatnonzero(y == label)
-        if len(rows) < per_class:
-            raise ValueError(f"class {label} has {len(rows)} training rows; {per_class} "
-                             "labels per class were asked for")
-        keep = rng.choice(rows, size=per_class, replace=False)
-        y_partial[keep] = y[keep]
-    return y_partial
 
 
 def pca_features(X_train, X_test):

@@ -71,7 +71,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         the minibatch's mean q(y|x) from the uniform Categorical prior. It is
         not in the paper, whose sample-wise Categorical adversary alone lets
         the encoder collapse onto a few categories early in training (on
-        digits, 2 to 9 of 16 clusters used and 20-60% accuracy); the
+        digits, 2 to 10 of 16 clusters used and 20-60% accuracy); the
         divergence keeps all categories in use while the adversary makes
         each code one-hot (16 of 16 used, 85% accuracy). 0 is the paper's
         model. See ``benchmarks/README.md``.

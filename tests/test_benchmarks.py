@@ -206,3 +206,46 @@ def test_bench_mnist_semisupervised_bad_arguments(capsys, argv, message):
     with pytest.raises(SystemExit):
         load_benchmark("bench_mnist_semisupervised").parse_args(["--dataset", "digits", *argv])
     assert message in capsys.readouterr().err
+
+
+def test_bench_mnist_clustering_digits(tmp_path, capsys):
+    bench = load_benchmark("bench_mnist_clustering")
+    output = tmp_path / "clustering"
+    report = bench.main(["--dataset", "digits", "--clusters", "4", "--seeds", "0",
+                         "--max-iter", "1", "--hidden-layer-sizes", "16",
+                         "--extra", "discriminator_hidden_layer_sizes=(16,)",
+                         "--output", str(output)])
+    methods = [run["method"] for run in report["runs"]]
+    assert methods == ["KMeans (PCA-50)", "GaussianMixture (PCA-50)", "AAEClusterer",
+                       "AAEClusterer, category_balance=0 (paper)"]
+    for run in report["runs"]:
+        for key in ("error_paper", "error_majority", "error_hungarian"):
+            assert 0.0 <= run[key] <= 100.0
+        assert -1.0 <= run["ari"] <= 1.0 and 0.0 <= run["nmi"] <= 1.0
+    # Four KMeans clusters cover at most four digits (60% error at best); random
+    # clusters would leave about 88%.
+    assert report["runs"][0]["error_majority"] < 70
+    assert report["runs"][2]["epochs"] == 1
+    assert report["settings"]["aae_params"]["hidden_layer_sizes"] == (16,)
+    written = json.loads(Path(f"{output}.json").read_text())
+    assert written["summary"][0]["error_paper"]["n"] == 1
+    assert "| AAEClusterer | 4 |" in Path(f"{output}.md").read_text()
+    assert "Paper (Makhzani et al. 2016, Table 3)" in capsys.readouterr().out
+
+
+def test_bench_mnist_clustering_rejects_reserved_extras():
+    bench = load_benchmark("bench_mnist_clustering")
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--dataset", "digits", "--extra", "n_clusters=3"])
+
+
+def test_bench_mnist_2d_semi_supervised_cluster_heads(bench, tmp_path):
+    output = tmp_path / "heads"
+    report = bench.main(["--dataset", "digits", *TINY, "--labels", "100",
+                         "--extra", "n_clusters=10", "--output", str(output)])
+    aae = report["runs"][1]
+    assert report["settings"]["labels"] == 100
+    assert "supervised" in aae["final_losses"]
+    assert 0.0 <= aae["nearest_head_error"] <= 100.0
+    assert report["runs"][0]["nearest_head_error"] is None  # PCA has no heads
+    assert "nearest cluster head, by seed: 0:" in Path(f"{output}.md").read_text()
