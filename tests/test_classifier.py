@@ -183,3 +183,21 @@ def test_warm_start_accumulates_epochs_and_checks_classes(digits_split):
     assert all(len(v) == 6 for v in clf.history_.values())
     with pytest.raises(ValueError, match="same classes as in the previous call"):
         clf.fit(X_train, np.where(y_partial == 9, 8, y_partial))
+
+
+def test_balance_term_spreads_predictions_evenly_over_the_classes(
+    digits_split, semi_supervised_digits
+):
+    X_train, X_test, _, y_test = digits_split
+    clf, y_partial = semi_supervised_digits
+    paper = AAEClassifier(category_balance=0.0, random_state=0).fit(X_train, y_partial)
+
+    def divergence_from_uniform(model):
+        marginal = model.predict_proba(X_test).mean(axis=0)
+        return float(np.sum(marginal * np.log(marginal * len(marginal))))
+
+    # Digits' classes are balanced: the balanced model's predictions are too.
+    assert divergence_from_uniform(clf) < divergence_from_uniform(paper)
+    assert clf.score(X_test, y_test) >= paper.score(X_test, y_test) - 0.02
+    with pytest.raises(ValueError, match="'category_balance' parameter"):
+        AAEClassifier(category_balance=-1.0).fit(X_train, y_partial)
