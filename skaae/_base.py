@@ -391,16 +391,18 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Z = self._map_rows(self.model_.encode, X)
         return Z.cpu().numpy().astype(X.dtype, copy=False)
 
-    def _decode(self, Z, dtype=np.float64, categories=None):
+    def _decode(self, Z, dtype=np.float64, category_indices=None):
         """Data-space reconstructions of codes ``Z`` (ndarray).
 
-        ``categories`` (ndarray of shape (n_samples, n_categories)) are fed to
-        the decoder next to ``Z`` in the (y, z) layout.
+        ``category_indices`` (ndarray of int of shape (n_samples,)) pick the
+        category of y each row is decoded as, in the (y, z) and cluster-head
+        layouts; it is fed to the decoder one-hot, next to ``Z``.
         """
-        if categories is None:
+        if category_indices is None:
             X = self._map_rows(self.model_.decode, Z)
         else:
-            n_categories = categories.shape[1]
+            n_categories = self.model_.config.n_categories
+            categories = np.eye(n_categories)[category_indices]
 
             def decode(rows):
                 return self.model_.decode(rows[:, n_categories:], rows[:, :n_categories])

@@ -316,13 +316,13 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         """
         return self._encode(self._validate_inference_input(X))
 
-    def _one_hot(self, y, n_samples):
+    def _category_indices(self, y, n_samples):
         indices = class_indices(y, self.classes_)
         if len(indices) != n_samples:
             raise ValueError(f"y has {len(indices)} labels but there are {n_samples} rows.")
         if (indices < 0).any():
             raise ValueError("y must name a class for every row; -1 is not a class.")
-        return np.eye(len(self.classes_))[indices]
+        return indices
 
     def inverse_transform(self, Z, y):
         """Decode style codes as the given classes (paper §4, Fig. 7).
@@ -343,7 +343,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         """
         check_is_fitted(self)
         Z = self._validate_codes(Z)
-        return self._decode(Z, dtype=Z.dtype, categories=self._one_hot(y, len(Z)))
+        return self._decode(Z, dtype=Z.dtype, category_indices=self._category_indices(y, len(Z)))
 
     def sample(self, n_samples=1, y=None, random_state=None):
         """Generate data: styles from the prior, classes given or drawn uniformly.
@@ -368,4 +368,4 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         Z = self._sample_codes(n_samples, rng)
         if y is None:
             y = self.classes_[rng.integers(len(self.classes_), size=len(Z))]
-        return self._decode(Z, categories=self._one_hot(y, len(Z)))
+        return self._decode(Z, category_indices=self._category_indices(y, len(Z)))

@@ -309,9 +309,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         return self._encode(self._validate_inference_input(X))
 
     def _decode_clusters(self, Z, clusters):
-        one_hot = np.zeros((len(Z), self.n_clusters))
-        one_hot[np.arange(len(Z)), self.cluster_categories_[clusters]] = 1.0
-        return self._decode(Z, categories=one_hot)
+        return self._decode(Z, category_indices=self.cluster_categories_[clusters])
 
     def cluster_heads(self):
         """Decode each cluster with a neutral style, z = 0 (paper Fig. 9).

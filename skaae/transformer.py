@@ -405,11 +405,10 @@ class AAETransformer(BaseAAE):
         if not hasattr(self, "cluster_heads_"):
             return self._decode(self._sample_codes(n_samples, rng, label_indices))
         Z = self._sample_codes(n_samples, rng)
-        n_heads = len(self.cluster_heads_)
-        heads = rng.integers(n_heads, size=len(Z))
+        heads = rng.integers(len(self.cluster_heads_), size=len(Z))
         if label_indices is not None:
             heads = np.where(label_indices >= 0, label_indices, heads)
-        return self._decode(Z, categories=np.eye(n_heads)[heads])
+        return self._decode(Z, category_indices=heads)
 
     def _class_indices(self, y, n_samples):
         """Map class labels for :meth:`sample` to prior components."""
