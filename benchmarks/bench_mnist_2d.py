@@ -30,6 +30,7 @@ from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 
 from skaae import AAETransformer
+from skaae.metrics import clustering_accuracy
 
 # _common.py lies beside this script: its folder is sys.path[0] when the script is run,
 # but must be added when the script is loaded from its path (tests/test_benchmarks.py).
@@ -169,14 +170,14 @@ def time_transform(estimator, X, repeats=THROUGHPUT_REPEATS, n_calls=LATENCY_CAL
 
 def nearest_head_error(estimator, Z_test, y_test):
     """Test error (%) of naming each point's class by its nearest cluster head, for a
-    cluster-head AAETransformer fitted with labels; None otherwise."""
+    cluster-head AAETransformer fitted with labels; None otherwise. Head ``k`` names
+    ``classes_[k]``; a point nearest a head beyond the classes counts as an error."""
     heads = getattr(estimator, "cluster_heads_", None)
     if heads is None or not hasattr(estimator, "classes_"):
         return None
     nearest = np.linalg.norm(Z_test[:, None] - heads[None], axis=2).argmin(axis=1)
-    named = nearest < len(estimator.classes_)
-    predicted = np.where(named, estimator.classes_[np.minimum(nearest, len(heads) - 1)], -1)
-    return float(100 * np.mean(predicted != y_test))
+    mapping = dict(enumerate(estimator.classes_.tolist()))
+    return 100 * (1 - clustering_accuracy(y_test, nearest, mapping=mapping))
 
 
 def run_method(name, estimator, data, trust_idx, seed=None, y_fit=None):

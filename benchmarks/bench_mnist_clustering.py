@@ -58,14 +58,15 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int_list, default=[0, 1])
     parser.add_argument("--max-iter", type=positive_int, default=None,
                         help="AAE epochs (default: AAEClusterer's)")
-    parser.add_argument("--hidden-layer-sizes", type=positive_int, nargs="+", default=None)
+    parser.add_argument("--hidden-layer-sizes", type=int_list, default=None,
+                        help="encoder widths, e.g. 512,512 (default: the estimator's)")
     parser.add_argument("--no-paper-model", action="store_true",
                         help="skip the category_balance=0 run")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip KMeans and GaussianMixture")
     parser.add_argument("--threads", type=positive_int, default=None)
-    parser.add_argument("--extra", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="more AAEClusterer parameters")
+    parser.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
+                        help="another AAEClusterer parameter (repeatable)")
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT))
     args = parser.parse_args(argv)
     check_extra(parser, args, AAEClusterer, {"n_clusters": "use --clusters",

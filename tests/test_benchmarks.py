@@ -249,3 +249,13 @@ def test_bench_mnist_2d_semi_supervised_cluster_heads(bench, tmp_path):
     assert 0.0 <= aae["nearest_head_error"] <= 100.0
     assert report["runs"][0]["nearest_head_error"] is None  # PCA has no heads
     assert "nearest cluster head, by seed: 0:" in Path(f"{output}.md").read_text()
+
+
+def test_nearest_head_error_counts_points_nearest_an_unlabeled_head(bench):
+    class FittedHeads:  # 3 heads, 2 classes: head 2 names no class
+        cluster_heads_ = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+        classes_ = np.array([4, 7])
+
+    Z_test = np.array([[0.5, 0.0], [9.0, 1.0], [0.0, 9.0], [1.0, 0.0]])
+    y_test = np.array([4, 7, 4, 7])
+    assert bench.nearest_head_error(FittedHeads(), Z_test, y_test) == 50.0
