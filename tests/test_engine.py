@@ -128,6 +128,14 @@ def test_each_phase_updates_only_its_own_networks():
     assert not unchanged(enc, model.encoder)
 
 
+def test_cpu_optimizers_are_fused():
+    model = make_model(n_categories=3)
+    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), make_generator(0, "cpu"))
+    optimizers = [trainer.reconstruction_optimizer, trainer.discriminator_optimizer,
+                  trainer.generator_optimizer, trainer.supervised_optimizer]
+    assert all(optimizer.defaults["fused"] for optimizer in optimizers)
+
+
 def test_trainer_fills_history_and_learns():
     model = make_model()
     generator = make_generator(0, "cpu")

@@ -1,13 +1,20 @@
-"""Clustering scores of skaae.metrics, checked against brute force and KMeans."""
+"""Scores of skaae.metrics: clustering (against brute force and KMeans) and Parzen windows."""
 
 import itertools
 
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
+from scipy.stats import multivariate_normal, norm
 from sklearn.datasets import make_blobs
 
-from skaae.metrics import clustering_accuracy, label_clusters, label_clusters_by_exemplar
+from skaae.metrics import (
+    clustering_accuracy,
+    label_clusters,
+    label_clusters_by_exemplar,
+    parzen_log_likelihood,
+    select_parzen_bandwidth,
+)
 
 
 def test_majority_gives_each_cluster_its_most_common_label():
@@ -85,3 +92,52 @@ def test_bad_arguments_raise_clear_errors():
         clustering_accuracy([0, 1], [0, 1], mapping=[0, 1])
     with pytest.raises(ValueError, match="clusters has 3 labels but scores has 2 columns"):
         label_clusters_by_exemplar([0, 1], [[1, 0], [0, 1]], clusters=[0, 1, 2])
+
+
+# ------------------------------------------------------------ Parzen windows
+def test_parzen_equals_the_mean_of_gaussian_kernels():
+    rng = np.random.default_rng(0)
+    samples, X = rng.normal(size=(300, 3)), rng.normal(size=(40, 3)) * 2
+    expected = np.log(np.mean(
+        [multivariate_normal(s, 0.49 * np.eye(3)).pdf(X) for s in samples], axis=0))
+    np.testing.assert_allclose(parzen_log_likelihood(samples, X, 0.7), expected, rtol=1e-10)
+
+
+def test_parzen_chunks_do_not_change_the_result():
+    rng = np.random.default_rng(1)
+    samples, X = rng.random((2000, 20)), rng.random((300, 20))
+    whole = parzen_log_likelihood(samples, X, 0.2)
+    # 0.1 MiB holds a few rows of 2,000 distances: many chunks.
+    np.testing.assert_allclose(parzen_log_likelihood(samples, X, 0.2, working_memory=0.1), whole)
+
+
+def test_parzen_with_selected_bandwidth_approaches_the_true_likelihood():
+    rng = np.random.default_rng(2)
+    samples, validation, test = (rng.normal(size=(n, 1)) for n in (10000, 500, 2000))
+    bandwidth, means = select_parzen_bandwidth(samples, validation)
+    assert means.shape == (31,) and means.max() == means[np.argmax(means)]
+    assert 0.05 < bandwidth < 0.5
+    estimate = parzen_log_likelihood(samples, test, bandwidth).mean()
+    assert estimate == pytest.approx(norm.logpdf(test).mean(), abs=0.02)
+
+
+def test_parzen_prefers_the_model_whose_samples_match_the_data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 5))
+    good, bad = rng.normal(size=(3000, 5)), rng.normal(size=(3000, 5)) * 3 + 1
+    assert (parzen_log_likelihood(good, X, 0.5).mean()
+            > parzen_log_likelihood(bad, X, 0.5).mean() + 2)
+
+
+def test_parzen_bad_arguments_raise_clear_errors():
+    samples, X = np.zeros((10, 3)), np.zeros((4, 3))
+    with pytest.raises(ValueError, match="X has 2 features, but samples have 3"):
+        parzen_log_likelihood(samples, X[:, :2], 0.1)
+    with pytest.raises(ValueError, match="bandwidth must be positive"):
+        parzen_log_likelihood(samples, X, 0.0)
+    with pytest.raises(ValueError, match="single positive number"):
+        parzen_log_likelihood(samples, X, [0.1, 0.2])
+    with pytest.raises(ValueError, match="bandwidth must be positive"):
+        select_parzen_bandwidth(samples, X, [0.1, -1])
+    with pytest.raises(ValueError, match="NaN"):
+        parzen_log_likelihood(samples, np.full((4, 3), np.nan), 0.1)
