@@ -139,7 +139,7 @@ def class_indices(y, classes):
     known = (classes[positions] == labeled) if len(classes) else np.zeros(len(labeled), bool)
     if not np.all(known):
         raise ValueError(
-            f"y contains {labeled[~known][0]!r}, which is not one of the classes "
+            f"y contains {labeled[~known][:1].tolist()[0]!r}, which is not one of the classes "
             f"seen in fit: {classes.tolist()}."
         )
     indices[~unlabeled] = positions
@@ -222,7 +222,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _fit_engine(
         self, X, prior, *, label_indices=None, n_categories=0, targets=None,
-        cluster_head_margin=None, fixed_cluster_heads=None,
+        cluster_head_margin=None, fixed_cluster_heads=None, n_epochs=None, resume=False,
     ):
         """Build and train the model on validated ``X``; set the fitted attributes.
 
@@ -247,6 +247,11 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         fixed_cluster_heads : ndarray of shape (n_categories, n_components), \
                 default=None
             Cluster heads to use as given instead of learning them.
+        n_epochs : int, default=None
+            Epochs to run; None runs ``max_iter``.
+        resume : bool, default=False
+            Go on training the fitted model, as with ``warm_start``
+            (``partial_fit``).
         """
         if self.reconstruction_loss == "bce":
             _check_unit_interval(X)
@@ -275,7 +280,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             learn_cluster_heads=fixed_cluster_heads is None,
             cluster_head_margin=float(cluster_head_margin or 0.0),
         )
-        warm = self.warm_start and getattr(self, "model_", None) is not None
+        n_epochs = self.max_iter if n_epochs is None else n_epochs
+        warm = (self.warm_start or resume) and getattr(self, "model_", None) is not None
         warm = warm and self.model_.config == config
         session = self._training_session(X, config, warm, fixed_cluster_heads)
         trainer = session.trainer
@@ -302,11 +308,9 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         previous = self.history_ if warm else {}
         history = {phase: list(previous.get(phase, [])) for phase in trainer.phases(labeled)}
-        report, close = _progress_reporter(self.verbose, self.max_iter, type(self).__name__)
+        report, close = _progress_reporter(self.verbose, n_epochs, type(self).__name__)
         try:
-            trainer.fit(
-                data, label_codes, sample_prior, self.max_iter, history, report, labeled
-            )
+            trainer.fit(data, label_codes, sample_prior, n_epochs, history, report, labeled)
         finally:
             close()
 

@@ -6,7 +6,12 @@ import numbers
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._base import BaseAAE, class_indices, split_labels
 from .priors import check_prior
@@ -273,48 +278,98 @@ class AAETransformer(BaseAAE):
         self : AAETransformer
             The fitted estimator.
         """
+        return self._fit(X, y)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, classes=None):
+        """Train for one epoch on ``X``, one chunk of a stream.
+
+        For data that does not fit in memory, or arrives over time: each call
+        walks the rows of ``X`` once and keeps the model, its optimizers and
+        random streams for the next call, so a loop over chunks trains like
+        one fit over their concatenation. ``max_iter`` and ``warm_start`` are
+        not used. The first call (on an unfitted estimator) builds the model
+        and takes the per-feature statistics the encoder standardises with
+        from its chunk, so the first chunk should be a fair sample of the
+        data; a call after :meth:`fit` goes on training the fitted model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training data.
+
+        y : array-like of shape (n_samples,), default=None
+            Labels as in :meth:`fit`, ``-1`` marking unlabeled rows.
+
+        classes : array-like of shape (n_classes,), default=None
+            All the labels the stream will show, needed on the first call
+            only when its chunk lacks some of them; otherwise the first
+            labeled call fixes ``classes_`` and a later label outside them
+            is an error.
+
+        Returns
+        -------
+        self : AAETransformer
+            The updated estimator.
+        """
+        return self._fit(X, y, partial=True, classes=classes)
+
+    def _fit(self, X, y, partial=False, classes=None):
+        """Validate, then train for ``max_iter`` epochs, or one (``partial``)."""
+        resume = partial and hasattr(self, "model_")
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-            ensure_min_samples=1,
+            ensure_min_samples=1, reset=not resume,
         )
         prior = check_prior(self.prior, self.n_components)
-        self.__dict__.pop("cluster_heads_", None)
-        if self.n_clusters is not None:
-            return self._fit_cluster_heads(X, y, prior)
+        schedule = {"n_epochs": 1, "resume": True} if partial else {}
+        uses_labels = self.n_clusters is not None or prior.supports_labels
         label_indices = None
-        if y is not None and prior.supports_labels:
-            classes, label_indices = split_labels(y, X.shape[0])
-            self._check_warm_start_classes(classes)
-            self.classes_ = classes
-        else:
-            if y is not None:
-                split_labels(y, X.shape[0])  # checked, though this prior cannot use it
+        if y is not None and uses_labels:
+            label_indices = self._label_indices(y, X.shape[0], resume, classes)
+        elif y is not None:
+            split_labels(y, X.shape[0])  # checked, though this prior cannot use it
+        if label_indices is None and not resume:
             # A fit without labels must not keep the classes of an earlier fit.
             self.__dict__.pop("classes_", None)
-        return self._fit_engine(X, prior, label_indices=label_indices)
+        if self.n_clusters is not None:
+            return self._fit_cluster_heads(X, prior, label_indices, schedule)
+        self.__dict__.pop("cluster_heads_", None)
+        return self._fit_engine(X, prior, label_indices=label_indices, **schedule)
 
-    def _fit_cluster_heads(self, X, y, prior):
-        """Fit the cluster-head representation of §7, semi-supervised with ``y``."""
-        targets = None
-        classes = None
-        if y is not None:
-            classes, targets = split_labels(y, X.shape[0])
-            if len(classes) > self.n_clusters:
-                raise ValueError(
-                    f"y has {len(classes)} classes but n_clusters={self.n_clusters}; "
-                    "each class needs a cluster head of its own."
-                )
+    def _label_indices(self, y, n_samples, resume, classes):
+        """Class index of each row (-1 unlabeled), setting ``classes_``; None if no labels.
+
+        A resumed ``partial_fit`` maps labels onto the classes fixed before;
+        otherwise ``classes`` (or the labels of ``y``) fix them.
+        """
+        known = getattr(self, "classes_", None) if resume else None
+        if known is None and classes is not None:
+            known = split_labels(classes, len(classes))[0]
+        if known is None:
+            classes, indices = split_labels(y, n_samples)
             if len(classes) == 0:
-                classes, targets = None, None
-        if classes is None:
-            self.__dict__.pop("classes_", None)
-        else:
+                return None
             self._check_warm_start_classes(classes)
-            self.classes_ = classes
+        else:
+            classes = known
+            check_consistent_length(np.empty(n_samples), y)
+            split_labels(y, n_samples)  # the same checks of None, NaN and mixed types
+            indices = class_indices(y, classes)
+        self.classes_ = classes
+        return indices
+
+    def _fit_cluster_heads(self, X, prior, targets, schedule):
+        """Fit the cluster-head representation of §7, semi-supervised with labels."""
+        if targets is not None and len(self.classes_) > self.n_clusters:
+            raise ValueError(
+                f"y has {len(self.classes_)} classes but n_clusters={self.n_clusters}; "
+                "each class needs a cluster head of its own."
+            )
         self._fit_engine(
             X, prior, n_categories=self.n_clusters, targets=targets,
             cluster_head_margin=self.cluster_head_margin,
-            fixed_cluster_heads=self._check_fixed_cluster_heads(),
+            fixed_cluster_heads=self._check_fixed_cluster_heads(), **schedule,
         )
         self.cluster_heads_ = self.model_.cluster_heads.detach().cpu().double().numpy()
         return self

@@ -1,0 +1,98 @@
+"""AAETransformer.partial_fit: training on a stream of chunks."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from skaae import AAETransformer
+from skaae.priors import GaussianMixturePrior
+
+TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,))
+
+
+def reconstruction_error(estimator, X):
+    return np.mean((estimator.inverse_transform(estimator.transform(X)) - X) ** 2)
+
+
+def chunks(X, size):
+    return [X[start:start + size] for start in range(0, len(X), size)]
+
+
+def stream(estimator, X, size, n_passes, y=None, **kwargs):
+    for _ in range(n_passes):
+        for start in range(0, len(X), size):
+            rows = slice(start, start + size)
+            estimator.partial_fit(X[rows], None if y is None else y[rows], **kwargs)
+    return estimator
+
+
+def test_streaming_chunks_learns_like_fit(digits_split):
+    X_train, X_test = digits_split[:2]
+    streamed = stream(AAETransformer(random_state=0), X_train, 300, n_passes=15)
+    assert streamed.n_iter_ == 15 * len(chunks(X_train, 300))
+    assert len(streamed.history_["reconstruction"]) == streamed.n_iter_
+    # Each call is one epoch over its chunk; the loss falls as the stream goes on.
+    losses = streamed.history_["reconstruction"]
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
+    fitted = AAETransformer(max_iter=15, random_state=0).fit(X_train)
+    # Reconstruction of held-out rows as good as a fit over the same epochs.
+    assert reconstruction_error(streamed, X_test) < 1.2 * reconstruction_error(fitted, X_test)
+    Z = streamed.transform(X_test)
+    assert np.all(np.abs(Z.mean(axis=0)) < 0.5) and np.all(np.abs(Z.std(axis=0) - 1) < 0.4)
+
+
+def test_same_seed_same_stream_same_model(digits_split):
+    X_train, X_test = digits_split[:2]
+    first = stream(AAETransformer(random_state=1, **TINY), X_train, 400, n_passes=2)
+    second = stream(AAETransformer(random_state=1, **TINY), X_train, 400, n_passes=2)
+    assert_array_equal(first.transform(X_test), second.transform(X_test))
+
+
+def test_partial_fit_after_fit_goes_on_training(digits_split):
+    X_train = digits_split[0]
+    aae = AAETransformer(max_iter=2, random_state=0, **TINY).fit(X_train)
+    model = aae.model_
+    aae.partial_fit(X_train[:100])
+    assert aae.n_iter_ == 3 and aae.model_ is model
+
+
+def test_later_chunk_must_have_the_same_features(digits_split):
+    X_train = digits_split[0]
+    aae = AAETransformer(random_state=0, **TINY).partial_fit(X_train[:100])
+    with pytest.raises(ValueError, match="X has 10 features, but AAETransformer is expecting 64"):
+        aae.partial_fit(X_train[:100, :10])
+
+
+def test_label_guided_stream_keeps_the_first_classes(digits_split):
+    X_train, _, y_train, _ = digits_split
+    prior = GaussianMixturePrior(n_components=10)
+    aae = AAETransformer(prior=prior, random_state=0, **TINY)
+    # The first chunk has no 9s: declaring the classes keeps 9 on its own component.
+    no_nines = y_train != 9
+    aae.partial_fit(X_train[no_nines][:200], y_train[no_nines][:200], classes=np.arange(10))
+    assert_array_equal(aae.classes_, np.arange(10))
+    aae.partial_fit(X_train[:200], y_train[:200])
+    y_unlabeled = np.full(200, -1)
+    aae.partial_fit(X_train[:200], y_unlabeled)
+    assert_array_equal(aae.classes_, np.arange(10))
+    with pytest.raises(ValueError, match="y contains 10, which is not one of the classes"):
+        aae.partial_fit(X_train[:3], [1, 10, 2])
+
+
+def test_label_guided_stream_places_classes_on_their_components(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    prior = GaussianMixturePrior(n_components=10)
+    aae = stream(AAETransformer(prior=prior, random_state=0), X_train, 300, n_passes=20,
+                 y=y_train)
+    means = aae.prior_.component_means()
+    Z = aae.transform(X_test)
+    nearest = np.linalg.norm(Z[:, None] - means[None], axis=2).argmin(axis=1)
+    assert np.mean(nearest == y_test) > 0.7
+
+
+def test_cluster_heads_stream(digits_split):
+    X_train = digits_split[0]
+    aae = stream(AAETransformer(n_clusters=5, random_state=0, **TINY), X_train, 500,
+                 n_passes=2)
+    assert aae.cluster_heads_.shape == (5, 2)
+    assert aae.transform(X_train[:4]).shape == (4, 2)
