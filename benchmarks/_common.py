@@ -18,13 +18,16 @@ import platform
 import shlex
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import sklearn
 import torch
 from sklearn.datasets import load_digits
+from sklearn.manifold import trustworthiness
 from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import Bunch
 
 import skaae
@@ -35,6 +38,15 @@ DATA_SEED = 0
 
 #: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
 WARM_UP_ROWS = 512
+
+#: Neighbours of the held-out classifier and of trustworthiness.
+KNN_K = 5
+TRUST_K = 10
+#: Test rows trustworthiness is computed on (it needs O(n^2) memory).
+TRUST_ROWS = 5000
+#: Timing: best of this many transforms of the test rows; this many one-row calls.
+THROUGHPUT_REPEATS = 3
+LATENCY_CALLS = 200
 
 #: Short names of the ``history_`` phases in the markdown.
 LOSS_ABBREVIATIONS = {"reconstruction": "rec", "discriminator": "disc", "generator": "gen",
@@ -242,6 +254,59 @@ def warm_up(estimator_class, params, X, y=None, n_rows=WARM_UP_ROWS):
             estimator.fit(X[:n_rows], y[:n_rows])
     except FloatingPointError:  # a diverging setting: the timed fits will report it
         pass
+
+
+# --------------------------------------------------------- embedding metrics
+def trust_subset(n_test, n_rows, seed=DATA_SEED):
+    """Sorted indices of a fixed random subset of ``min(n_rows, n_test)`` test rows."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_test, size=min(n_rows, n_test), replace=False))
+
+
+def evaluate_embedding(Z_train, y_train, Z_test, y_test, X_test, trust_idx):
+    """Held-out 5-NN accuracy and trustworthiness (k=10) on ``trust_idx``.
+
+    Returns ``None`` for a metric that cannot be computed: non-finite codes,
+    or too few rows for trustworthiness (it needs more than 2k).
+    """
+    if not (np.isfinite(Z_train).all() and np.isfinite(Z_test).all()):
+        return {"knn_accuracy": None, "trustworthiness": None}
+    knn = KNeighborsClassifier(n_neighbors=min(KNN_K, len(Z_train)))
+    accuracy = knn.fit(Z_train, y_train).score(Z_test, y_test)
+    trust = None
+    if len(trust_idx) > 2 * TRUST_K:
+        trust = trustworthiness(X_test[trust_idx], Z_test[trust_idx], n_neighbors=TRUST_K)
+    return {"knn_accuracy": float(accuracy), "trustworthiness": as_float(trust)}
+
+
+def time_transform(estimator, X, repeats=THROUGHPUT_REPEATS, n_calls=LATENCY_CALLS):
+    """Throughput (best of ``repeats`` transforms of all of X) and one-row latency.
+
+    Latency is the median over ``n_calls`` calls of ``transform`` on a single
+    row (cycling through the rows of X), after one warm-up call.
+    """
+    estimator.transform(X[:1])  # warm-up
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        estimator.transform(X)
+        best = min(best, time.perf_counter() - start)
+    latencies = []
+    for i in range(n_calls):
+        row = X[i % len(X)][None, :]
+        start = time.perf_counter()
+        estimator.transform(row)
+        latencies.append(time.perf_counter() - start)
+    return {
+        "transform_best_s": best,
+        "transform_points_per_s": len(X) / best,
+        "latency_ms": 1e3 * statistics.median(latencies),
+    }
+
+
+def as_float(value):
+    """``float(value)``, or None for None."""
+    return None if value is None else float(value)
 
 
 def mean_std(values):

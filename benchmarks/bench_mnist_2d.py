@@ -19,15 +19,12 @@ Nothing is downloaded: MNIST is read from ``--mnist`` (default
 """
 
 import math
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.manifold import trustworthiness
-from sklearn.neighbors import KNeighborsClassifier
 
 from skaae import AAETransformer
 from skaae.metrics import clustering_accuracy
@@ -37,22 +34,15 @@ from skaae.metrics import clustering_accuracy
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    DATA_SEED, LOSS_ABBREVIATIONS, WARM_UP_ROWS, balanced_labels, check_extra, command_line, data_settings,
-    estimator_lines, estimator_params, estimator_settings, fmt, header_lines, int_list, log,
-    load_data, losses_text, mean_std, new_parser, output_paths, positive_int, report_head,
-    resolve_mnist, set_torch_threads, table_head, warm_up, write_json,
+    DATA_SEED, KNN_K, LATENCY_CALLS, LOSS_ABBREVIATIONS, THROUGHPUT_REPEATS, TRUST_K,
+    TRUST_ROWS, WARM_UP_ROWS, as_float, balanced_labels, check_extra, command_line,
+    data_settings, estimator_lines, estimator_params, estimator_settings,
+    evaluate_embedding, fmt, header_lines, int_list, load_data, log, losses_text, mean_std,
+    new_parser, output_paths, positive_int, report_head, resolve_mnist, set_torch_threads,
+    table_head, time_transform, trust_subset, warm_up, write_json,
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_2d"
-
-#: Neighbours of the held-out classifier and of trustworthiness.
-KNN_K = 5
-TRUST_K = 10
-#: Test rows trustworthiness is computed on (it needs O(n^2) memory).
-TRUST_ROWS = 5000
-#: Timing: best of this many transforms of the test rows; this many one-row calls.
-THROUGHPUT_REPEATS = 3
-LATENCY_CALLS = 200
 
 #: Parameters the benchmark sets itself; ``--extra`` may not touch them.
 RESERVED_PARAMS = {"n_components": "the benchmark is 2-D", "random_state": "use --seeds"}
@@ -119,55 +109,6 @@ def aae_params(args):
     return estimator_params(args, FLAG_PARAMS, n_components=2)
 
 
-# -------------------------------------------------------------------- data
-def trust_subset(n_test, n_rows, seed=DATA_SEED):
-    """Sorted indices of a fixed random subset of ``min(n_rows, n_test)`` test rows."""
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_test, size=min(n_rows, n_test), replace=False))
-
-
-# ----------------------------------------------------------------- metrics
-def evaluate_embedding(Z_train, y_train, Z_test, y_test, X_test, trust_idx):
-    """Held-out 5-NN accuracy and trustworthiness (k=10) on ``trust_idx``.
-
-    Returns ``None`` for a metric that cannot be computed: non-finite codes,
-    or too few rows for trustworthiness (it needs more than 2k).
-    """
-    if not (np.isfinite(Z_train).all() and np.isfinite(Z_test).all()):
-        return {"knn_accuracy": None, "trustworthiness": None}
-    knn = KNeighborsClassifier(n_neighbors=min(KNN_K, len(Z_train)))
-    accuracy = knn.fit(Z_train, y_train).score(Z_test, y_test)
-    trust = None
-    if len(trust_idx) > 2 * TRUST_K:
-        trust = trustworthiness(X_test[trust_idx], Z_test[trust_idx], n_neighbors=TRUST_K)
-    return {"knn_accuracy": float(accuracy), "trustworthiness": _float(trust)}
-
-
-def time_transform(estimator, X, repeats=THROUGHPUT_REPEATS, n_calls=LATENCY_CALLS):
-    """Throughput (best of ``repeats`` transforms of all of X) and one-row latency.
-
-    Latency is the median over ``n_calls`` calls of ``transform`` on a single
-    row (cycling through the rows of X), after one warm-up call.
-    """
-    estimator.transform(X[:1])  # warm-up
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        estimator.transform(X)
-        best = min(best, time.perf_counter() - start)
-    latencies = []
-    for i in range(n_calls):
-        row = X[i % len(X)][None, :]
-        start = time.perf_counter()
-        estimator.transform(row)
-        latencies.append(time.perf_counter() - start)
-    return {
-        "transform_best_s": best,
-        "transform_points_per_s": len(X) / best,
-        "latency_ms": 1e3 * statistics.median(latencies),
-    }
-
-
 def nearest_head_error(estimator, Z_test, y_test):
     """Test error (%) of naming each point's class by its nearest cluster head, for a
     cluster-head AAETransformer fitted with labels; None otherwise. Head ``k`` names
@@ -195,7 +136,7 @@ def run_method(name, estimator, data, trust_idx, seed=None, y_fit=None):
     if history is not None:
         row["epochs"] = int(estimator.n_iter_)
         row["s_per_epoch"] = row["fit_s"] / max(row["epochs"], 1)
-        row["final_losses"] = {phase: _float(losses[-1]) for phase, losses in history.items()
+        row["final_losses"] = {phase: as_float(losses[-1]) for phase, losses in history.items()
                                if len(losses)}
         row["device"] = str(estimator.device_)
     Z_train, Z_test = estimator.transform(data.X_train), estimator.transform(data.X_test)
@@ -223,10 +164,6 @@ def summarize(rows):
 
 
 # ------------------------------------------------------------------ output
-def _float(value):
-    return None if value is None else float(value)
-
-
 def _fmt_summary(entry, spec):
     if entry is None:
         return "—"

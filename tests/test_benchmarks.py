@@ -259,3 +259,33 @@ def test_nearest_head_error_counts_points_nearest_an_unlabeled_head(bench):
     Z_test = np.array([[0.5, 0.0], [9.0, 1.0], [0.0, 9.0], [1.0, 0.0]])
     y_test = np.array([4, 7, 4, 7])
     assert bench.nearest_head_error(FittedHeads(), Z_test, y_test) == 50.0
+
+
+def test_bench_peers_digits(tmp_path, capsys):
+    peers = load_benchmark("bench_peers")
+    output = tmp_path / "peers"
+    report = peers.main([
+        "--dataset", "digits", "--n-train", "600", "--n-test", "200", "--max-iter", "2",
+        "--hidden-layer-sizes", "16", "--extra", "discriminator_hidden_layer_sizes=(16,)",
+        "--heads", "4", "--skip", "umap", "--skip", "opentsne", "--tsne-rows", "150",
+        "--tsne-test-rows", "100", "--scaling-sizes", "200,400", "--scaling-epochs", "1",
+        "--stream-rows", "1000", "--stream-chunk", "300", "--output", str(output),
+    ])
+    assert [run["method"] for run in report["runs"]] == [
+        "PCA", "t-SNE (scikit-learn)", "AAE (skaae)", "AAE, 4 cluster heads (skaae)"]
+    for run in report["runs"]:
+        assert 0 <= run["knn_accuracy"] <= 1 and 0 <= run["trustworthiness"] <= 1
+        assert run["fit_s"] > 0
+    aae = report["runs"][2]
+    assert aae["epochs"] == 2 and aae["gflops_per_s"] > 0
+    assert aae["transform_points_per_s"] > 0 and aae["latency_ms"] > 0
+    assert report["settings"]["matmul_gflops"] > 0
+    # 64 inputs, 16 hidden units: the three phases do 2 * 16 * 64 MACs many times over.
+    assert report["settings"]["flops_per_row"] > 2 * 16 * 64
+    assert [row["n_rows"] for row in report["scaling"]] == [200, 400]
+    assert [row["rows_seen"] for row in report["stream"]] == [300, 600, 900, 1000]
+    markdown = Path(f"{output}.md").read_text()
+    assert "| PCA |" in markdown and "Stream: 1,000 synthetic rows" in markdown
+    assert json.loads(Path(f"{output}.json").read_text())["runs"][0]["method"] == "PCA"
+    assert Path(f"{output}.png").is_file()
+    assert "wrote" in capsys.readouterr().out
