@@ -70,7 +70,8 @@ def build_parser():
     parser.add_argument("--batch-size", type=positive_int, default=None)
     parser.add_argument("--hidden-layer-sizes", type=int_list, default=None)
     parser.add_argument("--heads", type=positive_int, default=20,
-                        help="also fit AAETransformer(n_clusters=HEADS) (paper §7); 0 skips it")
+                        help="also fit AAETransformer(n_clusters=HEADS) (paper §7); --skip heads "
+                             "leaves it out")
     parser.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
                         help="another AAETransformer parameter (repeatable)")
     parser.add_argument("--tsne-rows", type=positive_int, default=5000,
@@ -436,7 +437,7 @@ def main(argv=None):
         record(*run_tsne(data, args.tsne_rows, args.tsne_test_rows, trust_idx))
     if "aae" not in args.skip:
         record(*run_aae("AAE (skaae)", params, data, trust_idx, flops_per_row, ceiling))
-    if args.heads and "heads" not in args.skip:
+    if "heads" not in args.skip:
         head_params = {**params, "n_clusters": args.heads}
         head_flops = training_flops_per_row(head_params, data.X_train)
         row, result = run_aae(f"AAE, {args.heads} cluster heads (skaae)", head_params, data,
