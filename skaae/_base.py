@@ -310,9 +310,27 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         history = {phase: list(previous.get(phase, [])) for phase in trainer.phases(labeled)}
         report, close = _progress_reporter(self.verbose, n_epochs, type(self).__name__)
         try:
-            trainer.fit(data, label_codes, sample_prior, n_epochs, history, report, labeled)
+            interrupted = trainer.fit(
+                data, label_codes, sample_prior, n_epochs, history, report, labeled
+            )
+        except _engine.TrainingDivergedError:
+            if not warm:
+                self._discard_fitted_state()
+            raise
         finally:
             close()
+        n_completed = len(history[_engine.PHASES[0]]) - len(previous.get(_engine.PHASES[0], []))
+        if interrupted:
+            if not warm and n_completed == 0:
+                self._discard_fitted_state()
+                raise KeyboardInterrupt  # nothing trained worth keeping
+            warnings.warn(
+                f"{type(self).__name__}.fit was interrupted (KeyboardInterrupt) after "
+                f"{n_completed} of {n_epochs} epochs; the model of the last completed "
+                "epoch is kept.",
+                UserWarning,
+                stacklevel=3,
+            )
 
         self.prior_ = prior
         self.model_ = trainer.model
@@ -321,6 +339,13 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = len(history[_engine.PHASES[0]])
         self._session = session
         return self
+
+    def _discard_fitted_state(self):
+        """Forget every fitted attribute, so that a fit that failed leaves an unfitted
+        estimator rather than a model at odds with ``n_features_in_``."""
+        for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
+            delattr(self, name)
+        self.__dict__.pop("_session", None)
 
     def _training_session(self, X, config, reuse_model, cluster_heads=None):
         """The trainer and prior generator a fit runs with.

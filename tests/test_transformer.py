@@ -378,16 +378,58 @@ def test_user_sampler_prior_is_imposed(digits_split):
     assert np.all(Z.std(axis=0) < 1.0)
 
 
-def test_diverging_run_says_so(digits_split):
+def test_diverging_run_says_so_and_leaves_the_estimator_unfitted(digits_split):
+    aae = AAETransformer(learning_rate=1e12, generator_learning_rate=1e12, **TINY)
     with pytest.raises(FloatingPointError, match="diverged: the .* loss became .* at epoch 1"):
-        AAETransformer(learning_rate=1e12, generator_learning_rate=1e12, **TINY).fit(
-            digits_split[0] * 1e6
-        )
+        aae.fit(digits_split[0] * 1e6)
+    with pytest.raises(NotFittedError):
+        aae.transform(digits_split[1])
 
 
 def test_unknown_device_is_a_clear_error(digits_split):
     with pytest.raises(ValueError, match="device must be"):
         AAETransformer(device="tpu-9000", **TINY).fit(digits_split[0])
+
+
+# ------------------------------------------------------------ interrupts
+def interrupt_at_call(monkeypatch, n_call):
+    """Make the reconstruction phase raise KeyboardInterrupt on its ``n_call``-th call."""
+    import skaae._engine.trainer as trainer_module
+
+    step = trainer_module.reconstruction_step
+    calls = []
+
+    def interrupted_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n_call:
+            raise KeyboardInterrupt
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "reconstruction_step", interrupted_step)
+
+
+def test_ctrl_c_keeps_the_model_of_the_last_completed_epoch(digits_split, monkeypatch):
+    X_train, X_test = digits_split[:2]
+    steps_per_epoch = -(-len(X_train) // 128)
+    interrupt_at_call(monkeypatch, 2 * steps_per_epoch + 3)  # in the middle of epoch 3
+    aae = AAETransformer(random_state=0, **{**TINY, "max_iter": 5})
+    with pytest.warns(UserWarning, match="interrupted .* after 2 of 5 epochs"):
+        aae.fit(X_train)
+    assert aae.n_iter_ == 2 and all(len(v) == 2 for v in aae.history_.values())
+    monkeypatch.undo()
+    two_epochs = AAETransformer(random_state=0, **{**TINY, "max_iter": 2}).fit(X_train)
+    # The half-done third epoch is undone: the model is exactly the two-epoch one.
+    assert_array_equal(aae.transform(X_test), two_epochs.transform(X_test))
+    assert aae.inverse_transform(aae.transform(X_test)).shape == X_test.shape
+
+
+def test_ctrl_c_in_the_first_epoch_leaves_the_estimator_unfitted(digits_split, monkeypatch):
+    interrupt_at_call(monkeypatch, 2)
+    aae = AAETransformer(random_state=0, **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        aae.fit(digits_split[0])
+    with pytest.raises(NotFittedError):
+        aae.transform(digits_split[1])
 
 
 # ------------------------------------------------------------ warm start

@@ -1,5 +1,6 @@
 """Optimizers and the epoch loop of adversarial autoencoder training."""
 
+import copy
 import itertools
 import math
 from dataclasses import dataclass
@@ -235,12 +236,43 @@ class Trainer:
             first_failure = torch.minimum(first_failure, failures.min())
         return totals / n_batches, first_failure
 
+    def _optimizers(self):
+        optimizers = [self.reconstruction_optimizer, self.discriminator_optimizer,
+                      self.generator_optimizer, self.supervised_optimizer]
+        return [optimizer for optimizer in optimizers if optimizer is not None]
+
+    def checkpoint(self):
+        """Copies of the weights, optimizer states and generator state."""
+        return (
+            copy.deepcopy(self.model.state_dict()),
+            [copy.deepcopy(optimizer.state_dict()) for optimizer in self._optimizers()],
+            self.generator.get_state(),
+        )
+
+    def restore(self, checkpoint):
+        """Return to the state saved by :meth:`checkpoint`."""
+        model_state, optimizer_states, generator_state = checkpoint
+        self.model.load_state_dict(model_state)
+        for optimizer, state in zip(self._optimizers(), optimizer_states):
+            optimizer.load_state_dict(state)
+        self.generator.set_state(generator_state)
+
     def fit(self, data, label_codes, sample_prior, n_epochs, history, progress=None,
             labeled=None):
         """Train for ``n_epochs`` epochs, appending each phase's mean loss to ``history``.
 
         ``history`` maps each name of :meth:`phases` to a list. ``progress``,
         if given, is called as ``progress(epoch, losses)`` after every epoch.
+
+        A KeyboardInterrupt (Ctrl-C) stops training: an epoch it cuts short is
+        undone, so the model, optimizers and ``history`` are those of the last
+        completed epoch. An epoch that diverges is undone the same way before
+        the error is raised.
+
+        Returns
+        -------
+        interrupted : bool
+            Whether a KeyboardInterrupt stopped training early.
 
         Raises
         ------
@@ -249,23 +281,36 @@ class Trainer:
         """
         phases = self.phases(labeled)
         self.model.train()
-        for _ in range(n_epochs):
-            mean_losses, first_failure = self.run_epoch(data, label_codes, sample_prior, labeled)
-            losses = mean_losses.tolist()
-            epoch = len(history[phases[0]]) + 1
-            if not all(map(math.isfinite, losses)):
-                step, phase = divmod(int(first_failure), len(phases))
-                raise TrainingDivergedError(
-                    f"Training diverged: the {phases[phase]} loss became "
-                    f"{losses[phase]} at epoch {epoch} (minibatch {step + 1}). "
-                    "Lower the learning rates or check the input scale."
+        checkpoint = None
+        try:
+            for _ in range(n_epochs):
+                # The state to go back to if this epoch is interrupted.
+                checkpoint = self.checkpoint()
+                mean_losses, first_failure = self.run_epoch(
+                    data, label_codes, sample_prior, labeled
                 )
-            for phase, loss in zip(phases, losses):
-                history[phase].append(loss)
-            if progress is not None:
-                progress(epoch, dict(zip(phases, losses)))
-        self.model.eval()
-        return history
+                losses = mean_losses.tolist()
+                epoch = len(history[phases[0]]) + 1
+                if not all(map(math.isfinite, losses)):
+                    self.restore(checkpoint)
+                    step, phase = divmod(int(first_failure), len(phases))
+                    raise TrainingDivergedError(
+                        f"Training diverged: the {phases[phase]} loss became "
+                        f"{losses[phase]} at epoch {epoch} (minibatch {step + 1}). "
+                        "Lower the learning rates or check the input scale."
+                    )
+                for phase, loss in zip(phases, losses):
+                    history[phase].append(loss)
+                checkpoint = None
+                if progress is not None:
+                    progress(epoch, dict(zip(phases, losses)))
+        except KeyboardInterrupt:
+            if checkpoint is not None:
+                self.restore(checkpoint)
+            return True
+        finally:
+            self.model.eval()
+        return False
 
 
 @torch.no_grad()
