@@ -149,6 +149,15 @@ def resolve_mnist(parser, args):
                          "the repository root beside ../shared/datasets/mnist.npz")
 
 
+def parse_checked(parser, argv, estimator_class, reserved, flags):
+    """Parse ``argv`` with ``parser``, then check ``--extra`` (see :func:`check_extra`)
+    and find MNIST (see :func:`resolve_mnist`)."""
+    args = parser.parse_args(argv)
+    check_extra(parser, args, estimator_class, reserved, flags)
+    resolve_mnist(parser, args)
+    return args
+
+
 def estimator_params(args, flags, **fixed):
     """Estimator keyword arguments: ``fixed``, then the ``flags`` given on the command
     line (``hidden_layer_sizes`` as a tuple), then ``args.extra``."""

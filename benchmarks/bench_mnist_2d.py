@@ -35,11 +35,11 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     DATA_SEED, KNN_K, LATENCY_CALLS, LOSS_ABBREVIATIONS, THROUGHPUT_REPEATS, TRUST_K,
-    TRUST_ROWS, WARM_UP_ROWS, as_float, balanced_labels, check_extra, command_line,
-    data_settings, estimator_lines, estimator_params, estimator_settings,
-    evaluate_embedding, fmt, header_lines, int_list, load_data, log, losses_text, mean_std,
-    new_parser, output_paths, positive_int, report_head, resolve_mnist, set_torch_threads,
-    table_head, time_transform, trust_subset, warm_up, write_json,
+    TRUST_ROWS, WARM_UP_ROWS, as_float, balanced_labels, command_line, data_settings,
+    estimator_lines, estimator_params, estimator_settings, evaluate_embedding, fmt,
+    header_lines, int_list, load_data, log, losses_text, mean_std, new_parser, output_paths,
+    parse_checked, positive_int, report_head, set_torch_threads, table_head, time_transform,
+    trust_subset, warm_up, write_json,
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_2d"
@@ -97,11 +97,7 @@ def build_parser():
 
 
 def parse_args(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_extra(parser, args, AAETransformer, RESERVED_PARAMS, FLAG_PARAMS)
-    resolve_mnist(parser, args)
-    return args
+    return parse_checked(build_parser(), argv, AAETransformer, RESERVED_PARAMS, FLAG_PARAMS)
 
 
 def aae_params(args):

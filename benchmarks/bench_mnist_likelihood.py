@@ -28,9 +28,9 @@ from skaae.priors import GaussianPrior
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    check_extra, command_line, data_settings, estimator_params, fmt, header_lines, int_list,
-    load_data, log, new_parser, non_default_params, output_paths, positive_float, positive_int,
-    report_head, resolve_mnist, set_torch_threads, table_head, write_json,
+    command_line, data_settings, estimator_params, fmt, header_lines, int_list, load_data,
+    log, new_parser, non_default_params, output_paths, parse_checked, positive_float,
+    positive_int, report_head, set_torch_threads, table_head, write_json,
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_likelihood"
@@ -66,11 +66,7 @@ def build_parser():
 
 
 def parse_args(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_extra(parser, args, AAETransformer, RESERVED_PARAMS, FLAG_PARAMS)
-    resolve_mnist(parser, args)
-    return args
+    return parse_checked(build_parser(), argv, AAETransformer, RESERVED_PARAMS, FLAG_PARAMS)
 
 
 def parzen_score(samples, X_validation, X_test):

@@ -38,9 +38,9 @@ from skaae import AAETransformer
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    DATA_SEED, KNN_K, TRUST_K, TRUST_ROWS, check_extra, command_line, data_settings,
+    DATA_SEED, KNN_K, TRUST_K, TRUST_ROWS, command_line, data_settings, estimator_params,
     evaluate_embedding, fmt, header_lines, int_list, load_data, log, new_parser,
-    output_paths, positive_int, report_head, resolve_mnist, set_torch_threads, table_head,
+    output_paths, parse_checked, positive_int, report_head, set_torch_threads, table_head,
     time_transform, trust_subset, write_json,
 )
 
@@ -96,21 +96,12 @@ def build_parser():
 
 
 def parse_args(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_extra(parser, args, AAETransformer, RESERVED_PARAMS, FLAG_PARAMS)
-    resolve_mnist(parser, args)
-    return args
+    return parse_checked(build_parser(), argv, AAETransformer, RESERVED_PARAMS, FLAG_PARAMS)
 
 
 def aae_params(args):
-    params = {"n_components": 2, "max_iter": args.max_iter}
-    if args.batch_size is not None:
-        params["batch_size"] = args.batch_size
-    if args.hidden_layer_sizes is not None:
-        params["hidden_layer_sizes"] = tuple(args.hidden_layer_sizes)
-    params.update(args.extra)
-    return params
+    """AAETransformer keyword arguments given on the command line (no seed)."""
+    return estimator_params(args, FLAG_PARAMS, n_components=2)
 
 
 # ----------------------------------------------------------------- memory
