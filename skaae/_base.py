@@ -452,6 +452,16 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         codes = self._draw_prior(self.prior_, n_samples, rng, label_indices, "cpu")
         return codes.numpy()
 
+    def _with_feature_names(self, X):
+        """Generated rows ``X`` as a DataFrame with the fitted column names, when
+        :term:`fit` saw a DataFrame; otherwise ``X`` itself."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return X
+        import pandas as pd  # fit saw a DataFrame, so pandas is installed
+
+        return pd.DataFrame(X, columns=names)
+
     @property
     def _n_features_out(self):
         return self.n_components

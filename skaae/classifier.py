@@ -361,11 +361,14 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
-            Generated samples, float64.
+        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            Generated samples, float64; a DataFrame with the column names
+            of the training data when :term:`fit` was given a DataFrame.
         """
         rng = self._sample_rng(random_state)
         Z = self._sample_codes(n_samples, rng)
         if y is None:
             y = self.classes_[rng.integers(len(self.classes_), size=len(Z))]
-        return self._decode(Z, category_indices=self._category_indices(y, len(Z)))
+        return self._with_feature_names(
+            self._decode(Z, category_indices=self._category_indices(y, len(Z)))
+        )

@@ -340,8 +340,9 @@ class AAEClusterer(ClusterMixin, BaseAAE):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
-            Generated samples, float64.
+        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            Generated samples, float64; a DataFrame with the column names
+            of the training data when :term:`fit` was given a DataFrame.
         """
         check_is_fitted(self)
         n_samples = _check_n_samples(n_samples)
@@ -351,7 +352,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
             clusters = rng.integers(self.n_clusters_, size=n_samples)
         else:
             clusters = self._check_clusters(cluster, n_samples)
-        return self._decode_clusters(Z, clusters)
+        return self._with_feature_names(self._decode_clusters(Z, clusters))
 
     def _check_clusters(self, cluster, n_samples):
         clusters = np.atleast_1d(np.asarray(cluster))

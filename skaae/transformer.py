@@ -449,8 +449,9 @@ class AAETransformer(BaseAAE):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
-            Generated samples, float64.
+        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            Generated samples, float64; a DataFrame with the column names
+            of the training data when :term:`fit` was given a DataFrame.
         """
         check_is_fitted(self)
         label_indices = None
@@ -458,12 +459,14 @@ class AAETransformer(BaseAAE):
             label_indices = self._class_indices(y, n_samples)
         rng = self._sample_rng(random_state)
         if not hasattr(self, "cluster_heads_"):
-            return self._decode(self._sample_codes(n_samples, rng, label_indices))
+            return self._with_feature_names(
+                self._decode(self._sample_codes(n_samples, rng, label_indices))
+            )
         Z = self._sample_codes(n_samples, rng)
         heads = rng.integers(len(self.cluster_heads_), size=len(Z))
         if label_indices is not None:
             heads = np.where(label_indices >= 0, label_indices, heads)
-        return self._decode(Z, category_indices=heads)
+        return self._with_feature_names(self._decode(Z, category_indices=heads))
 
     def _class_indices(self, y, n_samples):
         """Map class labels for :meth:`sample` to prior components."""

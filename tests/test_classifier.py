@@ -202,3 +202,14 @@ def test_balance_term_spreads_predictions_evenly_over_the_classes(
     assert clf.score(X_test, y_test) >= paper.score(X_test, y_test) - 0.02
     with pytest.raises(ValueError, match="'category_balance' parameter"):
         AAEClassifier(category_balance=-1.0).fit(X_train, y_partial)
+
+
+def test_dataframe_in_dataframe_samples_out(digits_split):
+    pd = pytest.importorskip("pandas")
+    X_train, _, y_train, _ = digits_split
+    frame = pd.DataFrame(X_train, columns=[f"pixel{i}" for i in range(64)])
+    clf = AAEClassifier(random_state=0, **TINY).fit(frame, y_train)
+    samples = clf.sample(3, y=[1, 2, 3], random_state=0)
+    assert isinstance(samples, pd.DataFrame) and list(samples.columns) == list(frame.columns)
+    assert isinstance(AAEClassifier(random_state=0, **TINY).fit(X_train, y_train).sample(2),
+                      np.ndarray)

@@ -284,6 +284,11 @@ def test_pandas_output_and_feature_names(digits_split):
     assert list(Z.columns) == ["aaetransformer0", "aaetransformer1", "aaetransformer2"]
     assert_array_equal(aae.feature_names_in_, frame.columns)
     assert_array_equal(aae.get_feature_names_out(), Z.columns)
+    # Generated rows come back with the training data's columns.
+    samples = aae.sample(4, random_state=0)
+    assert isinstance(samples, pd.DataFrame) and list(samples.columns) == list(frame.columns)
+    assert_array_equal(samples.to_numpy(), AAETransformer(
+        n_components=3, random_state=0, **TINY).fit(X_train).sample(4, random_state=0))
 
 
 def test_verbose_shows_progress(digits_split, capsys):
