@@ -1,0 +1,163 @@
+"""The ``skaae`` command line: embed a table of numbers in two dimensions.
+
+Run as ``skaae embed [INPUT] [-o OUTPUT]`` (or ``python -m skaae embed ...``).
+INPUT is a ``.csv`` file (numbers only, an optional header row) or a ``.npy``
+array; without it the built-in digits data set is embedded. The codes are
+written to OUTPUT (``.csv`` with a header, or ``.npy``) and, when matplotlib
+is installed, a scatter plot beside it (OUTPUT with a ``.png`` suffix).
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+INPUT_SUFFIXES = OUTPUT_SUFFIXES = (".csv", ".npy")
+
+
+def _has_header(path):
+    """Whether the first line of a CSV file holds names rather than numbers."""
+    with open(path, encoding="utf-8") as file:
+        first = file.readline()
+    try:
+        [float(field) for field in first.strip().split(",")]
+    except ValueError:
+        return True
+    return False
+
+
+def read_table(path, label_column=None):
+    """Read ``path`` (.csv or .npy) as a 2-D float array, and the labels column if named.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,) or None
+    """
+    path = Path(path)
+    if path.suffix not in INPUT_SUFFIXES:
+        raise ValueError(f"{path}: expected a .csv or .npy file, got {path.suffix or 'no suffix'!r}.")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file.")
+    if path.suffix == ".npy":
+        if label_column is not None:
+            raise ValueError("--labels-column needs a CSV file with a header row.")
+        X = np.load(path, allow_pickle=False)
+        if X.ndim != 2:
+            raise ValueError(f"{path}: expected a 2-D array, got shape {X.shape}.")
+        return X.astype(np.float64, copy=False), None
+    header = _has_header(path)
+    names = None
+    if header:
+        with open(path, encoding="utf-8") as file:
+            names = [name.strip() for name in file.readline().strip().split(",")]
+    try:
+        table = np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: every field after the header must be a number ({exc}).")
+    labels = None
+    if label_column is not None:
+        if names is None or label_column not in names:
+            raise ValueError(f"{path}: no column named {label_column!r} in the header "
+                             f"{names or '(there is no header row)'}.")
+        column = names.index(label_column)
+        labels = table[:, column]
+        table = np.delete(table, column, axis=1)
+    return table, labels
+
+
+def write_table(path, Z, names):
+    """Write codes ``Z`` to ``path``: .npy, or CSV with a header of ``names``."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        np.save(path, Z)
+    else:
+        np.savetxt(path, Z, delimiter=",", fmt="%.7g", header=",".join(names), comments="")
+
+
+def save_scatter(path, Z, labels, title):
+    """Scatter the first two columns of ``Z`` to ``path``; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    from .plotting import plot_latent
+
+    ax = plot_latent(Z, labels, title=title)
+    ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(ax.figure)
+    return path
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="skaae", description="Adversarial autoencoders from the command line."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    embed = commands.add_parser(
+        "embed", help="embed a table in two dimensions (the t-SNE / UMAP use case)",
+        description="Fit AAETransformer to a table and write the codes of its rows.",
+    )
+    embed.add_argument("input", nargs="?", type=Path, default=None,
+                       help=".csv (numbers, optional header) or .npy; default: the "
+                            "built-in digits (1,797 8x8 images)")
+    embed.add_argument("-o", "--output", type=Path, default=Path("embedding.csv"),
+                       help=".csv or .npy (default: embedding.csv)")
+    embed.add_argument("--n-components", type=int, default=2)
+    embed.add_argument("--max-iter", type=int, default=None,
+                       help="epochs (default: the estimator's)")
+    embed.add_argument("--random-state", type=int, default=0)
+    embed.add_argument("--labels-column", default=None,
+                       help="CSV column that colours the plot (left out of the fit)")
+    embed.add_argument("--no-plot", action="store_true", help="do not write the .png")
+    embed.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    return parser
+
+
+def embed(args):
+    from .transformer import AAETransformer
+
+    if args.output.suffix not in OUTPUT_SUFFIXES:  # checked before a fit is spent on it
+        raise ValueError(f"{args.output}: the output must end in .csv or .npy.")
+    if args.input is None:
+        from sklearn.datasets import load_digits
+
+        X, labels = load_digits(return_X_y=True)
+        source = "scikit-learn's digits"
+    else:
+        X, labels = read_table(args.input, args.labels_column)
+        source = str(args.input)
+    params = {"n_components": args.n_components, "random_state": args.random_state,
+              "verbose": not args.quiet}
+    if args.max_iter is not None:
+        params["max_iter"] = args.max_iter
+    estimator = AAETransformer(**params)
+    start = time.perf_counter()
+    Z = estimator.fit_transform(X)
+    seconds = time.perf_counter() - start
+    write_table(args.output, Z, estimator.get_feature_names_out())
+    written = [args.output]
+    if not args.no_plot:
+        plot = save_scatter(args.output.with_suffix(".png"), Z, labels,
+                            f"{source}: {len(X):,} rows")
+        written += [plot] if plot is not None else []
+    if not args.quiet:
+        print(f"embedded {len(X):,} rows of {X.shape[1]} features from {source} in "
+              f"{seconds:.1f} s; wrote {', '.join(map(str, written))}")
+    return Z
+
+
+def main(argv=None):
+    """Entry point of the ``skaae`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        embed(args)
+    except ValueError as exc:
+        parser.exit(2, f"skaae: error: {exc}\n")
+    return 0
+
