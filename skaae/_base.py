@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
@@ -189,6 +190,10 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "beta1": [Interval(numbers.Real, 0, 1, closed="left")],
         "device": [str, torch.device],
         "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -255,6 +260,11 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         if self.reconstruction_loss == "bce":
             _check_unit_interval(X)
+        validation = None
+        if self.early_stopping and not resume:
+            X, label_indices, targets, validation = self._validation_split(
+                X, label_indices, targets
+            )
         n_label_slots = 0
         if label_indices is not None:
             n_label_slots = int(prior.n_label_slots)
@@ -308,10 +318,22 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         previous = self.history_ if warm else {}
         history = {phase: list(previous.get(phase, [])) for phase in trainer.phases(labeled)}
+        stopping = None
+        if validation is not None:
+            X_validation, validation_targets = validation
+            validation_data = _engine.as_training_data(X_validation, device)
+            if validation_targets is None:
+                score = _engine.reconstruction_score(validation_data, INFERENCE_BATCH_SIZE)
+            else:
+                score = _engine.accuracy_score(
+                    validation_data, torch.as_tensor(validation_targets, device=device),
+                    INFERENCE_BATCH_SIZE,
+                )
+            stopping = _engine.EarlyStopping(score, self.n_iter_no_change, self.tol)
         report, close = _progress_reporter(self.verbose, n_epochs, type(self).__name__)
         try:
             interrupted = trainer.fit(
-                data, label_codes, sample_prior, n_epochs, history, report, labeled
+                data, label_codes, sample_prior, n_epochs, history, report, labeled, stopping
             )
         except _engine.TrainingDivergedError:
             if not warm:
@@ -337,8 +359,52 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.device_ = device
         self.history_ = history
         self.n_iter_ = len(history[_engine.PHASES[0]])
+        self.validation_scores_ = None if stopping is None else stopping.scores
+        self.best_validation_score_ = None if stopping is None else stopping.best_score
         self._session = session
         return self
+
+    def _validation_split(self, X, label_indices, targets):
+        """Hold out ``validation_fraction`` of the rows for early stopping.
+
+        Returns the training rows' ``X``, ``label_indices`` and ``targets``,
+        and ``(X_validation, validation_targets)``: the score is the accuracy
+        of q(y|x) on the labeled validation rows when there are class targets
+        (stratified by class where every class has two rows), otherwise minus
+        the reconstruction loss.
+        """
+        n_samples = X.shape[0]
+        n_validation = int(np.ceil(self.validation_fraction * n_samples))
+        if n_validation >= n_samples:
+            raise ValueError(
+                f"early_stopping=True holds out {n_validation} of the {n_samples} rows "
+                "for validation, leaving none to train on; lower validation_fraction "
+                "or pass more rows."
+            )
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        rows = np.arange(n_samples)
+        try:
+            train, validation = train_test_split(
+                rows, test_size=n_validation, random_state=seed, stratify=targets
+            )
+        except ValueError:  # a class with a single row cannot be stratified
+            train, validation = train_test_split(rows, test_size=n_validation, random_state=seed)
+        train.sort()
+        validation_targets = None
+        if targets is not None:
+            validation_targets = targets[validation]
+            labeled = validation_targets >= 0
+            if not labeled.any():
+                raise ValueError(
+                    "early_stopping=True scores the classification of the labeled rows "
+                    "of the validation split, but it holds none; raise "
+                    "validation_fraction or label more rows."
+                )
+            validation, validation_targets = validation[labeled], validation_targets[labeled]
+            targets = targets[train]
+        if label_indices is not None:
+            label_indices = label_indices[train]
+        return X[train], label_indices, targets, (X[validation], validation_targets)
 
     def _discard_fitted_state(self):
         """Forget every fitted attribute, so that a fit that failed leaves an unfitted

@@ -134,6 +134,24 @@ class AAETransformer(BaseAAE):
         ``n_iter_`` and ``history_`` accumulate. If the architecture or the
         data's width changed, the model is re-initialised.
 
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows, score the model
+        on them after every epoch, stop once the score has not improved by more
+        than ``tol`` for ``n_iter_no_change`` epochs, and keep the model of the
+        best epoch (as :class:`~sklearn.neural_network.MLPClassifier` does).
+        The score is minus the mean reconstruction loss of the held-out rows,
+        or, for the semi-supervised cluster heads, the accuracy of q(y|x) on
+        the held-out labeled rows. Not used by ``partial_fit``.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training rows held out when ``early_stopping``.
+
+    n_iter_no_change : int, default=10
+        Epochs without improvement that end training when ``early_stopping``.
+
+    tol : float, default=1e-4
+        Smallest improvement of the validation score that counts.
+
     verbose : bool or int, default=False
         Show a progress bar (tqdm, if installed) with the per-epoch losses.
 
@@ -159,6 +177,13 @@ class AAETransformer(BaseAAE):
 
     n_iter_ : int
         Number of epochs run.
+
+    validation_scores_ : list of float or None
+        The validation score after each epoch of the last fit with
+        ``early_stopping``; None otherwise.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``; its epoch's model is the one kept.
 
     classes_ : ndarray
         Labels seen in ``y`` (``-1`` excluded); only set after a label-guided
@@ -229,6 +254,10 @@ class AAETransformer(BaseAAE):
         beta1=0.5,
         device="auto",
         warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         verbose=False,
         random_state=None,
     ):
@@ -251,6 +280,10 @@ class AAETransformer(BaseAAE):
         self.beta1 = beta1
         self.device = device
         self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
 

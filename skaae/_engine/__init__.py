@@ -11,16 +11,20 @@ from .networks import ACTIVATIONS, ENCODER_KINDS
 from .trainer import (
     PHASES,
     SUPERVISED_PHASE,
+    EarlyStopping,
     LabeledBatches,
     Trainer,
     TrainingConfig,
     TrainingDivergedError,
+    accuracy_score,
     map_batches,
+    reconstruction_score,
 )
 
 __all__ = [
     "ACTIVATIONS",
     "ENCODER_KINDS",
+    "EarlyStopping",
     "LabeledBatches",
     "PHASES",
     "RECONSTRUCTION_LOSSES",
@@ -30,8 +34,10 @@ __all__ = [
     "Trainer",
     "TrainingConfig",
     "TrainingDivergedError",
+    "accuracy_score",
     "as_training_data",
     "make_generator",
     "map_batches",
+    "reconstruction_score",
     "resolve_device",
 ]

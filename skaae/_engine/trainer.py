@@ -79,6 +79,54 @@ class LabeledBatches:
         return index
 
 
+class EarlyStopping:
+    """Scores the model after each epoch and says when to stop (as MLPClassifier does).
+
+    Parameters
+    ----------
+    score : callable
+        ``score(model)`` returns a float, higher is better; it is called with
+        the model in eval mode and without gradients.
+    n_iter_no_change : int
+        Epochs without an improvement of more than ``tol`` that end training.
+    tol : float
+        Smallest improvement of the score that counts.
+
+    Attributes
+    ----------
+    scores : list of float
+        The score after each epoch.
+    best_score : float
+        The best of ``scores``.
+    best_state : tuple or None
+        :meth:`Trainer.checkpoint` of the best epoch.
+    """
+
+    def __init__(self, score, n_iter_no_change, tol):
+        self.score = score
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scores = []
+        self.best_score = -math.inf
+        self.best_state = None
+        self._epochs_without_improvement = 0
+
+    def update(self, trainer):
+        """Score the model after an epoch; return True when training should stop."""
+        trainer.model.eval()
+        with torch.no_grad():
+            score = float(self.score(trainer.model))
+        trainer.model.train()
+        self.scores.append(score)
+        if score > self.best_score + self.tol:
+            self._epochs_without_improvement = 0
+        else:
+            self._epochs_without_improvement += 1
+        if score > self.best_score:
+            self.best_score, self.best_state = score, trainer.checkpoint()
+        return self._epochs_without_improvement >= self.n_iter_no_change
+
+
 class Trainer:
     """Runs the phased updates of the paper with one Adam optimizer per phase.
 
@@ -258,7 +306,7 @@ class Trainer:
         self.generator.set_state(generator_state)
 
     def fit(self, data, label_codes, sample_prior, n_epochs, history, progress=None,
-            labeled=None):
+            labeled=None, stopping=None):
         """Train for ``n_epochs`` epochs, appending each phase's mean loss to ``history``.
 
         ``history`` maps each name of :meth:`phases` to a list. ``progress``,
@@ -268,6 +316,10 @@ class Trainer:
         undone, so the model, optimizers and ``history`` are those of the last
         completed epoch. An epoch that diverges is undone the same way before
         the error is raised.
+
+        ``stopping`` (an :class:`EarlyStopping`) scores the model after every
+        epoch, ends training once the score has stopped improving, and leaves
+        the model, but not ``history``, at its best epoch.
 
         Returns
         -------
@@ -304,13 +356,42 @@ class Trainer:
                 checkpoint = None
                 if progress is not None:
                     progress(epoch, dict(zip(phases, losses)))
+                if stopping is not None and stopping.update(self):
+                    break
         except KeyboardInterrupt:
             if checkpoint is not None:
                 self.restore(checkpoint)
             return True
         finally:
+            if stopping is not None and stopping.best_state is not None:
+                self.restore(stopping.best_state)
             self.model.eval()
         return False
+
+
+def reconstruction_score(data, batch_size):
+    """``score(model)``: minus the mean reconstruction loss of the rows of ``data``."""
+
+    def score(model):
+        total = 0.0
+        for start in range(0, len(data), batch_size):
+            X = data.slice(start, start + batch_size)
+            Z, logits = model.encode_latent(X)
+            categories = None if logits is None else torch.softmax(logits, dim=1)
+            total += float(model.reconstruction_loss(model.decode_raw(Z, categories), X)) * len(X)
+        return -total / len(data)
+
+    return score
+
+
+def accuracy_score(data, targets, batch_size):
+    """``score(model)``: accuracy of q(y|x) on the rows of ``data`` (class indices ``targets``)."""
+
+    def score(model):
+        logits = map_batches(model.classify, data, batch_size)
+        return float((logits.argmax(dim=1) == targets).float().mean())
+
+    return score
 
 
 @torch.no_grad()
