@@ -163,7 +163,6 @@ class OpenTSNEEmbedder:
 
     def fit(self, X):
         self.embedding_ = self.tsne.fit(X[:self.n_rows])
-        self.y_rows = slice(0, self.n_rows)
         return self
 
     def transform(self, X):
@@ -175,7 +174,7 @@ def make_umap():
     return umap.UMAP(n_components=2, n_jobs=-1)
 
 
-def measure(name, fit, transform, data, trust_idx, latency_calls, note="", y_train=None):
+def measure(name, fit, transform, data, trust_idx, note="", y_train=None):
     """Time ``fit()``, embed the rows and score them: one result row."""
     row = {"method": name, "note": note}
     baseline = reset_peak_memory()
@@ -201,7 +200,7 @@ def run_inductive(name, estimator, data, trust_idx, latency_calls, note="", n_fi
     row, result = measure(
         name, lambda: estimator().fit(X_fit),
         lambda fitted, part: fitted.transform(X_fit if part == "train" else data.X_test),
-        data, trust_idx, latency_calls, note, y_train=data.y_train[:len(X_fit)],
+        data, trust_idx, note, y_train=data.y_train[:len(X_fit)],
     )
     if result is not None:
         row.update(time_transform(result[0], data.X_test, n_calls=latency_calls))
@@ -221,7 +220,7 @@ def run_tsne(data, n_train, n_test, trust_idx):
     row, result = measure(
         "t-SNE (scikit-learn)", fit,
         lambda Z, part: Z[:n_train] if part == "train" else Z[n_train:],
-        data, trust_idx, 0,
+        data, trust_idx,
         note=f"transductive: {n_train:,} training + {n_test:,} test rows fitted together",
         y_train=data.y_train[:n_train],
     )

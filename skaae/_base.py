@@ -147,6 +147,11 @@ def class_indices(y, classes):
     return indices
 
 
+def _seed(random_state):
+    """A fresh int seed drawn from ``random_state`` (int, RandomState or None)."""
+    return check_random_state(random_state).randint(np.iinfo(np.int32).max)
+
+
 def _check_n_samples(n_samples):
     if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
@@ -381,7 +386,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "for validation, leaving none to train on; lower validation_fraction "
                 "or pass more rows."
             )
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = _seed(self.random_state)
         rows = np.arange(n_samples)
         try:
             train, validation = train_test_split(
@@ -424,7 +429,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if reuse_model and session is not None and session.trainer.model is self.model_:
             session.trainer.update_config(self._training_config())
             return session
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = _seed(self.random_state)
         if reuse_model:
             model, device = self.model_, self.device_
             # Continue the random streams where a fresh fit would not have been.
@@ -508,8 +513,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     @staticmethod
     def _sample_rng(random_state):
         """A numpy Generator for generation, seeded from ``random_state``."""
-        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-        return np.random.default_rng(seed)
+        return np.random.default_rng(_seed(random_state))
 
     def _sample_codes(self, n_samples, rng, label_indices=None):
         """Draw codes from the fitted prior; ``label_indices`` pick components."""

@@ -16,15 +16,15 @@ import numpy as np
 INPUT_SUFFIXES = OUTPUT_SUFFIXES = (".csv", ".npy")
 
 
-def _has_header(path):
-    """Whether the first line of a CSV file holds names rather than numbers."""
+def _header_names(path):
+    """The column names of a CSV file's first line, or None if it holds numbers."""
     with open(path, encoding="utf-8") as file:
-        first = file.readline()
+        fields = [field.strip() for field in file.readline().strip().split(",")]
     try:
-        [float(field) for field in first.strip().split(",")]
+        [float(field) for field in fields]
     except ValueError:
-        return True
-    return False
+        return fields
+    return None
 
 
 def read_table(path, label_column=None):
@@ -47,13 +47,9 @@ def read_table(path, label_column=None):
         if X.ndim != 2:
             raise ValueError(f"{path}: expected a 2-D array, got shape {X.shape}.")
         return X.astype(np.float64, copy=False), None
-    header = _has_header(path)
-    names = None
-    if header:
-        with open(path, encoding="utf-8") as file:
-            names = [name.strip() for name in file.readline().strip().split(",")]
+    names = _header_names(path)
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2)
+        table = np.loadtxt(path, delimiter=",", skiprows=int(names is not None), ndmin=2)
     except ValueError as exc:
         raise ValueError(f"{path}: every field after the header must be a number ({exc}).")
     labels = None

@@ -109,7 +109,6 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         than ``tol`` for ``n_iter_no_change`` epochs, and keep the model of the
         best epoch (as :class:`~sklearn.neural_network.MLPClassifier` does).
         The score is minus the mean reconstruction loss of the held-out rows.
-       
 
     validation_fraction : float, default=0.1
         Fraction of the training rows held out when ``early_stopping``.

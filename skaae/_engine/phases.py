@@ -30,14 +30,19 @@ def _categories(logits):
     return None if logits is None else torch.softmax(logits, dim=1)
 
 
+def reconstruction_error(model, X_in, X, generator=None):
+    """Mean reconstruction loss of ``X`` decoded from the codes of ``X_in``."""
+    Z, logits = model.encode_latent(X_in, generator)
+    return model.reconstruction_loss(model.decode_raw(Z, _categories(logits)), X)
+
+
 def reconstruction_step(model, X_in, X, optimizer, generator):
     """Update encoder and decoder on the reconstruction error of ``X``.
 
     In the cluster-head layout the learned heads are updated too, with the
     hinge penalty that keeps them apart added to the loss.
     """
-    Z, logits = model.encode_latent(X_in, generator)
-    loss = model.reconstruction_loss(model.decode_raw(Z, _categories(logits)), X)
+    loss = reconstruction_error(model, X_in, X, generator)
     penalty = model.cluster_head_penalty()
     if penalty is not None:
         loss = loss + penalty

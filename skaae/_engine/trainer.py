@@ -10,6 +10,7 @@ import torch
 from .phases import (
     discriminator_step,
     generator_step,
+    reconstruction_error,
     reconstruction_step,
     supervised_step,
 )
@@ -376,9 +377,7 @@ def reconstruction_score(data, batch_size):
         total = 0.0
         for start in range(0, len(data), batch_size):
             X = data.slice(start, start + batch_size)
-            Z, logits = model.encode_latent(X)
-            categories = None if logits is None else torch.softmax(logits, dim=1)
-            total += float(model.reconstruction_loss(model.decode_raw(Z, categories), X)) * len(X)
+            total += float(reconstruction_error(model, X, X)) * len(X)
         return -total / len(data)
 
     return score
