@@ -7,7 +7,10 @@ common parameters and their constraints, label handling, the fit driver,
 generation from the prior, and pickling that stores weights device-free.
 """
 
+import math
+import multiprocessing
 import numbers
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -33,9 +36,22 @@ from . import _engine
 INFERENCE_BATCH_SIZE = 4096
 
 
+def _in_parallel_worker():
+    """Whether this code runs in a parallel worker (a joblib or dask process or
+    thread) rather than in the main thread of the user's process."""
+    return (
+        multiprocessing.parent_process() is not None
+        or threading.current_thread() is not threading.main_thread()
+    )
+
+
 def _progress_reporter(verbose, n_epochs, name):
-    """Return ``(report, close)`` callables for per-epoch progress, or Nones."""
-    if not verbose:
+    """Return ``(report, close)`` callables for per-epoch progress, or Nones.
+
+    Parallel workers stay quiet: the bars of a grid search's many fits would
+    interleave into noise on the one terminal they share.
+    """
+    if not verbose or _in_parallel_worker():
         return None, lambda: None
     try:
         from tqdm.auto import tqdm
@@ -145,6 +161,18 @@ def class_indices(y, classes):
         )
     indices[~unlabeled] = positions
     return indices
+
+
+def _pad_history(history):
+    """Pad with NaN the phases that did not run in the last epochs.
+
+    A ``partial_fit`` chunk without labeled rows skips the cross-entropy
+    phase, so that phase has no loss for the epoch: NaN keeps every list of
+    ``history_`` one entry per epoch, aligned with the others.
+    """
+    n_epochs = len(history[_engine.PHASES[0]])
+    for losses in history.values():
+        losses.extend([math.nan] * (n_epochs - len(losses)))
 
 
 def _seed(random_state):
@@ -322,7 +350,10 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return self._draw_prior(prior, len(order), session.prior_rng, labels, device)
 
         previous = self.history_ if warm else {}
-        history = {phase: list(previous.get(phase, [])) for phase in trainer.phases(labeled)}
+        history = {phase: list(losses) for phase, losses in previous.items()}
+        n_previous = len(previous.get(_engine.PHASES[0], []))
+        for phase in trainer.phases(labeled):
+            history.setdefault(phase, [math.nan] * n_previous)
         stopping = None
         if validation is not None:
             X_validation, validation_targets = validation
@@ -347,6 +378,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         finally:
             close()
         n_completed = len(history[_engine.PHASES[0]]) - len(previous.get(_engine.PHASES[0], []))
+        _pad_history(history)
         if interrupted:
             if not warm and n_completed == 0:
                 self._discard_fitted_state()

@@ -291,6 +291,64 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         prior = check_prior(self.prior, self.n_components)
         return self._fit_engine(X, prior, n_categories=len(classes), targets=targets)
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one epoch on ``X``, one chunk of a stream.
+
+        Each call walks the rows of ``X`` once, with the cross-entropy phase
+        cycling the chunk's labeled rows, and keeps the model, its optimizers
+        and random streams for the next call. ``max_iter``, ``warm_start`` and
+        ``early_stopping`` are not used. The first call (on an unfitted
+        classifier) builds the model, so it needs ``classes``, and takes the
+        per-feature statistics the encoder standardises with from its chunk;
+        a call after :meth:`fit` goes on training the fitted model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training data, labeled and unlabeled rows together.
+
+        y : array-like of shape (n_samples,)
+            Labels from ``classes``; ``-1`` marks an unlabeled row. A chunk
+            may be all unlabeled: that epoch then skips the cross-entropy
+            phase and ``history_["supervised"]`` records NaN for it.
+
+        classes : array-like of shape (n_classes,), default=None
+            Every class the stream will show. Required on the first call;
+            later calls may omit it, or must repeat the same classes.
+
+        Returns
+        -------
+        self : AAEClassifier
+            The updated classifier.
+        """
+        resume = hasattr(self, "model_")
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+            y_numeric=False, multi_output=False, ensure_min_samples=1, reset=not resume,
+        )
+        if classes is not None:
+            classes = split_labels(classes, len(classes))[0]
+            if len(classes) == 0:
+                raise ValueError("classes must name at least one class other than -1.")
+            if resume and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()} is not the same as on the previous "
+                    f"call to fit or partial_fit: {self.classes_.tolist()}."
+                )
+        elif not resume:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if not resume:
+            self.classes_ = classes
+        split_labels(y, X.shape[0])  # the checks of None, NaN and mixed types
+        targets = class_indices(y, self.classes_)
+        check_classification_targets(y[targets >= 0])
+        prior = check_prior(self.prior, self.n_components)
+        return self._fit_engine(
+            X, prior, n_categories=len(self.classes_),
+            targets=targets if (targets >= 0).any() else None, n_epochs=1, resume=True,
+        )
+
     def _logits(self, X):
         X = self._validate_inference_input(X)
         return self._map_rows(self.model_.classify, X)

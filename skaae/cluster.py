@@ -279,11 +279,67 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         )
         prior = check_prior(self.prior, self.n_components)
         self._fit_engine(X, prior, n_categories=self.n_clusters)
-        categories = self._category_logits(X).argmax(dim=1).cpu().numpy()
-        # Only the categories some sample picks become clusters, numbered from 0.
-        self.cluster_categories_, self.labels_ = np.unique(categories, return_inverse=True)
-        self.n_clusters_ = len(self.cluster_categories_)
+        self._assign_clusters(X, np.empty(0, dtype=np.int64))
         return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch on ``X``, one chunk of a stream, and cluster it.
+
+        Each call walks the rows of ``X`` once and keeps the model, its
+        optimizers and random streams for the next call. ``max_iter``,
+        ``warm_start`` and ``early_stopping`` are not used. The first call (on
+        an unfitted clusterer) builds the model and takes the per-feature
+        statistics the encoder standardises with from its chunk; a call after
+        :meth:`fit` goes on training the fitted model.
+
+        Cluster labels keep their meaning across calls: a category of y
+        that a chunk's rows pick for the first time becomes the next cluster
+        label, so ``n_clusters_`` can grow from call to call but an existing
+        label never changes category.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : AAEClusterer
+            The updated clusterer; ``labels_`` holds the clusters of this
+            chunk's rows.
+        """
+        resume = hasattr(self, "model_")
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+            ensure_min_samples=1, reset=not resume,
+        )
+        previous_model = getattr(self, "model_", None)
+        prior = check_prior(self.prior, self.n_components)
+        self._fit_engine(X, prior, n_categories=self.n_clusters, n_epochs=1, resume=True)
+        known = np.empty(0, dtype=np.int64)
+        if self.model_ is previous_model:
+            known = self.cluster_categories_
+        self._assign_clusters(X, known)
+        return self
+
+    def _assign_clusters(self, X, known_categories):
+        """Set ``labels_`` of the training rows ``X``, extending the cluster mapping.
+
+        Only the categories some row picks become clusters: those of
+        ``known_categories`` keep their labels and new ones are numbered
+        after them.
+        """
+        categories = self._category_logits(X).argmax(dim=1).cpu().numpy()
+        new = np.setdiff1d(categories, known_categories)
+        self.cluster_categories_ = np.concatenate([known_categories, new]).astype(np.int64)
+        self.n_clusters_ = len(self.cluster_categories_)
+        label_of_category = np.empty(self.model_.config.n_categories, dtype=np.int64)
+        label_of_category[self.cluster_categories_] = np.arange(self.n_clusters_)
+        self.labels_ = label_of_category[categories]
 
     def _category_logits(self, X):
         return self._map_rows(self.model_.classify, X)

@@ -1,10 +1,14 @@
-"""AAETransformer.partial_fit: training on a stream of chunks."""
+"""partial_fit of the three estimators: training on a stream of chunks."""
+
+import math
 
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.linear_model import LogisticRegression
 
-from skaae import AAETransformer
+from skaae import AAEClassifier, AAEClusterer, AAETransformer
+from skaae.metrics import clustering_accuracy, label_clusters
 from skaae.priors import GaussianMixturePrior
 
 TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,))
@@ -96,3 +100,108 @@ def test_cluster_heads_stream(digits_split):
                  n_passes=2)
     assert aae.cluster_heads_.shape == (5, 2)
     assert aae.transform(X_train[:4]).shape == (4, 2)
+
+
+# ----------------------------------------------------------- AAEClassifier
+def ten_percent_labels(y, seed=0):
+    y_partial = y.copy()
+    y_partial[np.random.default_rng(seed).random(len(y)) < 0.9] = -1
+    return y_partial
+
+
+def test_classifier_stream_beats_the_labeled_rows_alone(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    y_partial = ten_percent_labels(y_train)
+    clf = AAEClassifier(random_state=0)
+    clf.partial_fit(X_train[:300], y_partial[:300], classes=np.arange(10))
+    stream(clf, X_train, 300, n_passes=10, y=y_partial)
+    assert_array_equal(clf.classes_, np.arange(10))
+    labeled = y_partial != -1
+    baseline = LogisticRegression(max_iter=1000).fit(X_train[labeled], y_train[labeled])
+    accuracy = clf.score(X_test, y_test)
+    assert accuracy > baseline.score(X_test, y_test), accuracy
+    assert accuracy > 0.85, accuracy
+
+
+def test_classifier_first_call_needs_classes(digits_split):
+    X_train, _, y_train, _ = digits_split
+    clf = AAEClassifier(random_state=0, **TINY)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X_train[:50], y_train[:50])
+    clf.partial_fit(X_train[:50], y_train[:50], classes=np.arange(10))
+    with pytest.raises(ValueError, match=r"classes=\[0, 1\] is not the same as"):
+        clf.partial_fit(X_train[:50], y_train[:50], classes=[0, 1])
+    with pytest.raises(ValueError, match="y contains 12, which is not one of the classes"):
+        clf.partial_fit(X_train[:2], [12, 1])
+
+
+def test_classifier_unlabeled_chunk_skips_the_supervised_phase(digits_split):
+    X_train, _, y_train, _ = digits_split
+    clf = AAEClassifier(random_state=0, **TINY)
+    clf.partial_fit(X_train[:100], np.full(100, -1), classes=np.arange(10))
+    clf.partial_fit(X_train[100:200], y_train[100:200])
+    clf.partial_fit(X_train[200:300], np.full(100, -1))
+    supervised = clf.history_["supervised"]
+    assert clf.n_iter_ == 3 and all(len(losses) == 3 for losses in clf.history_.values())
+    assert math.isnan(supervised[0]) and math.isfinite(supervised[1])
+    assert math.isnan(supervised[2])
+    assert all(math.isfinite(loss) for loss in clf.history_["reconstruction"])
+
+
+def test_classifier_partial_fit_after_fit_goes_on_training(digits_split):
+    X_train, _, y_train, _ = digits_split
+    y_partial = ten_percent_labels(y_train)
+    clf = AAEClassifier(max_iter=2, random_state=0, **TINY).fit(X_train, y_partial)
+    model = clf.model_
+    clf.partial_fit(X_train[:100], y_train[:100])
+    assert clf.n_iter_ == 3 and clf.model_ is model
+
+
+def test_classifier_same_seed_same_stream(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    y_partial = ten_percent_labels(y_train)
+    runs = []
+    for _ in range(2):
+        clf = AAEClassifier(random_state=3, **TINY)
+        clf.partial_fit(X_train[:400], y_partial[:400], classes=np.arange(10))
+        clf.partial_fit(X_train[400:800], y_partial[400:800])
+        runs.append(clf.predict_proba(X_test))
+    assert_array_equal(*runs)
+
+
+# ------------------------------------------------------------ AAEClusterer
+def test_clusterer_stream_clusters_digits(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    km = stream(AAEClusterer(n_clusters=16, random_state=0), X_train, 300, n_passes=10)
+    assert km.n_iter_ == 10 * len(chunks(X_train, 300))
+    # labels_ are the clusters of the last chunk.
+    assert_array_equal(km.labels_, km.predict(chunks(X_train, 300)[-1]))
+    mapping = label_clusters(y_train, km.predict(X_train))
+    accuracy = clustering_accuracy(y_test, km.predict(X_test), mapping=mapping)
+    assert accuracy > 0.6, accuracy
+
+
+def test_clusterer_labels_keep_their_category_across_calls(digits_split):
+    X_train = digits_split[0]
+    km = AAEClusterer(n_clusters=12, random_state=0, **TINY)
+    history = []
+    for chunk in chunks(X_train, 100)[:6]:
+        km.partial_fit(chunk)
+        history.append(km.cluster_categories_.copy())
+        # Labels are consecutive from 0 and map back to the category of y they came from.
+        assert km.labels_.max() < km.n_clusters_
+        categories = km._category_logits(chunk).argmax(dim=1).numpy()
+        assert_array_equal(km.cluster_categories_[km.labels_], categories)
+    for before, after in zip(history, history[1:]):
+        assert_array_equal(after[:len(before)], before)  # a label never changes category
+    assert len(np.unique(history[-1])) == len(history[-1])
+
+
+def test_clusterer_partial_fit_after_fit_keeps_its_labels(digits_split):
+    X_train = digits_split[0]
+    km = AAEClusterer(n_clusters=8, max_iter=2, random_state=0, **TINY).fit(X_train)
+    categories = km.cluster_categories_.copy()
+    model = km.model_
+    km.partial_fit(X_train[:200])
+    assert km.model_ is model and km.n_iter_ == 3
+    assert_array_equal(km.cluster_categories_[:len(categories)], categories)

@@ -298,6 +298,28 @@ def test_verbose_shows_progress(digits_split, capsys):
     assert "AAETransformer" in captured.err + captured.out
 
 
+def test_verbose_is_quiet_in_parallel_workers(digits_split, capfd):
+    from joblib import Parallel, delayed
+
+    from skaae._base import _in_parallel_worker
+
+    assert not _in_parallel_worker()
+    for backend in ("loky", "threading"):
+        assert all(Parallel(n_jobs=2, backend=backend)(
+            delayed(_in_parallel_worker)() for _ in range(2)
+        )), backend
+    X_train = digits_split[0]
+    capfd.readouterr()
+    Parallel(n_jobs=2, backend="threading")(
+        delayed(AAETransformer(verbose=True, max_iter=2, random_state=seed, **TINY).fit)(
+            X_train
+        )
+        for seed in range(2)
+    )
+    captured = capfd.readouterr()
+    assert "AAETransformer" not in captured.err + captured.out
+
+
 # ------------------------------------------------------------ bad input
 def test_unfitted_calls_raise_not_fitted():
     aae = AAETransformer()
