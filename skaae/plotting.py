@@ -3,7 +3,8 @@
 The functions of this module draw the figures of Makhzani et al. (2016): a
 scatter of the codes coloured by label (Fig. 2a-d), a grid of generated or
 reconstructed images, and the images decoded from a regular grid of codes
-(Fig. 2e). They need matplotlib, an optional dependency of skaae::
+(Fig. 2e), and the cluster heads of a clusterer beside members of their
+clusters (Fig. 9). They need matplotlib, an optional dependency of skaae::
 
     pip install 'skaae[plot]'
 
@@ -16,7 +17,7 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
-__all__ = ["plot_latent", "plot_samples", "plot_manifold"]
+__all__ = ["plot_latent", "plot_samples", "plot_manifold", "plot_cluster_heads"]
 
 # Above this many distinct labels, plot_latent shows a colorbar, not a legend.
 _MAX_LEGEND_CLASSES = 20
@@ -349,4 +350,90 @@ def plot_manifold(
     _show_tiles(ax, _tile_images(X, image_shape, n_steps), image_shape, cmap, vmin, vmax)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
+    return ax
+
+
+def plot_cluster_heads(
+    clusterer,
+    X,
+    *,
+    n_examples=10,
+    image_shape=None,
+    random_state=0,
+    ax=None,
+    cmap="gray",
+    vmin=None,
+    vmax=None,
+):
+    """Show each cluster's head next to rows of ``X`` assigned to it.
+
+    Row ``k`` of the grid starts with :meth:`AAEClusterer.cluster_heads`
+    ``[k]`` (the cluster decoded with a neutral style) and goes on with
+    ``n_examples`` rows of ``X`` that :meth:`AAEClusterer.predict` puts in
+    cluster ``k``, drawn at random, like Fig. 9 of Makhzani et al. (2016).
+    Cells of a cluster with fewer members stay blank.
+
+    Parameters
+    ----------
+    clusterer : AAEClusterer
+        A fitted clusterer.
+
+    X : array-like of shape (n_samples, n_features)
+        Images to assign to the clusters, e.g. held-out test images.
+
+    n_examples : int, default=10
+        Members shown per cluster, after its head.
+
+    image_shape : tuple of (int, int), default=None
+        ``(height, width)`` of one image. None infers a square image.
+
+    random_state : int, RandomState instance or None, default=0
+        Picks the members shown.
+
+    ax : matplotlib Axes, default=None
+        Axes to draw into. None creates a new figure.
+
+    cmap : str or matplotlib Colormap, default="gray"
+        Colormap of the pixel values.
+
+    vmin, vmax : float, default=None
+        Pixel values mapped to the ends of the colormap; None uses the
+        extremes of the images.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn into; ``ax.images[0]`` holds the tiled image, of
+        ``n_clusters_`` rows and ``1 + n_examples`` columns of images.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skaae import AAEClusterer
+    >>> from skaae.plotting import plot_cluster_heads
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> km = AAEClusterer(n_clusters=10, max_iter=2, random_state=0).fit(X)
+    >>> ax = plot_cluster_heads(km, X, n_examples=5)  # doctest: +SKIP
+    """
+    from sklearn.utils import check_random_state
+
+    check_is_fitted(clusterer)
+    X = check_array(X, input_name="X")
+    n_examples = _check_positive_int(n_examples, "n_examples")
+    image_shape = _check_image_shape(image_shape, X.shape[1])
+    ax = _check_axes(ax)
+    rng = check_random_state(random_state)
+    heads = clusterer.cluster_heads()
+    labels = clusterer.predict(X)
+    n_cols = 1 + n_examples
+    cells = np.full((len(heads) * n_cols, X.shape[1]), np.nan)
+    for k, head in enumerate(heads):
+        members = np.flatnonzero(labels == k)
+        shown = rng.choice(members, size=min(n_examples, len(members)), replace=False)
+        cells[k * n_cols] = head
+        cells[k * n_cols + 1:k * n_cols + 1 + len(shown)] = X[shown]
+    _show_tiles(ax, _tile_images(cells, image_shape, n_cols), image_shape, cmap, vmin, vmax)
+    # A thicker line sets the heads apart from the members.
+    ax.axvline(image_shape[1] - 0.5, color="tab:red", linewidth=2.0)
+    ax.set_ylabel("cluster")
     return ax

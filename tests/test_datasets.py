@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from sklearn.utils import Bunch
 
-from skaae.datasets import MNIST_IDX_NAMES, default_mnist_path, load_mnist, read_idx
+from skaae.datasets import (
+    MNIST_IDX_NAMES,
+    default_mnist_path,
+    load_mnist,
+    load_mnist_or_digits,
+    read_idx,
+)
 
 #: The shared MNIST file beside the repository; the test using it skips without it.
 MNIST_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist.npz"
@@ -235,3 +241,33 @@ def test_real_mnist():
     # Known class counts of the standard split.
     assert np.bincount(data.y_train).tolist()[:2] == [5923, 6742]
     assert np.bincount(data.y_test).tolist()[:2] == [980, 1135]
+
+
+# ----------------------------------------------------- load_mnist_or_digits
+def test_load_mnist_or_digits_falls_back_to_digits(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SKAAE_MNIST", raising=False)
+    data = load_mnist_or_digits(n_train=100)
+    assert data.name == "digits" and data.image_shape == (8, 8)
+    assert data.X_train.shape == (100, 64) and data.X_test.shape == (540, 64)
+    assert data.X_train.dtype == np.float32 and 0 <= data.X_train.min() <= data.X_train.max() <= 1
+    # The 70/30 split is stratified: every digit appears in both halves.
+    assert set(data.y_test) == set(range(10))
+    with pytest.raises(FileNotFoundError, match="No MNIST path given"):
+        load_mnist_or_digits("mnist")
+    with pytest.raises(ValueError, match="source must be 'auto', 'mnist' or 'digits'"):
+        load_mnist_or_digits("cifar")
+
+
+def test_load_mnist_or_digits_reads_mnist_when_found(tmp_path, monkeypatch):
+    path = tmp_path / "mnist.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, X_train=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+             y_train=np.arange(20) % 10, X_test=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+             y_test=np.arange(5))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SKAAE_MNIST", str(path))
+    data = load_mnist_or_digits(n_test=3)
+    assert data.name == "MNIST" and data.image_shape == (28, 28)
+    assert data.X_train.shape == (20, 784) and data.X_test.shape == (3, 784)
+    assert load_mnist_or_digits("digits").name == "digits"

@@ -9,8 +9,13 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from skaae import AAETransformer  # noqa: E402
-from skaae.plotting import plot_latent, plot_manifold, plot_samples  # noqa: E402
+from skaae import AAEClusterer, AAETransformer  # noqa: E402
+from skaae.plotting import (  # noqa: E402
+    plot_cluster_heads,
+    plot_latent,
+    plot_manifold,
+    plot_samples,
+)
 
 TINY = dict(
     hidden_layer_sizes=(16,),
@@ -165,6 +170,38 @@ def test_plot_manifold_errors(fitted_2d, digits):
         plot_manifold(fitted_2d, percentiles=(0.9, 0.1))
     with pytest.raises(ValueError, match="holds 63 pixels but X has 64"):
         plot_manifold(fitted_2d, image_shape=(7, 9))
+
+
+# ------------------------------------------------------ plot_cluster_heads
+def test_plot_cluster_heads_rows_are_head_then_members(digits):
+    X, _ = digits
+    km = AAEClusterer(n_clusters=4, **TINY).fit(X)
+    n_examples = 3
+    ax = plot_cluster_heads(km, X, n_examples=n_examples)
+    tiles = np.asarray(ax.images[0].get_array())
+    assert tiles.shape == (km.n_clusters_ * 8, (1 + n_examples) * 8)
+    heads = km.cluster_heads()
+    labels = km.predict(X)
+    for k in range(km.n_clusters_):
+        row = tiles[k * 8:(k + 1) * 8]
+        np.testing.assert_allclose(row[:, :8], heads[k].reshape(8, 8), atol=1e-6)
+        members = X[labels == k].reshape(-1, 8, 8)
+        for j in range(1, 1 + n_examples):
+            cell = row[:, j * 8:(j + 1) * 8]
+            if j <= len(members):
+                # Each member shown is a row of X that the clusterer puts in cluster k.
+                assert np.any(np.all(np.isclose(members, cell), axis=(1, 2)))
+            else:
+                assert np.isnan(cell).all()
+
+
+def test_plot_cluster_heads_errors(digits):
+    X, _ = digits
+    with pytest.raises(NotFittedError):
+        plot_cluster_heads(AAEClusterer(), X)
+    km = AAEClusterer(n_clusters=2, **TINY).fit(X)
+    with pytest.raises(ValueError, match="n_examples must be a positive integer"):
+        plot_cluster_heads(km, X, n_examples=0)
 
 
 def test_missing_matplotlib_message(monkeypatch):
