@@ -427,7 +427,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             The classes drawn in the given styles, float64 (float32 for
             float32 codes).
         """
@@ -451,7 +451,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
 
         Returns
         -------
-        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+        X : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
             Generated samples, float64; a DataFrame with the column names
             of the training data when :term:`fit` was given a DataFrame.
         """

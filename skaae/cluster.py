@@ -133,7 +133,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
     n_clusters_ : int
         Number of clusters found: categories picked by some training sample.
 
-    cluster_categories_ : ndarray of shape (n_clusters_,)
+    cluster_categories_ : ndarray of shape (`n_clusters_`,)
         The category of y behind each cluster label.
 
     prior_ : Prior
@@ -358,7 +358,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_clusters_)
+        proba : ndarray of shape (n_samples, `n_clusters_`)
             Column ``k`` is cluster ``k``. Categories that no training sample
             picked are left out and the rest renormalised, so rows sum to 1.
         """
@@ -403,7 +403,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
 
         Returns
         -------
-        heads : ndarray of shape (n_clusters_, n_features_in_)
+        heads : ndarray of shape (`n_clusters_`, `n_features_in_`)
             Row ``k`` is what cluster ``k`` looks like in the data space.
         """
         check_is_fitted(self)
@@ -427,7 +427,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
 
         Returns
         -------
-        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+        X : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
             Generated samples, float64; a DataFrame with the column names
             of the training data when :term:`fit` was given a DataFrame.
         """

@@ -605,7 +605,7 @@ class GaussianMixturePrior(Prior):
 
 
 class SwissRollPrior(Prior):
-    """Two-dimensional swiss roll prior (§2.3 and Fig. 4c of the paper).
+    """Two-dimensional swiss roll prior (§2.3 and Figure 4c of the paper).
 
     A position ``t ~ U(0, 1)`` along the roll gives the angle
     ``theta = theta_0 + 2 pi n_turns t`` with ``theta_0 = pi / 2`` (so the roll

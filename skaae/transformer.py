@@ -454,7 +454,7 @@ class AAETransformer(BaseAAE):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             Reconstructions, as float64 (float32 for float32 codes).
         """
         check_is_fitted(self)
@@ -482,7 +482,7 @@ class AAETransformer(BaseAAE):
 
         Returns
         -------
-        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+        X : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
             Generated samples, float64; a DataFrame with the column names
             of the training data when :term:`fit` was given a DataFrame.
         """
