@@ -311,7 +311,7 @@ def test_verbose_is_quiet_in_parallel_workers(digits_split, capfd):
     X_train = digits_split[0]
     capfd.readouterr()
     Parallel(n_jobs=2, backend="threading")(
-        delayed(AAETransformer(verbose=True, max_iter=2, random_state=seed, **TINY).fit)(
+        delayed(AAETransformer(verbose=True, random_state=seed, **TINY).fit)(
             X_train
         )
         for seed in range(2)
