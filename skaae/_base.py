@@ -163,6 +163,16 @@ def class_indices(y, classes):
     return indices
 
 
+def labels_in_classes(y, n_samples, classes):
+    """Validate ``y`` as :func:`split_labels` does and map it onto fixed ``classes``.
+
+    For labels that must fit classes fixed before (a later ``partial_fit``
+    chunk): ``-1`` stays ``-1`` and a label outside ``classes`` is an error.
+    """
+    split_labels(y, n_samples)  # the checks of length, None, NaN and mixed types
+    return class_indices(y, classes)
+
+
 def _pad_history(history):
     """Pad with NaN the phases that did not run in the last epochs.
 

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseAAE, class_indices, split_labels
+from ._base import BaseAAE, class_indices, labels_in_classes, split_labels
 from .priors import check_prior
 
 
@@ -340,8 +340,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if not resume:
             self.classes_ = classes
-        split_labels(y, X.shape[0])  # the checks of None, NaN and mixed types
-        targets = class_indices(y, self.classes_)
+        targets = labels_in_classes(y, X.shape[0], self.classes_)
         check_classification_targets(y[targets >= 0])
         prior = check_prior(self.prior, self.n_components)
         return self._fit_engine(

@@ -15,6 +15,7 @@ and returns the :class:`matplotlib.axes.Axes` it drew into.
 import numbers
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = ["plot_latent", "plot_samples", "plot_manifold", "plot_cluster_heads"]
@@ -415,8 +416,6 @@ def plot_cluster_heads(
     >>> km = AAEClusterer(n_clusters=10, max_iter=2, random_state=0).fit(X)
     >>> ax = plot_cluster_heads(km, X, n_examples=5)  # doctest: +SKIP
     """
-    from sklearn.utils import check_random_state
-
     check_is_fitted(clusterer)
     X = check_array(X, input_name="X")
     n_examples = _check_positive_int(n_examples, "n_examples")

@@ -8,12 +8,11 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import (
     check_array,
-    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
 
-from ._base import BaseAAE, class_indices, split_labels
+from ._base import BaseAAE, class_indices, labels_in_classes, split_labels
 from .priors import check_prior
 
 
@@ -386,9 +385,7 @@ class AAETransformer(BaseAAE):
             self._check_warm_start_classes(classes)
         else:
             classes = known
-            check_consistent_length(np.empty(n_samples), y)
-            split_labels(y, n_samples)  # the same checks of None, NaN and mixed types
-            indices = class_indices(y, classes)
+            indices = labels_in_classes(y, n_samples, classes)
         self.classes_ = classes
         return indices
 
