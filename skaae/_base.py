@@ -71,14 +71,12 @@ def _progress_reporter(verbose, n_epochs, name):
 
 
 def _feature_statistics(X):
-    """Per-feature mean and standard deviation (1 where a feature is constant)."""
+    """Per-feature mean and standard deviation, in float64."""
     if sp.issparse(X):
         mean, var = mean_variance_axis(sp.csr_matrix(X, dtype=np.float64), axis=0)
     else:
         mean, var = X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)
-    std = np.sqrt(var)
-    std[std < 1e-8] = 1.0
-    return mean, std
+    return mean, np.sqrt(var)
 
 
 def _check_unit_interval(X):
@@ -478,10 +476,10 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             seed = (seed + self.n_iter_) % np.iinfo(np.int32).max
         else:
             device = _engine.resolve_device(self.device)
-            shift, scale = _feature_statistics(X)
+            mean, std = _feature_statistics(X)
             # Weights are drawn on the CPU so that a seed gives the same start on any device.
             model = _engine.AdversarialAutoencoder(
-                config, shift, scale, generator=_engine.make_generator(seed, "cpu"),
+                config, mean, std, generator=_engine.make_generator(seed, "cpu"),
                 cluster_heads=cluster_heads,
             ).to(device)
         trainer = _engine.Trainer(
@@ -606,7 +604,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 warnings.simplefilter("always", RuntimeWarning)
                 device = _engine.resolve_device(self.device)
             model = _engine.AdversarialAutoencoder(
-                config, weights["shift"], weights["scale"]
+                config, weights["shift"], weights["output_scale"]
             )
             model.load_state_dict(weights)
             self.model_ = model.to(device).eval()

@@ -96,8 +96,12 @@ class AAETransformer(BaseAAE):
         Hidden-layer activation of all three networks.
 
     reconstruction_loss : {"mse", "bce"}, default="mse"
-        ``"mse"``: squared error on per-feature standardised data, for any
-        real-valued features. ``"bce"``: binary cross-entropy with a sigmoid
+        ``"mse"``: squared error in the units of ``X``, divided by the mean
+        feature variance (predicting the mean scores 1), for any real-valued
+        features. As in :class:`~sklearn.decomposition.PCA`, features weigh by
+        their variance: put a :class:`~sklearn.preprocessing.StandardScaler`
+        first when their units are not comparable (the encoder itself always
+        sees standardised input). ``"bce"``: binary cross-entropy with a sigmoid
         output, for data in [0, 1] such as pixel intensities (the paper's
         MNIST setting); decoded outputs then stay in [0, 1].
 

@@ -10,11 +10,15 @@
   at least a margin apart by a hinge penalty.
 
 The model standardises its input with fixed per-feature statistics, so the
-networks see unit-scale data whatever the units of the features, and maps the
+encoder sees unit-scale data whatever the units of the features, and maps the
 decoder's raw output back to the data space:
 
 * ``reconstruction_loss="mse"``: the decoder predicts the standardised input;
-  the data-space output is ``raw * scale + shift``.
+  the data-space output is ``raw * std + mean`` (exactly the mean for a
+  constant feature). The loss is the squared error in the data space divided
+  by the mean feature variance: features weigh by their variance, as in PCA,
+  so that rarely-used features (an image's border pixels) do not weigh as much
+  as the informative ones; predicting the mean scores 1 whatever the units.
 * ``reconstruction_loss="bce"``: the decoder predicts logits of data in [0, 1];
   the data-space output is ``sigmoid(raw)``.
 """
@@ -65,8 +69,10 @@ class AdversarialAutoencoder(nn.Module):
     ----------
     config : ModelConfig
         The architecture.
-    shift, scale : torch.Tensor of shape (n_features,)
-        Per-feature statistics used to standardise the input.
+    mean, std : array-like of shape (n_features,)
+        Per-feature mean and standard deviation of the training data; they
+        standardise the input (a constant feature is divided by 1) and map
+        the decoder's output back to the data space.
     generator : torch.Generator, default=None
         Draws the initial weights. ``None`` leaves them uninitialised, for a
         model whose state dict is loaded right after.
@@ -75,7 +81,7 @@ class AdversarialAutoencoder(nn.Module):
         from ``generator`` (Gaussian, with the margin as scale).
     """
 
-    def __init__(self, config, shift, scale, generator=None, cluster_heads=None):
+    def __init__(self, config, mean, std, generator=None, cluster_heads=None):
         super().__init__()
         if config.reconstruction_loss not in RECONSTRUCTION_LOSSES:
             raise ValueError(
@@ -119,8 +125,15 @@ class AdversarialAutoencoder(nn.Module):
                     config.activation,
                 )
         self.to_empty(device="cpu")
-        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+        std = torch.as_tensor(std, dtype=torch.float32)
+        variance = std.pow(2).mean()
+        self.register_buffer("shift", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.where(std > 1e-8, std, torch.ones_like(std)))
+        self.register_buffer("output_scale", std.clone())
+        # Divides the data-space squared error; 1 when every feature is constant.
+        self.register_buffer(
+            "mean_variance", variance if variance > 0 else torch.ones_like(variance)
+        )
         self.cluster_head_units = None
         if config.cluster_heads:
             shape = (config.n_categories, config.n_components)
@@ -207,7 +220,7 @@ class AdversarialAutoencoder(nn.Module):
         """Map the decoder's raw output to the data space."""
         if self.config.reconstruction_loss == "bce":
             return torch.sigmoid(raw)
-        return raw * self.scale + self.shift
+        return raw * self.output_scale + self.shift
 
     def decode(self, Z, categories=None):
         """Return data-space reconstructions of codes ``Z`` (and ``categories``)."""
@@ -232,7 +245,7 @@ class AdversarialAutoencoder(nn.Module):
         """Mean reconstruction error of raw decoder output against data-space ``X``."""
         if self.config.reconstruction_loss == "bce":
             return F.binary_cross_entropy_with_logits(raw, X)
-        return F.mse_loss(raw, self.standardize(X))
+        return F.mse_loss(self.to_data_space(raw), X) / self.mean_variance
 
     def discriminate(self, Z, label_codes=None):
         """Return the discriminator's logit that ``Z`` was drawn from the prior.
