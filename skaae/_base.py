@@ -230,6 +230,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "generator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "beta1": [Interval(numbers.Real, 0, 1, closed="left")],
         "device": [str, torch.device],
+        "precision": [StrOptions(set(_engine.PRECISIONS))],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
@@ -264,6 +265,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             discriminator_learning_rate=self.discriminator_learning_rate,
             generator_learning_rate=self.generator_learning_rate,
             beta1=self.beta1,
+            precision=self.precision,
         )
 
     def _fit_engine(

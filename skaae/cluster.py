@@ -99,6 +99,9 @@ class AAEClusterer(ClusterMixin, BaseAAE):
     device : str or torch.device, default="auto"
         Where to train and predict; ``"auto"`` uses CUDA when available.
 
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        See :class:`AAETransformer`.
+
     warm_start : bool, default=False
         When True, a further call to :meth:`fit` goes on training the fitted
         model for another ``max_iter`` epochs instead of starting afresh.
@@ -217,6 +220,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         generator_learning_rate=1e-3,
         beta1=0.5,
         device="auto",
+        precision="auto",
         warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
@@ -242,6 +246,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self.generator_learning_rate = generator_learning_rate
         self.beta1 = beta1
         self.device = device
+        self.precision = precision
         self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -130,6 +130,12 @@ class AAETransformer(BaseAAE):
     device : str or torch.device, default="auto"
         Where to train and predict. ``"auto"`` uses CUDA when available.
 
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Floating-point format of the training forward passes. ``"auto"``
+        trains in bfloat16 autocast on a CUDA GPU that supports it (losses
+        and weights stay float32) and in float32 on the CPU, where results
+        are exactly reproducible. Inference always runs in float32.
+
     warm_start : bool, default=False
         When True, a further call to :meth:`fit` goes on training the fitted
         model for another ``max_iter`` epochs (optimizer state and random
@@ -256,6 +262,7 @@ class AAETransformer(BaseAAE):
         generator_learning_rate=1e-3,
         beta1=0.5,
         device="auto",
+        precision="auto",
         warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
@@ -282,6 +289,7 @@ class AAETransformer(BaseAAE):
         self.generator_learning_rate = generator_learning_rate
         self.beta1 = beta1
         self.device = device
+        self.precision = precision
         self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

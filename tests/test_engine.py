@@ -19,6 +19,7 @@ from skaae._engine import (
     resolve_device,
 )
 from skaae._engine.networks import Encoder
+from skaae._engine.trainer import autocast_dtype
 from skaae._engine.phases import (
     discriminator_step,
     generator_step,
@@ -101,6 +102,59 @@ def test_decoder_output_space(loss):
     else:
         out = model.decode(torch.randn(50, 2) * 10)
         assert out.min() >= 0 and out.max() <= 1
+
+
+def test_mse_is_data_space_error_over_the_mean_variance():
+    config = ModelConfig(n_features=3, n_components=2, hidden_layer_sizes=(8,),
+                         discriminator_hidden_layer_sizes=(8,))
+    mean, std = np.array([0.0, 5.0, 2.0]), np.array([1.0, 3.0, 0.0])  # last one constant
+    model = AdversarialAutoencoder(config, mean, std, generator=make_generator(0, "cpu"))
+    X = torch.tensor([[1.0, 8.0, 2.0], [-1.0, 2.0, 2.0]])
+    # Predicting the mean scores exactly 1: the squared error, (1 + 9 + 0) / 3 per
+    # row, over the mean variance (1 + 9 + 0) / 3.
+    assert model.reconstruction_loss(torch.zeros(2, 3), X).item() == pytest.approx(1.0)
+    # An error of 1 unit costs the same on the wide feature as on the narrow one.
+    raw = model.standardize(X)
+    raw_off = raw.clone()
+    raw_off[:, 0] += 1.0  # 1 unit on feature 0 (std 1)
+    raw_wide = raw.clone()
+    raw_wide[:, 1] += 1.0 / 3  # 1 unit on feature 1 (std 3)
+    assert model.reconstruction_loss(raw_off, X).item() == pytest.approx(
+        model.reconstruction_loss(raw_wide, X).item()
+    )
+    # A constant feature decodes to its value whatever the decoder says.
+    assert torch.all(model.to_data_space(torch.randn(4, 3))[:, 2] == 2.0)
+
+
+def test_bfloat16_training_runs_the_matmuls_in_bfloat16_and_learns():
+    model = make_model()
+    generator = make_generator(0, "cpu")
+    X = torch.rand(256, 6, generator=make_generator(5, "cpu"))
+    data = as_training_data(X.numpy(), "cpu")
+    history = {"reconstruction": [], "discriminator": [], "generator": []}
+    dtypes = set()
+    hook = model.decoder.register_forward_hook(lambda m, i, out: dtypes.add(out.dtype))
+    config = TrainingConfig(32, 1e-2, 1e-3, 1e-3, precision="bfloat16")
+    trainer = Trainer(model, config, generator)
+    trainer.fit(data, None, lambda order: torch.randn(len(order), 2, generator=generator),
+                15, history)
+    hook.remove()
+    assert dtypes == {torch.bfloat16}
+    # Weights stay float32 (autocast only lowers the forward matmuls).
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert history["reconstruction"][-1] < 0.5 * history["reconstruction"][0]
+
+
+@pytest.mark.parametrize("precision, expected", [
+    ("auto", None), ("float32", None), ("bfloat16", torch.bfloat16),
+])
+def test_autocast_dtype_on_the_cpu(precision, expected):
+    assert autocast_dtype(precision, torch.device("cpu")) is expected
+
+
+def test_autocast_dtype_rejects_unknown_precision():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        autocast_dtype("float16", torch.device("cpu"))
 
 
 def test_each_phase_updates_only_its_own_networks():

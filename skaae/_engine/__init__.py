@@ -10,6 +10,7 @@ from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, ModelConfig
 from .networks import ACTIVATIONS, ENCODER_KINDS
 from .trainer import (
     PHASES,
+    PRECISIONS,
     SUPERVISED_PHASE,
     EarlyStopping,
     LabeledBatches,
@@ -27,6 +28,7 @@ __all__ = [
     "EarlyStopping",
     "LabeledBatches",
     "PHASES",
+    "PRECISIONS",
     "RECONSTRUCTION_LOSSES",
     "SUPERVISED_PHASE",
     "AdversarialAutoencoder",

@@ -19,6 +19,24 @@ PHASES = ("reconstruction", "discriminator", "generator")
 SUPERVISED_PHASE = "supervised"
 # Devices where torch.optim.Adam has a fused kernel.
 FUSED_ADAM_DEVICES = ("cpu", "cuda")
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def autocast_dtype(precision, device):
+    """The dtype training runs its forward passes in, or None for float32.
+
+    ``"auto"`` is bfloat16 on a CUDA device that supports it (twice the
+    matmul throughput of float32 on recent GPUs, and unlike float16 it needs
+    no loss scaling) and float32 elsewhere, so CPU results stay exactly
+    reproducible. ``"bfloat16"`` forces it on any device.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,8 @@ class TrainingConfig:
     # Weight of the minibatch marginal's divergence from the uniform
     # Categorical prior, added to the generator phase of the (y, z) layout.
     category_balance: float = 0.0
+    # See autocast_dtype; inference always runs in float32.
+    precision: str = "float32"
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -255,31 +275,37 @@ class Trainer:
         phase_codes = torch.arange(n_phases, device=generator.device)
         no_failure = torch.tensor(n_phases * n_batches, device=generator.device)
         first_failure = no_failure
+        dtype = autocast_dtype(self.config.precision, generator.device)
+        # Autocast lowers the matmuls only; losses and optimizer steps stay float32.
+        autocast = torch.autocast(generator.device.type, dtype=dtype, enabled=dtype is not None)
         for step, start in enumerate(range(0, n_samples, batch_size)):
             stop = start + batch_size
             index = order[start:stop]
             X = data.batch(index)
             X_in = self._corrupt(X)
             codes = None if label_codes is None else label_codes[index]
-            losses = [
-                reconstruction_step(model, X_in, X, self.reconstruction_optimizer, generator),
-                discriminator_step(
-                    model, X_in, Z_prior[start:stop],
-                    None if Y_prior is None else Y_prior[start:stop],
-                    codes, self.discriminator_optimizer, generator,
-                ),
-                generator_step(
-                    model, X_in, codes, self.generator_optimizer, generator,
-                    self.config.category_balance,
-                ),
-            ]
-            if labeled is not None:
-                labeled_index = labeled.next_index()
-                losses.append(supervised_step(
-                    model, self._corrupt(data.batch(labeled_index)),
-                    labeled.targets[labeled_index], self.supervised_optimizer, generator,
-                ))
-            losses = torch.stack(losses)
+            with autocast:
+                losses = [
+                    reconstruction_step(
+                        model, X_in, X, self.reconstruction_optimizer, generator
+                    ),
+                    discriminator_step(
+                        model, X_in, Z_prior[start:stop],
+                        None if Y_prior is None else Y_prior[start:stop],
+                        codes, self.discriminator_optimizer, generator,
+                    ),
+                    generator_step(
+                        model, X_in, codes, self.generator_optimizer, generator,
+                        self.config.category_balance,
+                    ),
+                ]
+                if labeled is not None:
+                    labeled_index = labeled.next_index()
+                    losses.append(supervised_step(
+                        model, self._corrupt(data.batch(labeled_index)),
+                        labeled.targets[labeled_index], self.supervised_optimizer, generator,
+                    ))
+            losses = torch.stack(losses).float()
             totals += losses
             failures = torch.where(torch.isfinite(losses), no_failure, n_phases * step + phase_codes)
             first_failure = torch.minimum(first_failure, failures.min())
