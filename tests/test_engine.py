@@ -19,13 +19,13 @@ from skaae._engine import (
     resolve_device,
 )
 from skaae._engine.networks import Encoder
-from skaae._engine.trainer import autocast_dtype
 from skaae._engine.phases import (
     discriminator_step,
     generator_step,
     reconstruction_step,
     supervised_step,
 )
+from skaae._engine.trainer import autocast_dtype
 
 
 def make_model(encoder="deterministic", n_label_slots=0, loss="mse", seed=0, n_categories=0):
