@@ -229,6 +229,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "discriminator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "generator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "beta1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
         "device": [str, torch.device],
         "precision": [StrOptions(set(_engine.PRECISIONS))],
         "warm_start": ["boolean"],
@@ -266,6 +267,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             generator_learning_rate=self.generator_learning_rate,
             beta1=self.beta1,
             precision=self.precision,
+            learning_rate_decay=self.learning_rate_decay,
         )
 
     def _fit_engine(

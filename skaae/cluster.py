@@ -96,6 +96,14 @@ class AAEClusterer(ClusterMixin, BaseAAE):
     beta1 : float, default=0.5
         Adam's first-moment decay for all optimizers.
 
+    learning_rate_decay : float, default=1.0
+        Factor every learning rate is multiplied by after each epoch
+        (exponential decay): epoch ``t`` trains with ``learning_rate *
+        learning_rate_decay ** t``, and likewise for the other phases. ``t``
+        counts every epoch the model has trained, so warm starts and
+        :meth:`partial_fit` go on where the schedule left off. 1.0 keeps the
+        rates constant.
+
     device : str or torch.device, default="auto"
         Where to train and predict; ``"auto"`` uses CUDA when available.
 
@@ -219,6 +227,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         discriminator_learning_rate=1e-3,
         generator_learning_rate=1e-3,
         beta1=0.5,
+        learning_rate_decay=1.0,
         device="auto",
         precision="auto",
         warm_start=False,
@@ -245,6 +254,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self.discriminator_learning_rate = discriminator_learning_rate
         self.generator_learning_rate = generator_learning_rate
         self.beta1 = beta1
+        self.learning_rate_decay = learning_rate_decay
         self.device = device
         self.precision = precision
         self.warm_start = warm_start

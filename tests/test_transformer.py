@@ -495,6 +495,32 @@ def test_warm_start_continues_training_exactly(digits_split):
     assert cold.n_iter_ == 3
 
 
+def test_learning_rate_decay_counts_every_epoch_trained(digits_split):
+    X_train, X_test = digits_split[:2]
+    warm = AAETransformer(random_state=0, warm_start=True, learning_rate_decay=0.5, **TINY)
+    warm.fit(X_train).fit(X_train)
+    once = AAETransformer(
+        random_state=0, learning_rate_decay=0.5, **{**TINY, "max_iter": 6}
+    ).fit(X_train)
+    # The schedule goes on across warm starts: two fits of 3 epochs are one of 6.
+    assert_array_equal(warm.transform(X_test), once.transform(X_test))
+    trainer = once._session.trainer
+    # The sixth epoch trained at half the rate of the fifth.
+    assert trainer.generator_optimizer.param_groups[0]["lr"] == 1e-3 * 0.5 ** 5
+    assert trainer.reconstruction_optimizer.param_groups[0]["lr"] == 1e-3 * 0.5 ** 5
+
+
+def test_learning_rate_decay_slows_later_epochs(digits_split):
+    X_train, X_test = digits_split[:2]
+    one_epoch = AAETransformer(random_state=0, **{**TINY, "max_iter": 1}).fit(X_train)
+    frozen = AAETransformer(random_state=0, learning_rate_decay=1e-6, **TINY).fit(X_train)
+    constant = AAETransformer(random_state=0, **TINY).fit(X_train)
+    # After the first epoch the decayed rates are a millionth: the codes hardly move.
+    assert_allclose(frozen.transform(X_test), one_epoch.transform(X_test), atol=1e-4)
+    moved = np.abs(constant.transform(X_test) - one_epoch.transform(X_test)).max()
+    assert moved > 1e-2
+
+
 def test_warm_start_after_unpickling_and_with_new_settings(digits_split):
     X_train = digits_split[0]
     aae = AAETransformer(random_state=0, warm_start=True, **TINY).fit(X_train)

@@ -58,6 +58,8 @@ class TrainingConfig:
     category_balance: float = 0.0
     # See autocast_dtype; inference always runs in float32.
     precision: str = "float32"
+    # Factor every learning rate is multiplied by per epoch trained (exponential decay).
+    learning_rate_decay: float = 1.0
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -201,6 +203,14 @@ class Trainer:
     def update_config(self, config):
         """Adopt new settings between fits, keeping the optimizers' state."""
         self.config = config
+        for optimizer, _ in self._base_rates():
+            for group in optimizer.param_groups:
+                group["betas"] = (config.beta1, config.beta2)
+        self.set_epoch(0)
+
+    def _base_rates(self):
+        """``(optimizer, learning rate before any decay)`` for each optimizer."""
+        config = self.config
         rates = [
             (self.reconstruction_optimizer, config.learning_rate),
             (self.discriminator_optimizer, config.discriminator_learning_rate),
@@ -208,11 +218,19 @@ class Trainer:
             (self.supervised_optimizer,
              config.supervised_learning_rate or config.learning_rate),
         ]
-        for optimizer, rate in rates:
-            if optimizer is not None:
-                for group in optimizer.param_groups:
-                    group["lr"] = rate
-                    group["betas"] = (config.beta1, config.beta2)
+        return [(optimizer, rate) for optimizer, rate in rates if optimizer is not None]
+
+    def set_epoch(self, n_trained):
+        """Decay every learning rate for an epoch that follows ``n_trained`` others.
+
+        The decay counts every epoch the model has trained, across warm starts
+        and ``partial_fit`` calls, so training in several calls follows the
+        same schedule as one long fit.
+        """
+        factor = self.config.learning_rate_decay ** n_trained
+        for optimizer, rate in self._base_rates():
+            for group in optimizer.param_groups:
+                group["lr"] = rate * factor
 
     def _corrupt(self, X):
         """The encoder's view of ``X``: Gaussian noise on the standardised scale."""
@@ -365,6 +383,7 @@ class Trainer:
             for _ in range(n_epochs):
                 # The state to go back to if this epoch is interrupted.
                 checkpoint = self.checkpoint()
+                self.set_epoch(len(history[phases[0]]))
                 mean_losses, first_failure = self.run_epoch(
                     data, label_codes, sample_prior, labeled
                 )
