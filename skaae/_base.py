@@ -381,7 +381,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         report, close = _progress_reporter(self.verbose, n_epochs, type(self).__name__)
         try:
             interrupted = trainer.fit(
-                data, label_codes, sample_prior, n_epochs, history, report, labeled, stopping
+                data, label_codes, sample_prior, n_epochs, history, report, labeled, stopping,
+                decay=not resume,
             )
         except _engine.TrainingDivergedError:
             if not warm:

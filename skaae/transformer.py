@@ -131,9 +131,10 @@ class AAETransformer(BaseAAE):
         Factor every learning rate is multiplied by after each epoch
         (exponential decay): epoch ``t`` trains with ``learning_rate *
         learning_rate_decay ** t``, and likewise for the other phases. ``t``
-        counts every epoch the model has trained, so warm starts and
-        :meth:`partial_fit` go on where the schedule left off. 1.0 keeps the
-        rates constant.
+        counts every epoch the model has trained, so a warm start goes on
+        where the schedule left off. :meth:`partial_fit`, whose calls are
+        chunks of a stream rather than passes over the data, trains at the
+        undecayed rates. 1.0 keeps the rates constant.
 
     device : str or torch.device, default="auto"
         Where to train and predict. ``"auto"`` uses CUDA when available.

@@ -60,6 +60,16 @@ def test_partial_fit_after_fit_goes_on_training(digits_split):
     assert aae.n_iter_ == 3 and aae.model_ is model
 
 
+def test_partial_fit_trains_at_undecayed_rates(digits_split):
+    X_train = digits_split[0]
+    aae = AAETransformer(learning_rate_decay=0.5, random_state=0, **TINY)
+    stream(aae, X_train, 400, n_passes=2)
+    # Eight chunks in, a decay per call would have cut the rates 128-fold.
+    trainer = aae._session.trainer
+    assert trainer.reconstruction_optimizer.param_groups[0]["lr"] == aae.learning_rate
+    assert trainer.discriminator_optimizer.param_groups[0]["lr"] == 1e-3
+
+
 def test_later_chunk_must_have_the_same_features(digits_split):
     X_train = digits_split[0]
     aae = AAETransformer(random_state=0, **TINY).partial_fit(X_train[:100])

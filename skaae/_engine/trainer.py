@@ -351,7 +351,7 @@ class Trainer:
         self.generator.set_state(generator_state)
 
     def fit(self, data, label_codes, sample_prior, n_epochs, history, progress=None,
-            labeled=None, stopping=None):
+            labeled=None, stopping=None, decay=True):
         """Train for ``n_epochs`` epochs, appending each phase's mean loss to ``history``.
 
         ``history`` maps each name of :meth:`phases` to a list. ``progress``,
@@ -365,6 +365,11 @@ class Trainer:
         ``stopping`` (an :class:`EarlyStopping`) scores the model after every
         epoch, ends training once the score has stopped improving, and leaves
         the model, but not ``history``, at its best epoch.
+
+        With ``decay`` the learning rates follow ``config.learning_rate_decay``
+        over the epochs in ``history``; without it (``partial_fit``, whose
+        calls are chunks rather than passes over the data) they stay at their
+        base values.
 
         Returns
         -------
@@ -383,7 +388,7 @@ class Trainer:
             for _ in range(n_epochs):
                 # The state to go back to if this epoch is interrupted.
                 checkpoint = self.checkpoint()
-                self.set_epoch(len(history[phases[0]]))
+                self.set_epoch(len(history[phases[0]]) if decay else 0)
                 mean_losses, first_failure = self.run_epoch(
                     data, label_codes, sample_prior, labeled
                 )
