@@ -223,9 +223,8 @@ class Trainer:
     def set_epoch(self, n_trained):
         """Decay every learning rate for an epoch that follows ``n_trained`` others.
 
-        The decay counts every epoch the model has trained, across warm starts
-        and ``partial_fit`` calls, so training in several calls follows the
-        same schedule as one long fit.
+        :meth:`fit` passes the number of epochs in the model's history, so
+        warm starts follow the same schedule as one long fit.
         """
         factor = self.config.learning_rate_decay ** n_trained
         for optimizer, rate in self._base_rates():
