@@ -96,23 +96,18 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         Adam's first-moment decay for all optimizers.
 
     learning_rate_decay : float, default=0.9
-        Factor every learning rate is multiplied by after each epoch
-        (exponential decay): epoch ``t`` trains with ``learning_rate *
-        learning_rate_decay ** t``, and likewise for the other phases. ``t``
-        counts every epoch the model has trained, so a warm start goes on
-        where the schedule left off. :meth:`partial_fit`, whose calls are
-        chunks of a stream rather than passes over the data, trains at the
-        undecayed rates. 1.0 keeps the rates constant. With constant rates
-        the labeled rows are learnt by heart and the test error creeps up
-        again after about 20 epochs (MNIST, 1,000 labels, seed 0: 4.77% at
-        epoch 19, 5.43% at epoch 48); decaying rates settle the model instead
-        (4.48% / 3.86% / 4.59% on seeds 0 / 1 / 2 after 33–36 epochs, with
-        the 512-unit trunk). After 30 epochs at 0.9 the rates are 5% of their start, so
-        later epochs change little.
-        An epoch of a small dataset is only a few steps: there, raise the
-        decay toward 1.0 (on digits' 1,347 rows, the fully supervised model
-        of §4 generated the requested class 97% of the time at 1.0 and 73%
-        at 0.9, after 50 epochs).
+        Exponential decay of every learning rate per epoch (epoch ``t``
+        trains at ``learning_rate_decay ** t`` times the set rates); see
+        :class:`AAETransformer`. With constant rates the labeled rows are
+        learnt by heart and the test error creeps up again after about 20
+        epochs (MNIST, 1,000 labels, seed 0: 4.77% at epoch 19, 5.43% at epoch
+        48); decaying rates settle the model instead (4.48% / 3.86% / 4.59% on
+        seeds 0 / 1 / 2 after 33–36 epochs, with the 512-unit trunk). After
+        30 epochs at 0.9 the rates are 5% of their start, so later epochs
+        change little. An epoch of a small dataset is only a few steps:
+        there, raise the decay toward 1.0 (on digits' 1,347 rows, the fully
+        supervised model of §4 generated the requested class 97% of the time
+        at 1.0 and 73% at 0.9, after 50 epochs).
 
     device : str or torch.device, default="auto"
         Where to train and predict; ``"auto"`` uses CUDA when available.

@@ -97,13 +97,9 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         Adam's first-moment decay for all optimizers.
 
     learning_rate_decay : float, default=1.0
-        Factor every learning rate is multiplied by after each epoch
-        (exponential decay): epoch ``t`` trains with ``learning_rate *
-        learning_rate_decay ** t``, and likewise for the other phases. ``t``
-        counts every epoch the model has trained, so a warm start goes on
-        where the schedule left off. :meth:`partial_fit`, whose calls are
-        chunks of a stream rather than passes over the data, trains at the
-        undecayed rates. 1.0 keeps the rates constant.
+        Exponential decay of every learning rate per epoch; see
+        :class:`AAETransformer`. 1.0 keeps the rates constant: on MNIST a
+        decay of 0.9 clustered worse (``benchmarks/README.md``).
 
     device : str or torch.device, default="auto"
         Where to train and predict; ``"auto"`` uses CUDA when available.
