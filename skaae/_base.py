@@ -230,6 +230,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "generator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "beta1": [Interval(numbers.Real, 0, 1, closed="left")],
         "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "ema_decay": [Interval(numbers.Real, 0, 1, closed="left"), None],
         "device": [str, torch.device],
         "precision": [StrOptions(set(_engine.PRECISIONS))],
         "warm_start": ["boolean"],
@@ -268,6 +269,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             beta1=self.beta1,
             precision=self.precision,
             learning_rate_decay=self.learning_rate_decay,
+            ema_decay=self.ema_decay,
         )
 
     def _fit_engine(
@@ -405,7 +407,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
 
         self.prior_ = prior
-        self.model_ = trainer.model
+        self.model_ = trainer.inference_model
         self.device_ = device
         self.history_ = history
         self.n_iter_ = len(history[_engine.PHASES[0]])
@@ -471,7 +473,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         unpickling, fresh optimizers wrap the loaded weights.
         """
         session = getattr(self, "_session", None)
-        if reuse_model and session is not None and session.trainer.model is self.model_:
+        if reuse_model and session is not None and session.trainer.inference_model is self.model_:
             session.trainer.update_config(self._training_config())
             return session
         seed = _seed(self.random_state)

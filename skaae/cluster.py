@@ -101,6 +101,10 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         :class:`AAETransformer`. 1.0 keeps the rates constant: on MNIST a
         decay of 0.9 clustered worse (``benchmarks/README.md``).
 
+    ema_decay : float or None, default=None
+        Decay of the moving average of the weights that the fitted model
+        infers with; see :class:`AAETransformer`. None keeps no average.
+
     device : str or torch.device, default="auto"
         Where to train and predict; ``"auto"`` uses CUDA when available.
 
@@ -225,6 +229,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         generator_learning_rate=1e-3,
         beta1=0.5,
         learning_rate_decay=1.0,
+        ema_decay=None,
         device="auto",
         precision="auto",
         warm_start=False,
@@ -252,6 +257,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self.generator_learning_rate = generator_learning_rate
         self.beta1 = beta1
         self.learning_rate_decay = learning_rate_decay
+        self.ema_decay = ema_decay
         self.device = device
         self.precision = precision
         self.warm_start = warm_start

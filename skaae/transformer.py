@@ -136,6 +136,20 @@ class AAETransformer(BaseAAE):
         chunks of a stream rather than passes over the data, trains at the
         undecayed rates. 1.0 keeps the rates constant.
 
+    ema_decay : float or None, default=None
+        Keep an exponential moving average (EMA) of the weights, updated
+        after every minibatch as ``average = ema_decay * average + (1 -
+        ema_decay) * weights``, and use it for everything the fitted model
+        does (:meth:`transform`, :meth:`inverse_transform`, :meth:`sample`,
+        and the early-stopping score); training itself goes on with the raw
+        weights. Adversarial training makes the weights wander from one
+        minibatch to the next, and their average is a steadier model. The
+        first updates forget faster (``min(ema_decay, (1 + n) / (10 + n))``
+        after ``n`` updates, as TensorFlow's ``ExponentialMovingAverage``),
+        so a short fit is not held back by the initial weights. A warm start
+        in the same process goes on with the same average; an unpickled
+        model trains on from the averaged weights. None keeps no average.
+
     device : str or torch.device, default="auto"
         Where to train and predict. ``"auto"`` uses CUDA when available.
 
@@ -271,6 +285,7 @@ class AAETransformer(BaseAAE):
         generator_learning_rate=1e-3,
         beta1=0.5,
         learning_rate_decay=1.0,
+        ema_decay=None,
         device="auto",
         precision="auto",
         warm_start=False,
@@ -299,6 +314,7 @@ class AAETransformer(BaseAAE):
         self.generator_learning_rate = generator_learning_rate
         self.beta1 = beta1
         self.learning_rate_decay = learning_rate_decay
+        self.ema_decay = ema_decay
         self.device = device
         self.precision = precision
         self.warm_start = warm_start

@@ -94,7 +94,7 @@ def test_supervised_model_generates_the_requested_class(digits_split):
     with pytest.warns(UserWarning, match="fully supervised"):
         # A 2-D style leaves no room for the class: 97% of samples are judged as
         # asked after 50 epochs at constant rates; a 5-D style needs about 100
-        # epochs for 85%. The default decay (0.9 per epoch) leaves digits' short
+        # epochs for 85%. A decay of 0.9 per epoch leaves digits' short
         # epochs too few full-rate steps: 73% after 50 epochs.
         clf = AAEClassifier(n_components=2, learning_rate_decay=1.0, random_state=0)
         clf.fit(X_train, y_train)

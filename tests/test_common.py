@@ -22,7 +22,7 @@ ESTIMATORS = [
     AAETransformer(n_clusters=5, **FAST),
     # check_classifiers_train asks for > 83% training accuracy on 300 blobs:
     # small batches and constant rates give the cross-entropy phase enough
-    # steps (the default decay of 0.9 per epoch leaves 300 rows too few).
+    # steps (a decay of 0.9 per epoch left 300 rows too few).
     AAEClassifier(**{**FAST, "max_iter": 30, "batch_size": 32, "learning_rate_decay": 1.0}),
     # check_clustering asks for ARI > 0.4 on 50 blobs: enough steps to cluster them.
     AAEClusterer(**{**FAST, "max_iter": 30, "batch_size": 16}),

@@ -25,7 +25,7 @@ from skaae._engine.phases import (
     reconstruction_step,
     supervised_step,
 )
-from skaae._engine.trainer import autocast_dtype
+from skaae._engine.trainer import WeightAverage, autocast_dtype
 
 
 def make_model(encoder="deterministic", n_label_slots=0, loss="mse", seed=0, n_categories=0):
@@ -279,3 +279,34 @@ def test_semi_supervised_training_learns_labels():
                 labeled=labeled)
     predicted = model.classify(torch.as_tensor(X, dtype=torch.float32)).argmax(1).numpy()
     assert (predicted == y).mean() > 0.9
+
+
+def test_weight_average_follows_the_warmed_up_exponential_average():
+    model = torch.nn.Linear(1, 1, bias=False)
+    average = WeightAverage(model, decay=0.9)
+    expected = model.weight.detach().item()
+    for n_updates, value in enumerate([1.0, 2.0, -3.0, 4.0, 0.5] * 4, start=1):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        average.update(model)
+        decay = min(0.9, (1 + n_updates) / (10 + n_updates))
+        expected = decay * expected + (1 - decay) * value
+        assert average.model.weight.detach().item() == pytest.approx(expected, abs=1e-6)
+    # The cap takes over once the warm-up has passed it: (1 + n) / (10 + n) > 0.9 for n > 80.
+    assert average.n_updates == 20
+    # The average is a separate copy; training the model does not move it.
+    assert average.model.weight is not model.weight
+
+
+def test_weight_average_state_round_trips():
+    model = torch.nn.Linear(3, 2)
+    average = WeightAverage(model, decay=0.5)
+    start = model.weight.detach().clone()
+    state = average.state_dict()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    average.update(model)
+    assert average.n_updates == 1
+    average.load_state_dict(state)
+    assert average.n_updates == 0
+    assert torch.equal(average.model.weight, start)

@@ -540,3 +540,39 @@ def test_warm_start_refuses_new_classes(digits_split):
     aae.fit(X_train, y_train)
     with pytest.raises(ValueError, match="same classes as in the previous call"):
         aae.fit(X_train, y_train % 5)
+
+
+def test_ema_decay_infers_with_the_averaged_weights(digits_split):
+    X_train, X_test = digits_split[:2]
+    raw = AAETransformer(random_state=0, **TINY).fit(X_train)
+    averaged = AAETransformer(random_state=0, ema_decay=0.9, **TINY).fit(X_train)
+    trainer = averaged._session.trainer
+    # Training is untouched: the raw weights are those of a fit without an average.
+    for name, weight in raw.model_.state_dict().items():
+        assert torch.equal(trainer.model.state_dict()[name], weight)
+    assert averaged.model_ is trainer.average.model
+    assert not np.allclose(averaged.transform(X_test), raw.transform(X_test), atol=1e-3)
+    # With decay 0 the average is the latest weights, exactly.
+    latest = AAETransformer(random_state=0, ema_decay=0.0, **TINY).fit(X_train)
+    assert_array_equal(latest.transform(X_test), raw.transform(X_test))
+
+
+def test_ema_decay_goes_on_across_warm_starts_and_pickling(digits_split):
+    X_train, X_test = digits_split[:2]
+    warm = AAETransformer(random_state=0, warm_start=True, ema_decay=0.9, **TINY)
+    warm.fit(X_train).fit(X_train)
+    once = AAETransformer(random_state=0, ema_decay=0.9, **{**TINY, "max_iter": 6}).fit(X_train)
+    assert_array_equal(warm.transform(X_test), once.transform(X_test))
+    restored = pickle.loads(pickle.dumps(once))
+    assert_array_equal(restored.transform(X_test), once.transform(X_test))
+    assert_array_equal(restored.inverse_transform(X_test[:5, :2]),
+                       once.inverse_transform(X_test[:5, :2]))
+    # Turning the average off between warm fits infers with the raw weights again.
+    warm.set_params(ema_decay=None).fit(X_train)
+    assert warm.model_ is warm._session.trainer.model
+
+
+@pytest.mark.parametrize("ema_decay", [1.0, -0.1, 2])
+def test_ema_decay_out_of_range_is_refused(digits_split, ema_decay):
+    with pytest.raises(ValueError, match="ema_decay"):
+        AAETransformer(ema_decay=ema_decay, **TINY).fit(digits_split[0])

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from .phases import (
     discriminator_step,
@@ -60,10 +61,53 @@ class TrainingConfig:
     precision: str = "float32"
     # Factor every learning rate is multiplied by per epoch trained (exponential decay).
     learning_rate_decay: float = 1.0
+    # Decay of the moving average of the weights that inference uses; None keeps none.
+    ema_decay: float = None
 
 
 class TrainingDivergedError(FloatingPointError):
     """A training loss became NaN or infinite."""
+
+
+class WeightAverage:
+    """An exponential moving average (EMA) of a model's weights.
+
+    Adversarial training makes the weights wander from minibatch to
+    minibatch; their running average is a steadier model to infer with
+    (Polyak averaging), while training goes on with the raw weights.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model being trained; the average starts as a copy of it.
+    decay : float
+        Weight of the old average at each update. Early updates use
+        ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, the warm-up of
+        TensorFlow's ``ExponentialMovingAverage``, so that on a short fit the
+        average is not dominated by the initial weights.
+    """
+
+    def __init__(self, model, decay):
+        self.model = copy.deepcopy(model).eval()
+        self.decay = decay
+        self.n_updates = 0
+
+    def update(self, model):
+        """Move the average toward the current weights of ``model``."""
+        self.n_updates += 1
+        decay = min(self.decay, (1 + self.n_updates) / (10 + self.n_updates))
+        get_ema_multi_avg_fn(decay)(
+            list(self.model.parameters()), list(model.parameters()), None
+        )
+
+    def state_dict(self):
+        """A copy of the averaged weights and the update count."""
+        return copy.deepcopy(self.model.state_dict()), self.n_updates
+
+    def load_state_dict(self, state):
+        """Return to a state from :meth:`state_dict`."""
+        weights, self.n_updates = state
+        self.model.load_state_dict(weights)
 
 
 class LabeledBatches:
@@ -136,9 +180,10 @@ class EarlyStopping:
 
     def update(self, trainer):
         """Score the model after an epoch; return True when training should stop."""
-        trainer.model.eval()
+        model = trainer.inference_model
+        model.eval()
         with torch.no_grad():
-            score = float(self.score(trainer.model))
+            score = float(self.score(model))
         trainer.model.train()
         self.scores.append(score)
         if score > self.best_score + self.tol:
@@ -168,6 +213,8 @@ class Trainer:
         self.model = model
         self.config = config
         self.generator = generator
+        self.average = None
+        self._sync_average()
         encoder = model.encoder
         discriminators = [model.discriminator, model.category_discriminator]
         self.reconstruction_optimizer = self._adam(
@@ -200,9 +247,25 @@ class Trainer:
             fused=fused or None,
         )
 
+    @property
+    def inference_model(self):
+        """The model to infer with: the weight average when there is one."""
+        return self.model if self.average is None else self.average.model
+
+    def _sync_average(self):
+        """Start, retune or drop the weight average to match ``config.ema_decay``."""
+        decay = self.config.ema_decay
+        if decay is None:
+            self.average = None
+        elif self.average is None:
+            self.average = WeightAverage(self.model, decay)
+        else:
+            self.average.decay = decay
+
     def update_config(self, config):
         """Adopt new settings between fits, keeping the optimizers' state."""
         self.config = config
+        self._sync_average()
         for optimizer, _ in self._base_rates():
             for group in optimizer.param_groups:
                 group["betas"] = (config.beta1, config.beta2)
@@ -322,6 +385,8 @@ class Trainer:
                         model, self._corrupt(data.batch(labeled_index)),
                         labeled.targets[labeled_index], self.supervised_optimizer, generator,
                     ))
+            if self.average is not None:
+                self.average.update(model)
             losses = torch.stack(losses).float()
             totals += losses
             failures = torch.where(torch.isfinite(losses), no_failure, n_phases * step + phase_codes)
@@ -334,17 +399,20 @@ class Trainer:
         return [optimizer for optimizer in optimizers if optimizer is not None]
 
     def checkpoint(self):
-        """Copies of the weights, optimizer states and generator state."""
+        """Copies of the weights, weight average, optimizer states and generator state."""
         return (
             copy.deepcopy(self.model.state_dict()),
+            None if self.average is None else self.average.state_dict(),
             [copy.deepcopy(optimizer.state_dict()) for optimizer in self._optimizers()],
             self.generator.get_state(),
         )
 
     def restore(self, checkpoint):
         """Return to the state saved by :meth:`checkpoint`."""
-        model_state, optimizer_states, generator_state = checkpoint
+        model_state, average_state, optimizer_states, generator_state = checkpoint
         self.model.load_state_dict(model_state)
+        if self.average is not None:
+            self.average.load_state_dict(average_state)
         for optimizer, state in zip(self._optimizers(), optimizer_states):
             optimizer.load_state_dict(state)
         self.generator.set_state(generator_state)
