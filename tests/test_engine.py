@@ -285,15 +285,16 @@ def test_weight_average_follows_the_warmed_up_exponential_average():
     model = torch.nn.Linear(1, 1, bias=False)
     average = WeightAverage(model, decay=0.9)
     expected = model.weight.detach().item()
-    for n_updates, value in enumerate([1.0, 2.0, -3.0, 4.0, 0.5] * 4, start=1):
+    # 100 updates: the warm-up for the first 80, the cap of 0.9 after, since
+    # (1 + n) / (10 + n) > 0.9 only for n > 80.
+    for n_updates, value in enumerate([1.0, 2.0, -3.0, 4.0, 0.5] * 20, start=1):
         with torch.no_grad():
             model.weight.fill_(value)
         average.update(model)
         decay = min(0.9, (1 + n_updates) / (10 + n_updates))
         expected = decay * expected + (1 - decay) * value
         assert average.model.weight.detach().item() == pytest.approx(expected, abs=1e-6)
-    # The cap takes over once the warm-up has passed it: (1 + n) / (10 + n) > 0.9 for n > 80.
-    assert average.n_updates == 20
+    assert average.n_updates == 100
     # The average is a separate copy; training the model does not move it.
     assert average.model.weight is not model.weight
 
