@@ -202,6 +202,14 @@ class _TrainingSession:
     prior_rng: np.random.Generator
 
 
+# The terms on q(y|x) that the estimators with a categorical code share.
+CATEGORY_TERM_CONSTRAINTS = {
+    "category_balance": [Interval(numbers.Real, 0, None, closed="left")],
+    "category_consistency": [Interval(numbers.Real, 0, None, closed="left")],
+    "consistency_radius": [Interval(numbers.Real, 0, None, closed="neither")],
+}
+
+
 class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Parameters, training driver and generation shared by skaae's estimators.
 
@@ -270,6 +278,19 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             precision=self.precision,
             learning_rate_decay=self.learning_rate_decay,
             ema_decay=self.ema_decay,
+        )
+
+    def _category_terms(self):
+        """The engine settings of the terms on q(y|x) (see CATEGORY_TERM_CONSTRAINTS).
+
+        The encoder sees standardised features, whose rows have a
+        root-mean-square length of sqrt(n_features); ``consistency_radius`` is
+        relative to it, so one value suits data of any width.
+        """
+        return dict(
+            category_balance=self.category_balance,
+            category_consistency=self.category_consistency,
+            consistency_radius=self.consistency_radius * math.sqrt(self.n_features_in_),
         )
 
     def _fit_engine(

@@ -9,7 +9,7 @@ from sklearn.base import ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import BaseAAE, _check_n_samples
+from ._base import CATEGORY_TERM_CONSTRAINTS, BaseAAE, _check_n_samples
 from .priors import check_prior
 
 
@@ -75,8 +75,29 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         the encoder collapse onto a few categories early in training (on
         digits, 2 to 10 of 16 clusters used and 20-60% accuracy); the
         divergence keeps all categories in use while the adversary makes
-        each code one-hot (16 of 16 used, 85% accuracy). 0 is the paper's
-        model. See ``benchmarks/README.md``.
+        each code one-hot (16 of 16 used, 85% accuracy). 0 turns it off.
+        See ``benchmarks/README.md``.
+
+    category_consistency : float, default=5.0
+        Weight of a second term added to the generator phase, also not in the
+        paper: virtual adversarial training (Miyato et al., 2018) of q(y|x).
+        For each row, one power iteration finds the perturbation of length
+        ``consistency_radius`` that changes q(y|x) the most, and the term is
+        the KL divergence between q(y|x) before and after it. The categories
+        then follow the dense regions of the data instead of cutting through
+        them, as the adversaries and the balance term alone allow. It costs
+        two more encoder passes per minibatch (about a third more time per
+        epoch). On MNIST (16 clusters, ``reconstruction_loss="bce"``, 20
+        epochs, seeds 0-2) it took the majority-vote error from 29.1% to
+        18.8% and the ARI from 0.43 to 0.65 (``benchmarks/README.md``). 0
+        turns it off; with ``category_balance=0`` too, the model is the
+        paper's.
+
+    consistency_radius : float, default=0.2
+        Length of that perturbation in the encoder's standardised input
+        space, per feature: the perturbation's Euclidean length is
+        ``consistency_radius * sqrt(n_features_in_)``, a fifth of the
+        typical length of a standardised row at the default.
 
     batch_size : int, default=128
         Minibatch size; capped at the number of samples.
@@ -208,7 +229,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
-        "category_balance": [Interval(numbers.Real, 0, None, closed="left")],
+        **CATEGORY_TERM_CONSTRAINTS,
     }
 
     def __init__(
@@ -224,6 +245,8 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         reconstruction_loss="mse",
         input_noise=0.0,
         category_balance=5.0,
+        category_consistency=5.0,
+        consistency_radius=0.2,
         batch_size=128,
         max_iter=50,
         learning_rate=1e-3,
@@ -252,6 +275,8 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self.reconstruction_loss = reconstruction_loss
         self.input_noise = input_noise
         self.category_balance = category_balance
+        self.category_consistency = category_consistency
+        self.consistency_radius = consistency_radius
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -272,8 +297,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
 
     def _training_config(self):
         return dataclasses.replace(
-            super()._training_config(), input_noise=self.input_noise,
-            category_balance=self.category_balance,
+            super()._training_config(), input_noise=self.input_noise, **self._category_terms()
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

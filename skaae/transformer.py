@@ -12,7 +12,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseAAE, class_indices, labels_in_classes, split_labels
+from ._base import (
+    CATEGORY_TERM_CONSTRAINTS, BaseAAE, class_indices, labels_in_classes, split_labels,
+)
 from .priors import check_prior
 
 
@@ -77,6 +79,15 @@ class AAETransformer(BaseAAE):
         mean q(y|x) from the uniform Categorical prior, added to the
         generator phase to keep every head in use; see
         :class:`AAEClusterer`. 0 is the paper's model.
+
+    category_consistency : float, default=0.0
+        With ``n_clusters``: weight of the virtual adversarial consistency
+        of q(y|x), added to the generator phase; see :class:`AAEClusterer`.
+        0 (the paper's model) leaves it out.
+
+    consistency_radius : float, default=0.2
+        Length of the consistency term's perturbation, per standardised
+        feature; see :class:`AAEClusterer`.
 
     encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
         Kind of posterior q(z|x) (paper §2): a deterministic map, a Gaussian
@@ -261,7 +272,7 @@ class AAETransformer(BaseAAE):
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "cluster_head_margin": [Interval(numbers.Real, 0, None, closed="left")],
         "fixed_cluster_heads": ["array-like", None],
-        "category_balance": [Interval(numbers.Real, 0, None, closed="left")],
+        **CATEGORY_TERM_CONSTRAINTS,
     }
 
     def __init__(
@@ -273,6 +284,8 @@ class AAETransformer(BaseAAE):
         cluster_head_margin=6.0,
         fixed_cluster_heads=None,
         category_balance=5.0,
+        category_consistency=0.0,
+        consistency_radius=0.2,
         encoder="deterministic",
         hidden_layer_sizes=(256, 256),
         discriminator_hidden_layer_sizes=(256, 256),
@@ -302,6 +315,8 @@ class AAETransformer(BaseAAE):
         self.cluster_head_margin = cluster_head_margin
         self.fixed_cluster_heads = fixed_cluster_heads
         self.category_balance = category_balance
+        self.category_consistency = category_consistency
+        self.consistency_radius = consistency_radius
         self.encoder = encoder
         self.hidden_layer_sizes = hidden_layer_sizes
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
@@ -460,9 +475,7 @@ class AAETransformer(BaseAAE):
     def _training_config(self):
         if self.n_clusters is None:
             return super()._training_config()
-        return dataclasses.replace(
-            super()._training_config(), category_balance=self.category_balance
-        )
+        return dataclasses.replace(super()._training_config(), **self._category_terms())
 
     def transform(self, X):
         """Embed ``X`` with the encoder.

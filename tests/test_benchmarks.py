@@ -217,7 +217,7 @@ def test_bench_mnist_clustering_digits(tmp_path, capsys):
                          "--output", str(output)])
     methods = [run["method"] for run in report["runs"]]
     assert methods == ["KMeans (PCA-50)", "GaussianMixture (PCA-50)", "AAEClusterer",
-                       "AAEClusterer, category_balance=0 (paper)"]
+                       bench.PAPER_MODEL_LABEL]
     for run in report["runs"]:
         for key in ("error_paper", "error_majority", "error_hungarian"):
             assert 0.0 <= run[key] <= 100.0

@@ -208,6 +208,29 @@ def test_balance_term_spreads_predictions_evenly_over_the_classes(
         AAEClassifier(category_balance=-1.0).fit(X_train, y_partial)
 
 
+def test_consistency_term_steadies_predictions_near_each_row(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    y_partial = hide_labels(y_train, 0.1)
+    small = dict(hidden_layer_sizes=(64,), discriminator_hidden_layer_sizes=(32,), max_iter=20)
+    plain = AAEClassifier(random_state=0, **small).fit(X_train, y_partial)
+    steady = AAEClassifier(category_consistency=5.0, random_state=0, **small).fit(
+        X_train, y_partial
+    )
+    nearby = X_test + np.random.default_rng(0).normal(scale=0.1, size=X_test.shape)
+
+    def mean_divergence(model):
+        P, Q = model.predict_proba(X_test), model.predict_proba(nearby)
+        return float(np.mean(np.sum(P * np.log(P / Q), axis=1)))
+
+    # The term penalises the change of q(y|x) under small perturbations of a row.
+    assert mean_divergence(steady) < 0.7 * mean_divergence(plain), (
+        mean_divergence(steady), mean_divergence(plain))
+    with pytest.raises(ValueError, match="'category_consistency' parameter"):
+        AAEClassifier(category_consistency=-1.0).fit(X_train, y_partial)
+    with pytest.raises(ValueError, match="'consistency_radius' parameter"):
+        AAEClassifier(consistency_radius=0.0).fit(X_train, y_partial)
+
+
 def test_dataframe_in_dataframe_samples_out(digits_split):
     pd = pytest.importorskip("pandas")
     X_train, _, y_train, _ = digits_split

@@ -53,6 +53,17 @@ def test_balance_term_keeps_every_cluster_in_use(digits_split, digits_clusterer)
     )
 
 
+def test_consistency_term_sharpens_the_clusters(digits_split, digits_clusterer):
+    X_train, _, y_train, _ = digits_split
+    plain = AAEClusterer(
+        n_clusters=16, reconstruction_loss="bce", category_consistency=0.0, random_state=0
+    ).fit(X_train)
+    # Virtual adversarial consistency keeps q(y|x) from cutting through a digit.
+    ari_plain = adjusted_rand_score(y_train, plain.labels_)
+    ari = adjusted_rand_score(y_train, digits_clusterer.labels_)
+    assert ari > ari_plain + 0.03, (ari, ari_plain)
+
+
 def test_labels_are_predictions_and_consecutive(digits_split, digits_clusterer):
     X_train = digits_split[0]
     km = digits_clusterer
@@ -185,6 +196,10 @@ def test_bad_parameters_are_named():
         AAEClusterer(n_clusters=0).fit(X)
     with pytest.raises(ValueError, match="'category_balance' parameter"):
         AAEClusterer(category_balance=-1).fit(X)
+    with pytest.raises(ValueError, match="'category_consistency' parameter"):
+        AAEClusterer(category_consistency=-1).fit(X)
+    with pytest.raises(ValueError, match="'consistency_radius' parameter"):
+        AAEClusterer(consistency_radius=0).fit(X)
 
 
 def test_dataframe_in_dataframe_samples_out(digits_split):

@@ -20,6 +20,7 @@ from skaae._engine import (
 )
 from skaae._engine.networks import Encoder
 from skaae._engine.phases import (
+    consistency_divergence,
     discriminator_step,
     generator_step,
     reconstruction_step,
@@ -248,6 +249,49 @@ def test_categorical_layout_phases_update_the_right_networks():
     # Cross-entropy trains q(y|x) only: the style head and the decoder stay put.
     assert unchanged(style_head, model.encoder.style_head)
     assert unchanged(decoder, model.decoder)
+
+
+def test_consistency_finds_a_worse_direction_than_chance():
+    torch.manual_seed(0)
+    model = make_model(n_categories=4, seed=1)
+    S = torch.randn(256, 6)
+    with torch.no_grad():
+        probabilities = torch.softmax(model.encoder(S)[1], dim=1)
+
+    def divergence_along(directions):
+        directions = 2.0 * directions / directions.norm(dim=1, keepdim=True)
+        with torch.no_grad():
+            logits = model.encoder(S + directions)[1]
+        return torch.nn.functional.kl_div(
+            torch.log_softmax(logits, 1), probabilities, reduction="batchmean"
+        )
+
+    adversarial = consistency_divergence(model, S, probabilities, 2.0, make_generator(0, "cpu"))
+    random = torch.stack([divergence_along(torch.randn(256, 6)) for _ in range(20)])
+    # The power iteration picks, row by row, a direction q(y|x) is sensitive to.
+    assert adversarial > 2 * random.max(), (adversarial, random)
+    # No parameter gradient is left behind by the search for the direction.
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_generator_step_adds_the_weighted_consistency_term():
+    X = torch.rand(16, 6)
+    losses = {}
+    for weight in (0.0, 3.0):
+        model = make_model(n_categories=4, seed=2)
+        optimizer = torch.optim.SGD(model.encoder.parameters(), lr=0.0)
+        losses[weight] = generator_step(
+            model, X, None, optimizer, make_generator(0, "cpu"),
+            category_consistency=weight, consistency_radius=1.5,
+        )
+    model = make_model(n_categories=4, seed=2)
+    S = model.standardize(X)
+    with torch.no_grad():
+        probabilities = torch.softmax(model.encoder(S)[1], dim=1)
+    # The generator step draws nothing before the term, so the same seed gives the same direction.
+    term = consistency_divergence(model, S, probabilities, 1.5, make_generator(0, "cpu"))
+    torch.testing.assert_close(losses[3.0] - losses[0.0], 3.0 * term.detach())
+    assert term > 0
 
 
 def test_labeled_batches_cycle_through_every_labeled_row():

@@ -118,3 +118,5 @@ def test_bad_cluster_head_settings_are_named(digits_split):
         AAETransformer(n_clusters=0, **TINY).fit(X)
     with pytest.raises(ValueError, match="'cluster_head_margin' parameter"):
         AAETransformer(n_clusters=2, cluster_head_margin=-1.0, **TINY).fit(X)
+    with pytest.raises(ValueError, match="'category_consistency' parameter"):
+        AAETransformer(n_clusters=2, category_consistency=-1.0, **TINY).fit(X)

@@ -57,6 +57,11 @@ class TrainingConfig:
     # Weight of the minibatch marginal's divergence from the uniform
     # Categorical prior, added to the generator phase of the (y, z) layout.
     category_balance: float = 0.0
+    # Weight of the virtual adversarial consistency of q(y|x), added to the
+    # generator phase of the (y, z) layout, and the perturbation's length in
+    # the standardised input space.
+    category_consistency: float = 0.0
+    consistency_radius: float = 1.0
     # See autocast_dtype; inference always runs in float32.
     precision: str = "float32"
     # Factor every learning rate is multiplied by per epoch trained (exponential decay).
@@ -376,7 +381,8 @@ class Trainer:
                     ),
                     generator_step(
                         model, X_in, codes, self.generator_optimizer, generator,
-                        self.config.category_balance,
+                        self.config.category_balance, self.config.category_consistency,
+                        self.config.consistency_radius,
                     ),
                 ]
                 if labeled is not None:
