@@ -293,6 +293,11 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             consistency_radius=self.consistency_radius * math.sqrt(self.n_features_in_),
         )
 
+    def _neighbor_indices(self, X):
+        """Nearest neighbours of the training rows ``X`` for the neighbour-embedding
+        term (an array of shape (n_samples, n_neighbors)), or None without it."""
+        return None
+
     def _fit_engine(
         self, X, prior, *, label_indices=None, n_categories=0, targets=None,
         cluster_head_margin=None, fixed_cluster_heads=None, n_epochs=None, resume=False,
@@ -366,6 +371,9 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         device = trainer.generator.device
 
         data = _engine.as_training_data(X, device)
+        neighbors = self._neighbor_indices(X)
+        if neighbors is not None:
+            neighbors = _engine.NeighborGraph(neighbors, device)
         label_codes = None
         if n_label_slots:
             slots = np.where(label_indices < 0, n_label_slots, label_indices)
@@ -405,7 +413,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         try:
             interrupted = trainer.fit(
                 data, label_codes, sample_prior, n_epochs, history, report, labeled, stopping,
-                decay=not resume,
+                decay=not resume, neighbors=neighbors,
             )
         except _engine.TrainingDivergedError:
             if not warm:

@@ -267,12 +267,14 @@ def test_bench_peers_digits(tmp_path, capsys):
     report = peers.main([
         "--dataset", "digits", "--n-train", "600", "--n-test", "200", "--max-iter", "2",
         "--hidden-layer-sizes", "16", "--extra", "discriminator_hidden_layer_sizes=(16,)",
-        "--heads", "4", "--skip", "umap", "--skip", "opentsne", "--tsne-rows", "150",
+        "--heads", "4", "--map-epochs", "1", "--skip", "umap", "--skip", "opentsne",
+        "--tsne-rows", "150",
         "--tsne-test-rows", "100", "--scaling-sizes", "200,400", "--scaling-epochs", "1",
         "--stream-rows", "1000", "--stream-chunk", "300", "--output", str(output),
     ])
     assert [run["method"] for run in report["runs"]] == [
-        "PCA", "t-SNE (scikit-learn)", "AAE (skaae)", "AAE, 4 cluster heads (skaae)"]
+        "PCA", "t-SNE (scikit-learn)", "AAE (skaae)", "AAE, 4 cluster heads (skaae)",
+        "AAE, 4 heads + neighbour term (skaae)"]
     for run in report["runs"]:
         assert 0 <= run["knn_accuracy"] <= 1 and 0 <= run["trustworthiness"] <= 1
         assert run["fit_s"] > 0

@@ -10,6 +10,7 @@ from skaae._engine import (
     LabeledBatches,
     AdversarialAutoencoder,
     ModelConfig,
+    NeighborGraph,
     Trainer,
     TrainingConfig,
     TrainingDivergedError,
@@ -18,6 +19,7 @@ from skaae._engine import (
     map_batches,
     resolve_device,
 )
+from skaae._engine.neighbors import KERNEL_A, KERNEL_B, N_NEGATIVES, neighbor_embedding_loss
 from skaae._engine.networks import Encoder
 from skaae._engine.phases import (
     consistency_divergence,
@@ -355,3 +357,51 @@ def test_weight_average_state_round_trips():
     average.load_state_dict(state)
     assert average.n_updates == 0
     assert torch.equal(average.model.weight, start)
+
+
+def test_neighbor_graph_draws_each_row_from_its_own_neighbours():
+    indices = torch.tensor([[1, 2, 3], [0, 2, 3], [4, 0, 1], [2, 4, 0], [3, 1, 2]])
+    graph = NeighborGraph(indices, "cpu")
+    rows = torch.tensor([0, 2, 4] * 200)
+    drawn = graph.sample(rows, make_generator(0, "cpu"))
+    for row in (0, 2, 4):
+        assert set(drawn[rows == row].tolist()) == set(indices[row].tolist())
+
+
+def test_neighbor_embedding_loss_is_umaps_cross_entropy():
+    a, b = KERNEL_A, KERNEL_B
+    codes = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    neighbours = torch.tensor([[1.0, 0.0], [3.0, 2.0]])
+    loss = neighbor_embedding_loss(codes, neighbours, make_generator(0, "cpu"))
+    # With two rows every negative pair is the other row (never the row itself).
+    attraction = np.log1p(a * np.array([1.0, 4.0]) ** b)
+    repulsion = N_NEGATIVES * np.log1p(1 / (a * 25.0 ** b))
+    assert float(loss) == pytest.approx(np.mean(attraction + repulsion), rel=1e-5)
+
+
+def test_neighbor_embedding_loss_pulls_neighbours_in_and_pushes_the_rest_out():
+    generator = make_generator(0, "cpu")
+    codes = torch.randn(64, 2, generator=generator).requires_grad_()
+    neighbours = codes.detach() + 0.5 * torch.randn(64, 2, generator=generator)
+    neighbor_embedding_loss(codes, neighbours, generator).backward()
+    step = codes.detach() - 0.01 * codes.grad
+    # A step down the gradient moves rows toward their neighbours ...
+    assert (step - neighbours).norm(dim=1).mean() < (codes.detach() - neighbours).norm(dim=1).mean()
+    # ... and spreading the codes out lowers the repulsion between non-neighbours.
+    near = neighbor_embedding_loss(codes.detach(), codes.detach(), generator)
+    far = neighbor_embedding_loss(10 * codes.detach(), 10 * codes.detach(), generator)
+    assert far < 0.1 * near
+
+
+def test_reconstruction_step_adds_the_weighted_neighbor_term():
+    model = make_model()
+    X = torch.rand(16, 6, generator=make_generator(1, "cpu"))
+    X_neighbors = X.roll(1, dims=0)
+    optimizer = torch.optim.SGD(model.autoencoder_parameters(), lr=0.0)
+    plain = reconstruction_step(model, X, X, optimizer, make_generator(2, "cpu"))
+    with_term = reconstruction_step(
+        model, X, X, optimizer, make_generator(2, "cpu"), X_neighbors, 2.0
+    )
+    Z = model.encode(X).detach()
+    term = neighbor_embedding_loss(Z, model.encode(X_neighbors).detach(), make_generator(2, "cpu"))
+    assert float(with_term) == pytest.approx(float(plain) + 2.0 * float(term), rel=1e-5)

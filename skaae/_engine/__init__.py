@@ -7,6 +7,7 @@ the epoch loop and device handling.
 from .data import as_training_data
 from .device import make_generator, resolve_device
 from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, ModelConfig
+from .neighbors import NeighborGraph
 from .networks import ACTIVATIONS, ENCODER_KINDS
 from .trainer import (
     PHASES,
@@ -33,6 +34,7 @@ __all__ = [
     "SUPERVISED_PHASE",
     "AdversarialAutoencoder",
     "ModelConfig",
+    "NeighborGraph",
     "Trainer",
     "TrainingConfig",
     "TrainingDivergedError",

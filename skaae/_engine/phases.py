@@ -13,6 +13,8 @@ noise) and ``X`` the clean minibatch the decoder must reconstruct.
 import torch
 from torch.nn import functional as F
 
+from .neighbors import neighbor_embedding_loss
+
 
 def _adversarial_loss(logits_prior, logits_codes):
     """Discriminator loss: prior draws are labelled 1, codes 0."""
@@ -36,13 +38,33 @@ def reconstruction_error(model, X_in, X, generator=None):
     return model.reconstruction_loss(model.decode_raw(Z, _categories(logits)), X)
 
 
-def reconstruction_step(model, X_in, X, optimizer, generator):
+def reconstruction_step(
+    model, X_in, X, optimizer, generator, X_neighbors=None, neighbor_weight=0.0,
+):
     """Update encoder and decoder on the reconstruction error of ``X``.
 
     In the cluster-head layout the learned heads are updated too, with the
-    hinge penalty that keeps them apart added to the loss.
+    hinge penalty that keeps them apart added to the loss. With
+    ``X_neighbors`` (the encoder's view of one nearest neighbour of each
+    row), ``neighbor_weight`` weighs the neighbour-embedding term of
+    :func:`~skaae._engine.neighbors.neighbor_embedding_loss` on the
+    representations, added to the loss; rows and neighbours share one
+    encoder pass.
     """
-    loss = reconstruction_error(model, X_in, X, generator)
+    if X_neighbors is None:
+        loss = reconstruction_error(model, X_in, X, generator)
+    else:
+        n_rows = len(X_in)
+        Z, logits = model.encode_latent(torch.cat([X_in, X_neighbors]), generator)
+        categories = _categories(logits)
+        rows = slice(None, n_rows)
+        loss = model.reconstruction_loss(
+            model.decode_raw(Z[rows], None if categories is None else categories[rows]), X
+        )
+        representation = model.represent(Z, categories)
+        loss = loss + neighbor_weight * neighbor_embedding_loss(
+            representation[rows], representation[n_rows:], generator
+        )
     penalty = model.cluster_head_penalty()
     if penalty is not None:
         loss = loss + penalty

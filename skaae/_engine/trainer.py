@@ -62,6 +62,9 @@ class TrainingConfig:
     # the standardised input space.
     category_consistency: float = 0.0
     consistency_radius: float = 1.0
+    # Weight of the neighbour-embedding term added to the reconstruction
+    # phase when a NeighborGraph is passed to fit.
+    neighbor_weight: float = 0.0
     # See autocast_dtype; inference always runs in float32.
     precision: str = "float32"
     # Factor every learning rate is multiplied by per epoch trained (exponential decay).
@@ -320,7 +323,7 @@ class Trainer:
         """Names of the phases an epoch runs, in order."""
         return PHASES + ((SUPERVISED_PHASE,) if labeled is not None else ())
 
-    def run_epoch(self, data, label_codes, sample_prior, labeled=None):
+    def run_epoch(self, data, label_codes, sample_prior, labeled=None, neighbors=None):
         """Walk every row once in a random order; return the mean loss per phase.
 
         Parameters
@@ -336,6 +339,10 @@ class Trainer:
         labeled : LabeledBatches, default=None
             Labeled rows for the cross-entropy phase, run after the others on
             every minibatch; None skips that phase.
+        neighbors : NeighborGraph, default=None
+            Nearest neighbours of the rows of ``data``: with a non-zero
+            ``config.neighbor_weight`` the reconstruction phase also keeps
+            each row's code near the code of one of them.
 
         Returns
         -------
@@ -369,10 +376,14 @@ class Trainer:
             X = data.batch(index)
             X_in = self._corrupt(X)
             codes = None if label_codes is None else label_codes[index]
+            X_neighbors = None
+            if neighbors is not None and self.config.neighbor_weight:
+                X_neighbors = self._corrupt(data.batch(neighbors.sample(index, generator)))
             with autocast:
                 losses = [
                     reconstruction_step(
-                        model, X_in, X, self.reconstruction_optimizer, generator
+                        model, X_in, X, self.reconstruction_optimizer, generator,
+                        X_neighbors, self.config.neighbor_weight,
                     ),
                     discriminator_step(
                         model, X_in, Z_prior[start:stop],
@@ -424,7 +435,7 @@ class Trainer:
         self.generator.set_state(generator_state)
 
     def fit(self, data, label_codes, sample_prior, n_epochs, history, progress=None,
-            labeled=None, stopping=None, decay=True):
+            labeled=None, stopping=None, decay=True, neighbors=None):
         """Train for ``n_epochs`` epochs, appending each phase's mean loss to ``history``.
 
         ``history`` maps each name of :meth:`phases` to a list. ``progress``,
@@ -443,6 +454,10 @@ class Trainer:
         over the epochs in ``history``; without it (``partial_fit``, whose
         calls are chunks rather than passes over the data) they stay at their
         base values.
+
+        ``neighbors`` (a :class:`~skaae._engine.neighbors.NeighborGraph` of
+        the rows of ``data``) turns on the neighbour-embedding term when
+        ``config.neighbor_weight`` is non-zero; see :meth:`run_epoch`.
 
         Returns
         -------
@@ -463,7 +478,7 @@ class Trainer:
                 checkpoint = self.checkpoint()
                 self.set_epoch(len(history[phases[0]]) if decay else 0)
                 mean_losses, first_failure = self.run_epoch(
-                    data, label_codes, sample_prior, labeled
+                    data, label_codes, sample_prior, labeled, neighbors
                 )
                 losses = mean_losses.tolist()
                 epoch = len(history[phases[0]]) + 1
