@@ -386,7 +386,8 @@ def test_neighbor_embedding_loss_pulls_neighbours_in_and_pushes_the_rest_out():
     neighbor_embedding_loss(codes, neighbours, generator).backward()
     step = codes.detach() - 0.01 * codes.grad
     # A step down the gradient moves rows toward their neighbours ...
-    assert (step - neighbours).norm(dim=1).mean() < (codes.detach() - neighbours).norm(dim=1).mean()
+    before = (codes.detach() - neighbours).norm(dim=1).mean()
+    assert (step - neighbours).norm(dim=1).mean() < before
     # ... and spreading the codes out lowers the repulsion between non-neighbours.
     near = neighbor_embedding_loss(codes.detach(), codes.detach(), generator)
     far = neighbor_embedding_loss(10 * codes.detach(), 10 * codes.detach(), generator)

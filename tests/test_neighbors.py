@@ -37,7 +37,8 @@ def test_wide_and_sparse_data_are_searched_on_a_projection():
 
 
 def test_too_few_rows_for_the_neighbours_is_an_error():
-    with pytest.raises(ValueError, match="n_neighbors=15 must be smaller than the number of samples, 10"):
+    message = "n_neighbors=15 must be smaller than the number of samples, 10"
+    with pytest.raises(ValueError, match=message):
         nearest_neighbors(np.zeros((10, 3)), 15)
     with pytest.raises(ValueError, match="n_neighbors=15 must be smaller"):
         AAETransformer(neighbor_weight=1.0, **TINY).fit(np.random.rand(10, 3))
