@@ -5,8 +5,9 @@ from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.neighbors import NearestNeighbors
 
 #: Wider data is projected onto this many principal components before the
-#: neighbour search: on MNIST it keeps most neighbourhoods and makes the exact
-#: search 16 times cheaper than on the 784 pixels.
+#: neighbour search. On MNIST's 60,000 rows (15 neighbours) 76% of the
+#: neighbours found on the projection are the pixels' own, as many share their
+#: row's digit (95.0% against 94.1%), and the search takes 9 s instead of 71.
 SEARCH_COMPONENTS = 50
 
 
