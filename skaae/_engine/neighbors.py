@@ -33,9 +33,6 @@ class NeighborGraph:
     def __init__(self, indices, device):
         self.indices = torch.as_tensor(indices, dtype=torch.int64, device=device)
 
-    def __len__(self):
-        return self.indices.shape[0]
-
     def sample(self, index, generator):
         """One neighbour of each row of ``index``, drawn uniformly from its k."""
         picks = torch.randint(
