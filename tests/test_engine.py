@@ -363,9 +363,12 @@ def test_neighbor_graph_draws_each_row_from_its_own_neighbours():
     indices = torch.tensor([[1, 2, 3], [0, 2, 3], [4, 0, 1], [2, 4, 0], [3, 1, 2]])
     graph = NeighborGraph(indices, "cpu")
     rows = torch.tensor([0, 2, 4] * 200)
-    drawn = graph.sample(rows, make_generator(0, "cpu"))
-    for row in (0, 2, 4):
-        assert set(drawn[rows == row].tolist()) == set(indices[row].tolist())
+    drawn = graph.sample(rows, 3, make_generator(0, "cpu")).reshape(3, -1)
+    # Draw by draw, each row gets one of its own neighbours, and over many
+    # draws every one of them.
+    for draw in drawn:
+        for row in (0, 2, 4):
+            assert set(draw[rows == row].tolist()) == set(indices[row].tolist())
 
 
 def test_neighbor_embedding_loss_is_umaps_cross_entropy():
@@ -375,6 +378,17 @@ def test_neighbor_embedding_loss_is_umaps_cross_entropy():
     loss = neighbor_embedding_loss(codes, neighbours, make_generator(0, "cpu"))
     # With two rows every negative pair is the other row (never the row itself).
     attraction = np.log1p(a * np.array([1.0, 4.0]) ** b)
+    repulsion = N_NEGATIVES * np.log1p(1 / (a * 25.0 ** b))
+    assert float(loss) == pytest.approx(np.mean(attraction + repulsion), rel=1e-5)
+
+
+def test_neighbor_embedding_loss_averages_over_the_draws():
+    # Two neighbours per row, draw by draw: each pair gets its own negatives.
+    a, b = KERNEL_A, KERNEL_B
+    codes = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    neighbours = torch.tensor([[1.0, 0.0], [3.0, 2.0], [0.0, 2.0], [3.0, 5.0]])
+    loss = neighbor_embedding_loss(codes, neighbours, make_generator(0, "cpu"))
+    attraction = np.log1p(a * np.array([1.0, 4.0, 4.0, 1.0]) ** b)
     repulsion = N_NEGATIVES * np.log1p(1 / (a * 25.0 ** b))
     assert float(loss) == pytest.approx(np.mean(attraction + repulsion), rel=1e-5)
 

@@ -47,6 +47,7 @@ def test_too_few_rows_for_the_neighbours_is_an_error():
 @pytest.mark.parametrize("params, name", [
     ({"neighbor_weight": -1.0}, "neighbor_weight"),
     ({"n_neighbors": 0}, "n_neighbors"),
+    ({"n_neighbor_samples": 0}, "n_neighbor_samples"),
 ])
 def test_bad_neighbour_settings_are_named(params, name):
     with pytest.raises(ValueError, match=f"'{name}' parameter"):
@@ -60,8 +61,12 @@ def test_neighbour_term_is_reproducible_and_off_by_default(digits_split):
     assert_array_equal(first, again)
     # Off, the term leaves the paper's model, and its random streams, untouched.
     off = AAETransformer(random_state=0, **TINY).fit_transform(X)
-    assert_array_equal(off, AAETransformer(n_neighbors=3, random_state=0, **TINY).fit_transform(X))
+    unused = dict(n_neighbors=3, n_neighbor_samples=2)
+    assert_array_equal(off, AAETransformer(random_state=0, **unused, **TINY).fit_transform(X))
     assert not np.allclose(first, off)
+    # On, the number of neighbours drawn per row changes the fit.
+    fewer = AAETransformer(neighbor_weight=1.0, n_neighbor_samples=1, random_state=0, **TINY)
+    assert not np.allclose(first, fewer.fit_transform(X))
 
 
 def test_partial_fit_finds_neighbours_within_each_chunk(digits_split):

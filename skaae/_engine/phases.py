@@ -45,8 +45,9 @@ def reconstruction_step(
 
     In the cluster-head layout the learned heads are updated too, with the
     hinge penalty that keeps them apart added to the loss. With
-    ``X_neighbors`` (the encoder's view of one nearest neighbour of each
-    row), ``neighbor_weight`` weighs the neighbour-embedding term of
+    ``X_neighbors`` (the encoder's view of a few nearest neighbours of each
+    row, draw by draw as :meth:`~skaae._engine.neighbors.NeighborGraph.sample`
+    lays them out), ``neighbor_weight`` weighs the neighbour-embedding term of
     :func:`~skaae._engine.neighbors.neighbor_embedding_loss` on the
     representations, added to the loss; rows and neighbours share one
     encoder pass.

@@ -63,8 +63,10 @@ class TrainingConfig:
     category_consistency: float = 0.0
     consistency_radius: float = 1.0
     # Weight of the neighbour-embedding term added to the reconstruction
-    # phase when a NeighborGraph is passed to fit.
+    # phase when a NeighborGraph is passed to fit, and the neighbours drawn
+    # for each row on each minibatch.
     neighbor_weight: float = 0.0
+    n_neighbor_samples: int = 1
     # See autocast_dtype; inference always runs in float32.
     precision: str = "float32"
     # Factor every learning rate is multiplied by per epoch trained (exponential decay).
@@ -342,7 +344,8 @@ class Trainer:
         neighbors : NeighborGraph, default=None
             Nearest neighbours of the rows of ``data``: with a non-zero
             ``config.neighbor_weight`` the reconstruction phase also keeps
-            each row's code near the code of one of them.
+            each row's code near the codes of ``config.n_neighbor_samples``
+            of them, drawn anew on every minibatch.
 
         Returns
         -------
@@ -378,7 +381,8 @@ class Trainer:
             codes = None if label_codes is None else label_codes[index]
             X_neighbors = None
             if neighbors is not None and self.config.neighbor_weight:
-                X_neighbors = self._corrupt(data.batch(neighbors.sample(index, generator)))
+                drawn = neighbors.sample(index, self.config.n_neighbor_samples, generator)
+                X_neighbors = self._corrupt(data.batch(drawn))
             with autocast:
                 losses = [
                     reconstruction_step(
