@@ -57,7 +57,7 @@ WARM_UP_ROWS = 2000
 
 #: The best unsupervised 2-D map of benchmarks/README.md, fitted on top of the other
 #: options: cluster heads with the consistency term of y and the neighbour-embedding term.
-NEIGHBOR_MAP = {"category_consistency": 5.0, "neighbor_weight": 1.0}
+NEIGHBOR_MAP = {"category_consistency": 5.0, "neighbor_weight": 1.0, "n_neighbor_samples": 4}
 
 RESERVED_PARAMS = {"n_components": "the benchmark is 2-D", "random_state": "fixed at 0"}
 FLAG_PARAMS = {"max_iter": "--max-iter", "batch_size": "--batch-size",
