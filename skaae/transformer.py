@@ -128,10 +128,10 @@ class AAETransformer(BaseAAE):
         Neighbours drawn (uniformly, with replacement) for each row on each
         minibatch by the term of ``neighbor_weight``, each with its own 5
         negative pairs. The draws go through the encoder with their rows in
-        one larger matrix product, so a few more pairs per step cost little: on
-        MNIST (20 heads, 10 epochs, 3 seeds) 1, 4 and 16 draws gave held-out
-        5-NN accuracy 0.904 ± 0.012, 0.915 ± 0.017 and 0.932 ± 0.019 in
-        150, 149 and 244 s on two CPU cores.
+        one larger matrix product, so a few more pairs per step cost little:
+        on MNIST (20 heads, 10 epochs, 3 seeds) 1, 4 and 16 draws gave
+        held-out 5-NN accuracy 0.904 ± 0.012, 0.915 ± 0.017 and 0.932 ± 0.019
+        in 150, 149 and 244 s on two CPU cores.
 
     encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
         Kind of posterior q(z|x) (paper §2): a deterministic map, a Gaussian
