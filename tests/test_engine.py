@@ -166,6 +166,18 @@ def test_each_phase_updates_only_its_own_networks():
     assert not unchanged(enc, model.encoder)
 
 
+def test_generator_phase_computes_no_discriminator_gradients():
+    # The generator phase backpropagates through the discriminators into the
+    # encoder; their own weight gradients would be wasted work.
+    model = make_model(n_categories=3)
+    generator = make_generator(0, "cpu")
+    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), generator)
+    generator_step(model, torch.rand(4, 6), None, trainer.generator_optimizer, generator)
+    discriminators = [model.discriminator, model.category_discriminator]
+    assert all(p.grad is None for d in discriminators for p in d.parameters())
+    assert all(p.grad is not None for p in model.encoder.parameters())
+
+
 def test_cpu_optimizers_are_fused():
     model = make_model(n_categories=3)
     trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), make_generator(0, "cpu"))

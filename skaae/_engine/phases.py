@@ -16,6 +16,19 @@ from torch.nn import functional as F
 from .neighbors import neighbor_embedding_loss
 
 
+def _update(loss, optimizer):
+    """Step ``optimizer`` down the gradient of ``loss``; return the loss, detached.
+
+    The backward pass reaches only the parameters ``optimizer`` updates: the
+    generator phase, say, goes through the discriminators but leaves their
+    weight gradients uncomputed.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward(inputs=[p for group in optimizer.param_groups for p in group["params"]])
+    optimizer.step()
+    return loss.detach()
+
+
 def _adversarial_loss(logits_prior, logits_codes):
     """Discriminator loss: prior draws are labelled 1, codes 0."""
     return F.binary_cross_entropy_with_logits(
@@ -69,10 +82,7 @@ def reconstruction_step(
     penalty = model.cluster_head_penalty()
     if penalty is not None:
         loss = loss + penalty
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
+    return _update(loss, optimizer)
 
 
 def discriminator_step(model, X_in, Z_prior, Y_prior, label_codes, optimizer, generator):
@@ -91,10 +101,7 @@ def discriminator_step(model, X_in, Z_prior, Y_prior, label_codes, optimizer, ge
             model.discriminate_categories(Y_prior),
             model.discriminate_categories(_categories(logits)),
         )
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
+    return _update(loss, optimizer)
 
 
 def _marginal_divergence(probabilities):
@@ -156,17 +163,11 @@ def generator_step(
             loss = loss + category_consistency * consistency_divergence(
                 model, S, categories.detach(), consistency_radius, generator
             )
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
+    return _update(loss, optimizer)
 
 
 def supervised_step(model, X_in, targets, optimizer, generator):
     """Update q(y|x) by cross-entropy on a labeled minibatch (on logits, §5)."""
     logits = model.encode_latent(X_in, generator)[1]
     loss = F.cross_entropy(logits, targets)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
+    return _update(loss, optimizer)
