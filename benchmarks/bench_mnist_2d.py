@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from skaae import AAETransformer
 from skaae.metrics import clustering_accuracy
@@ -87,6 +88,9 @@ def build_parser():
                         help="fit the AAE with this many balanced training labels (the rest "
                              "-1), e.g. with --extra n_clusters=10 for the semi-supervised "
                              "cluster heads of paper §7")
+    parser.add_argument("--pca", type=positive_int, default=None, metavar="N",
+                        help="fit make_pipeline(PCA(N), AAETransformer(...)) instead of the "
+                             "AAE alone; the fit time includes the PCA's")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--trust-rows", type=positive_int, default=TRUST_ROWS,
@@ -109,12 +113,26 @@ def nearest_head_error(estimator, Z_test, y_test):
     """Test error (%) of naming each point's class by its nearest cluster head, for a
     cluster-head AAETransformer fitted with labels; None otherwise. Head ``k`` names
     ``classes_[k]``; a point nearest a head beyond the classes counts as an error."""
+    estimator = final_step(estimator)
     heads = getattr(estimator, "cluster_heads_", None)
     if heads is None or not hasattr(estimator, "classes_"):
         return None
     nearest = np.linalg.norm(Z_test[:, None] - heads[None], axis=2).argmin(axis=1)
     mapping = dict(enumerate(estimator.classes_.tolist()))
     return 100 * (1 - clustering_accuracy(y_test, nearest, mapping=mapping))
+
+
+def final_step(estimator):
+    """The estimator itself, or the last step of a pipeline."""
+    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
+
+
+def make_aae(params, seed, n_pca_components=None):
+    """``AAETransformer(**params)``, behind ``PCA(n_pca_components)`` when given."""
+    estimator = AAETransformer(**params, random_state=seed)
+    if n_pca_components is None:
+        return estimator
+    return make_pipeline(PCA(n_components=n_pca_components, random_state=seed), estimator)
 
 
 def run_method(name, estimator, data, trust_idx, seed=None, y_fit=None):
@@ -128,13 +146,13 @@ def run_method(name, estimator, data, trust_idx, seed=None, y_fit=None):
         row.update(fit_s=time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
         return row
     row["fit_s"] = time.perf_counter() - start
-    history = getattr(estimator, "history_", None)
+    history = getattr(final_step(estimator), "history_", None)
     if history is not None:
-        row["epochs"] = int(estimator.n_iter_)
+        row["epochs"] = int(final_step(estimator).n_iter_)
         row["s_per_epoch"] = row["fit_s"] / max(row["epochs"], 1)
         row["final_losses"] = {phase: as_float(losses[-1]) for phase, losses in history.items()
                                if len(losses)}
-        row["device"] = str(estimator.device_)
+        row["device"] = str(final_step(estimator).device_)
     Z_train, Z_test = estimator.transform(data.X_train), estimator.transform(data.X_test)
     row.update(evaluate_embedding(Z_train, data.y_train, Z_test, data.y_test,
                                   data.X_test, trust_idx))
@@ -181,6 +199,9 @@ def format_markdown(report):
         f"- Seeds: {', '.join(map(str, s['seeds']))} (AAE `random_state`); "
         f"threads: {s['threads'] or 'torch default'}",
         *estimator_lines("AAETransformer", report),
+        *([f"- In front of the AAE: `PCA(n_components={s['pca_components']})` fitted on the "
+           "training rows, seeded like the AAE; its fit is part of the fit time"]
+          if s.get("pca_components") else []),
         f"- Reference: `PCA(n_components=2, random_state={DATA_SEED})`",
         f"- Metrics: {KNN_K}-NN accuracy = `KNeighborsClassifier({KNN_K})` fitted on the "
         f"training codes, scored on the test codes; trustworthiness "
@@ -273,7 +294,7 @@ def main(argv=None):
     runs.append(run_method("PCA", PCA(n_components=2, random_state=DATA_SEED), data, trust_idx))
     for seed in args.seeds:
         log(f"AAETransformer, seed {seed} ...")
-        estimator = AAETransformer(**params, random_state=seed)
+        estimator = make_aae(params, seed, args.pca)
         y_fit = None if args.labels is None else balanced_labels(data.y_train, args.labels, seed)
         runs.append(run_method("AAE", estimator, data, trust_idx, seed=seed, y_fit=y_fit))
         log(f"  done in {runs[-1]['fit_s']:.1f} s")
@@ -284,6 +305,7 @@ def main(argv=None):
             **data_settings(args, data),
             "seeds": args.seeds,
             "labels": args.labels,
+            "pca_components": args.pca,
             "threads": args.threads,
             "trust_rows": len(trust_idx),
             "knn_k": KNN_K,

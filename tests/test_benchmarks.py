@@ -251,6 +251,18 @@ def test_bench_mnist_2d_semi_supervised_cluster_heads(bench, tmp_path):
     assert "nearest cluster head, by seed: 0:" in Path(f"{output}.md").read_text()
 
 
+def test_bench_mnist_2d_pca_in_front(bench, tmp_path):
+    output = tmp_path / "pca_front"
+    report = bench.main(["--dataset", "digits", *TINY, "--pca", "10", "--labels", "100",
+                         "--extra", "n_clusters=10", "--output", str(output)])
+    aae = report["runs"][1]
+    assert report["settings"]["pca_components"] == 10
+    # Epochs, losses and heads are read from the pipeline's last step.
+    assert aae["epochs"] >= 1 and "supervised" in aae["final_losses"]
+    assert 0.0 <= aae["nearest_head_error"] <= 100.0
+    assert "`PCA(n_components=10)`" in Path(f"{output}.md").read_text()
+
+
 def test_nearest_head_error_counts_points_nearest_an_unlabeled_head(bench):
     class FittedHeads:  # 3 heads, 2 classes: head 2 names no class
         cluster_heads_ = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
@@ -274,7 +286,8 @@ def test_bench_peers_digits(tmp_path, capsys):
     ])
     assert [run["method"] for run in report["runs"]] == [
         "PCA", "t-SNE (scikit-learn)", "AAE (skaae)", "AAE, 4 cluster heads (skaae)",
-        "AAE, 4 heads + neighbour term (skaae)"]
+        "AAE, 4 heads + neighbour term (skaae)",
+        "PCA-50 → AAE, 4 heads + neighbour term (skaae)"]
     for run in report["runs"]:
         assert 0 <= run["knn_accuracy"] <= 1 and 0 <= run["trustworthiness"] <= 1
         assert run["fit_s"] > 0
@@ -282,6 +295,9 @@ def test_bench_peers_digits(tmp_path, capsys):
     assert aae["epochs"] == 2 and aae["gflops_per_s"] > 0
     assert aae["transform_points_per_s"] > 0 and aae["latency_ms"] > 0
     assert report["settings"]["matmul_gflops"] > 0
+    pca_map = report["runs"][-1]
+    assert pca_map["epochs"] == 1 and pca_map["gflops_per_s"] > 0
+    assert "make_pipeline(PCA(50)" in pca_map["note"]
     # 64 inputs, 16 hidden units: the three phases do 2 * 16 * 64 MACs many times over.
     assert report["settings"]["flops_per_row"] > 2 * 16 * 64
     assert [row["n_rows"] for row in report["scaling"]] == [200, 400]
