@@ -117,7 +117,14 @@ class AAETransformer(BaseAAE):
         minibatches to pay off: with one neighbour draw, on the 1,797 digits
         or 5,000 MNIST rows it did not help, on 20,000 it gained 0.02; with
         4 draws (10 epochs) it gained 0.07 on 20,000 rows (0.871 against
-        0.797, seed 0) and on 5,000 0.00 and 0.06 (seeds 0 and 1).
+        0.797, seed 0) and on 5,000 0.00 and 0.06 (seeds 0 and 1). For a
+        fit in UMAP's time put ``PCA(50)`` in front and take larger steps:
+        ``make_pipeline(PCA(50), AAETransformer(n_clusters=20,
+        category_consistency=5.0, neighbor_weight=1.0, n_neighbor_samples=8,
+        batch_size=512, learning_rate=3e-3, discriminator_learning_rate=3e-3,
+        generator_learning_rate=3e-3, max_iter=10))`` reached 0.920 ± 0.007
+        on MNIST in 62.5 ± 1.3 s on two CPU cores (3 seeds), where the map on
+        the pixels with the default steps took 149 s for 0.915.
 
     n_neighbors : int, default=15
         Neighbours per row of the graph of ``neighbor_weight``; must be
