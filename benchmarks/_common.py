@@ -25,9 +25,11 @@ import numpy as np
 import sklearn
 import torch
 from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import Bunch
 
 import skaae
@@ -250,6 +252,19 @@ def set_torch_threads(threads):
     """``torch.set_num_threads(threads)`` (process-wide), unless ``threads`` is None."""
     if threads is not None:
         torch.set_num_threads(threads)
+
+
+def make_aae(params, seed, n_pca_components=None):
+    """``AAETransformer(**params)``, behind ``PCA(n_pca_components)`` when given."""
+    estimator = skaae.AAETransformer(**params, random_state=seed)
+    if n_pca_components is None:
+        return estimator
+    return make_pipeline(PCA(n_components=n_pca_components, random_state=seed), estimator)
+
+
+def final_step(estimator):
+    """The estimator itself, or the last step of a pipeline."""
+    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
 
 
 def warm_up(estimator_class, params, X, y=None, n_rows=WARM_UP_ROWS):

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.pipeline import Pipeline, make_pipeline
 
 from skaae import AAETransformer
 from skaae.metrics import clustering_accuracy
@@ -37,10 +36,10 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 from _common import (  # noqa: E402
     DATA_SEED, KNN_K, LATENCY_CALLS, LOSS_ABBREVIATIONS, THROUGHPUT_REPEATS, TRUST_K,
     TRUST_ROWS, WARM_UP_ROWS, as_float, balanced_labels, command_line, data_settings,
-    estimator_lines, estimator_params, estimator_settings, evaluate_embedding, fmt,
-    header_lines, int_list, load_data, log, losses_text, mean_std, new_parser, output_paths,
-    parse_checked, positive_int, report_head, set_torch_threads, table_head, time_transform,
-    trust_subset, warm_up, write_json,
+    estimator_lines, estimator_params, estimator_settings, evaluate_embedding, final_step,
+    fmt, header_lines, int_list, load_data, log, losses_text, make_aae, mean_std, new_parser,
+    output_paths, parse_checked, positive_int, report_head, set_torch_threads, table_head,
+    time_transform, trust_subset, warm_up, write_json,
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "mnist_2d"
@@ -122,19 +121,6 @@ def nearest_head_error(estimator, Z_test, y_test):
     return 100 * (1 - clustering_accuracy(y_test, nearest, mapping=mapping))
 
 
-def final_step(estimator):
-    """The estimator itself, or the last step of a pipeline."""
-    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
-
-
-def make_aae(params, seed, n_pca_components=None):
-    """``AAETransformer(**params)``, behind ``PCA(n_pca_components)`` when given."""
-    estimator = AAETransformer(**params, random_state=seed)
-    if n_pca_components is None:
-        return estimator
-    return make_pipeline(PCA(n_components=n_pca_components, random_state=seed), estimator)
-
-
 def run_method(name, estimator, data, trust_idx, seed=None, y_fit=None):
     """Fit ``estimator`` on the training rows (with labels ``y_fit`` if given) and
     measure it; one result row."""
@@ -146,13 +132,14 @@ def run_method(name, estimator, data, trust_idx, seed=None, y_fit=None):
         row.update(fit_s=time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
         return row
     row["fit_s"] = time.perf_counter() - start
-    history = getattr(final_step(estimator), "history_", None)
+    model = final_step(estimator)
+    history = getattr(model, "history_", None)
     if history is not None:
-        row["epochs"] = int(final_step(estimator).n_iter_)
+        row["epochs"] = int(model.n_iter_)
         row["s_per_epoch"] = row["fit_s"] / max(row["epochs"], 1)
         row["final_losses"] = {phase: as_float(losses[-1]) for phase, losses in history.items()
                                if len(losses)}
-        row["device"] = str(final_step(estimator).device_)
+        row["device"] = str(model.device_)
     Z_train, Z_test = estimator.transform(data.X_train), estimator.transform(data.X_test)
     row.update(evaluate_embedding(Z_train, data.y_train, Z_test, data.y_test,
                                   data.X_test, trust_idx))

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
-from sklearn.pipeline import Pipeline, make_pipeline
 from torch.utils.flop_counter import FlopCounterMode
 
 from skaae import AAETransformer
@@ -40,7 +39,8 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     DATA_SEED, KNN_K, TRUST_K, TRUST_ROWS, command_line, data_settings, estimator_params,
-    evaluate_embedding, fmt, header_lines, int_list, load_data, log, new_parser,
+    evaluate_embedding, final_step, fmt, header_lines, int_list, load_data, log, make_aae,
+    new_parser,
     output_paths, parse_checked, positive_int, report_head, set_torch_threads, table_head,
     time_transform, trust_subset, write_json,
 )
@@ -249,16 +249,9 @@ def run_aae(name, params, data, trust_idx, flops_per_row, ceiling, note="",
             n_pca_components=None):
     """Fit ``AAETransformer(**params)``, behind ``PCA(n_pca_components)`` when given
     (the PCA's fit is timed with it, its FLOPs are not counted)."""
-
-    def make_estimator():
-        estimator = AAETransformer(**params, random_state=0)
-        if n_pca_components is None:
-            return estimator
-        return make_pipeline(PCA(n_components=n_pca_components, random_state=0), estimator)
-
-    row, result = run_inductive(name, make_estimator, data, trust_idx, LATENCY_CALLS, note=note)
-    estimator = result[0]
-    epochs = (estimator[-1] if isinstance(estimator, Pipeline) else estimator).n_iter_
+    row, result = run_inductive(name, lambda: make_aae(params, 0, n_pca_components), data,
+                                trust_idx, LATENCY_CALLS, note=note)
+    epochs = final_step(result[0]).n_iter_
     row["epochs"] = epochs
     row["gflops_per_s"] = flops_per_row * len(data.X_train) * epochs / row["fit_s"] / 1e9
     row["fraction_of_ceiling"] = row["gflops_per_s"] / ceiling
