@@ -420,6 +420,21 @@ def test_neighbor_embedding_loss_pulls_neighbours_in_and_pushes_the_rest_out():
     assert far < 0.1 * near
 
 
+def test_neighbor_embedding_loss_gradient_is_reproducible_on_large_minibatches():
+    # 8 draws of 5 negatives over 2,048 rows: far past the size where torch's
+    # CPU backward of advanced indexing accumulates in parallel, out of order.
+    codes = torch.randn(2048, 2, generator=make_generator(0, "cpu"))
+    noise = torch.randn(8 * 2048, 2, generator=make_generator(1, "cpu"))
+    neighbours = codes.repeat(8, 1) + 0.1 * noise
+    gradients = []
+    for _ in range(5):
+        leaf = codes.clone().requires_grad_()
+        neighbor_embedding_loss(leaf, neighbours, make_generator(2, "cpu")).backward()
+        gradients.append(leaf.grad)
+    for gradient in gradients[1:]:
+        assert torch.equal(gradient, gradients[0])
+
+
 def test_reconstruction_step_adds_the_weighted_neighbor_term():
     model = make_model()
     X = torch.rand(16, 6, generator=make_generator(1, "cpu"))

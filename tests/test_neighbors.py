@@ -69,6 +69,15 @@ def test_neighbour_term_is_reproducible_and_off_by_default(digits_split):
     assert not np.allclose(first, fewer.fit_transform(X))
 
 
+def test_neighbour_term_is_reproducible_with_large_minibatches(digits_split):
+    # 1,024-row minibatches with 8 draws: large enough that torch's CPU backward
+    # of advanced indexing would add the negatives' gradients in parallel.
+    params = dict(neighbor_weight=1.0, n_neighbor_samples=8, batch_size=1024, random_state=0)
+    X = digits_split[0]
+    first = AAETransformer(**params, **TINY).fit_transform(X)
+    assert_array_equal(first, AAETransformer(**params, **TINY).fit_transform(X))
+
+
 def test_partial_fit_finds_neighbours_within_each_chunk(digits_split):
     X = digits_split[0]
     model = AAETransformer(neighbor_weight=1.0, n_neighbors=5, random_state=0, **TINY)

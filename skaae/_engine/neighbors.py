@@ -84,7 +84,11 @@ def neighbor_embedding_loss(codes, neighbor_codes, generator):
         1, n_samples, (n_draws * N_NEGATIVES, 1), generator=generator, device=generator.device
     )
     partners = (torch.arange(n_samples, device=codes.device) + shifts) % n_samples
-    squared = (codes - codes[partners]).pow(2).sum(dim=2)
+    # index_select, not codes[partners]: on the CPU the backward of advanced
+    # indexing adds into large gradients in parallel, in no fixed order, so
+    # two fits with the same random_state would differ.
+    partner_codes = codes.index_select(0, partners.reshape(-1))
+    squared = (codes - partner_codes.reshape(-1, n_samples, n_components)).pow(2).sum(dim=2)
     # -log(1 - q) = log(1 + 1 / (a d^(2b))), summed over the negatives of each pair.
     repulsion = torch.log1p(1.0 / _kernel_term(squared.clamp_min(MIN_SQUARED_DISTANCE)))
     repulsion = repulsion.reshape(n_draws, N_NEGATIVES, n_samples).sum(1)
