@@ -122,8 +122,8 @@ class AAETransformer(BaseAAE):
         ``make_pipeline(PCA(50), AAETransformer(n_clusters=20,
         category_consistency=5.0, neighbor_weight=1.0, n_neighbor_samples=8,
         batch_size=512, learning_rate=3e-3, discriminator_learning_rate=3e-3,
-        generator_learning_rate=3e-3, max_iter=10))`` reached 0.920 ± 0.007
-        on MNIST in 62.5 ± 1.3 s on two CPU cores (3 seeds), where the map on
+        generator_learning_rate=3e-3, max_iter=10))`` reached 0.918 ± 0.016
+        on MNIST in 63.0 ± 5.4 s on two CPU cores (3 seeds), where the map on
         the pixels with the default steps took 149 s for 0.915.
 
     n_neighbors : int, default=15
