@@ -40,9 +40,8 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 from _common import (  # noqa: E402
     DATA_SEED, KNN_K, TRUST_K, TRUST_ROWS, command_line, data_settings, estimator_params,
     evaluate_embedding, final_step, fmt, header_lines, int_list, load_data, log, make_aae,
-    new_parser,
-    output_paths, parse_checked, positive_int, report_head, set_torch_threads, table_head,
-    time_transform, trust_subset, write_json,
+    new_parser, output_paths, parse_checked, positive_int, report_head, set_torch_threads,
+    table_head, time_transform, trust_subset, write_json,
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "peers"
@@ -160,10 +159,11 @@ def matmul_ceiling(size=MATMUL_SIZE, repeats=MATMUL_REPEATS):
     return 2 * size**3 / best / 1e9
 
 
-def training_flops_per_row(params, X, n_rows=1024):
-    """Matmul FLOPs of one training epoch per row, counted on a one-epoch fit of ``n_rows``."""
+def training_flops_per_row(params, X, n_rows=1024, n_pca_components=None):
+    """Matmul FLOPs of one training epoch per row, counted on a one-epoch fit of ``n_rows``
+    (behind ``PCA(n_pca_components)`` when given, whose numpy work is not counted)."""
     n_rows = min(n_rows, len(X))
-    estimator = AAETransformer(**{**params, "max_iter": 1}, random_state=0)
+    estimator = make_aae({**params, "max_iter": 1}, 0, n_pca_components)
     with FlopCounterMode(display=False) as counter:
         estimator.fit(X[:n_rows])
     return counter.get_total_flops() / n_rows
@@ -466,8 +466,8 @@ def main(argv=None):
         n_pca = min(PCA_MAP_COMPONENTS, data.X_train.shape[1])
         pca_map_params = {**params, "n_clusters": args.heads, **PCA_MAP,
                           "max_iter": args.map_epochs}
-        X_projected = PCA(n_components=n_pca, random_state=0).fit_transform(data.X_train)
-        pca_map_flops = training_flops_per_row(pca_map_params, X_projected)
+        pca_map_flops = training_flops_per_row(pca_map_params, data.X_train,
+                                               n_pca_components=n_pca)
         settings = ", ".join(f"{key}={value}" for key, value in PCA_MAP.items())
         row, result = run_aae(
             f"PCA-{n_pca} → AAE, {args.heads} heads + neighbour term (skaae)", pca_map_params,

@@ -53,8 +53,8 @@ def timed(function, *args):
 # Gaussian-prior AAE separates the digits far less (0.38 held-out 5-NN
 # accuracy here after 20 epochs, behind a ``MinMaxScaler``). PCA to 50
 # dimensions first, as is common before t-SNE or UMAP, and 512-row
-# minibatches with the learning rates raised to match make the fit as fast
-# as UMAP's on all of MNIST.
+# minibatches with the learning rates raised to match make the fit about as
+# fast as UMAP's on all of MNIST.
 aae = make_pipeline(PCA(n_components=50, random_state=0), AAETransformer(
     n_components=2, n_clusters=20, category_consistency=5.0, neighbor_weight=1.0,
     n_neighbor_samples=8, batch_size=512, learning_rate=3e-3,
