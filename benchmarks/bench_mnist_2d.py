@@ -85,7 +85,7 @@ def build_parser():
                              "discriminator_learning_rate=1e-3")
     parser.add_argument("--labels", type=positive_int, default=None,
                         help="fit the AAE with this many balanced training labels (the rest "
-                             "-1), e.g. with --extra n_clusters=10 for the semi-supervised "
+                             "-1), e.g. with --extra n_cluster_heads=10 for the semi-supervised "
                              "cluster heads of paper §7")
     parser.add_argument("--pca", type=positive_int, default=None, metavar="N",
                         help="fit make_pipeline(PCA(N), AAETransformer(...)) instead of the "

@@ -80,7 +80,7 @@ def build_parser():
     parser.add_argument("--batch-size", type=positive_int, default=None)
     parser.add_argument("--hidden-layer-sizes", type=int_list, default=None)
     parser.add_argument("--heads", type=positive_int, default=20,
-                        help="also fit AAETransformer(n_clusters=HEADS) (paper §7); --skip heads "
+                        help="also fit AAETransformer(n_cluster_heads=HEADS) (paper §7); --skip heads "
                              "leaves it out")
     parser.add_argument("--map-epochs", type=positive_int, default=10,
                         help="epochs of the cluster-head fit with the neighbour-embedding term "
@@ -446,25 +446,25 @@ def main(argv=None):
     if "aae" not in args.skip:
         record(*run_aae("AAE (skaae)", params, data, trust_idx, flops_per_row, ceiling))
     if "heads" not in args.skip:
-        head_params = {**params, "n_clusters": args.heads}
+        head_params = {**params, "n_cluster_heads": args.heads}
         head_flops = training_flops_per_row(head_params, data.X_train)
         row, result = run_aae(f"AAE, {args.heads} cluster heads (skaae)", head_params, data,
                               trust_idx, head_flops, ceiling)
         record(row, result)
     if "neighbors" not in args.skip:
-        map_params = {**params, "n_clusters": args.heads, **NEIGHBOR_MAP,
+        map_params = {**params, "n_cluster_heads": args.heads, **NEIGHBOR_MAP,
                       "max_iter": args.map_epochs}
         map_flops = training_flops_per_row(map_params, data.X_train)
         settings = ", ".join(f"{key}={value}" for key, value in NEIGHBOR_MAP.items())
         row, result = run_aae(
             f"AAE, {args.heads} heads + neighbour term (skaae)", map_params, data, trust_idx,
-            map_flops, ceiling, note=f"n_clusters={args.heads}, {settings}, "
+            map_flops, ceiling, note=f"n_cluster_heads={args.heads}, {settings}, "
                                      f"max_iter={args.map_epochs}",
         )
         record(row, result)
     if "pca-map" not in args.skip:
         n_pca = min(PCA_MAP_COMPONENTS, data.X_train.shape[1])
-        pca_map_params = {**params, "n_clusters": args.heads, **PCA_MAP,
+        pca_map_params = {**params, "n_cluster_heads": args.heads, **PCA_MAP,
                           "max_iter": args.map_epochs}
         pca_map_flops = training_flops_per_row(pca_map_params, data.X_train,
                                                n_pca_components=n_pca)
@@ -472,7 +472,7 @@ def main(argv=None):
         row, result = run_aae(
             f"PCA-{n_pca} → AAE, {args.heads} heads + neighbour term (skaae)", pca_map_params,
             data, trust_idx, pca_map_flops, ceiling, n_pca_components=n_pca,
-            note=f"make_pipeline(PCA({n_pca}), AAETransformer(n_clusters={args.heads}, "
+            note=f"make_pipeline(PCA({n_pca}), AAETransformer(n_cluster_heads={args.heads}, "
                  f"{settings}, max_iter={args.map_epochs})); fit time includes the PCA",
         )
         record(row, result)

@@ -103,7 +103,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
     supervised_learning_rate : float, default=1e-3
         Adam step size of q(y|x) in the cross-entropy phase.
 
-    beta1 : float, default=0.5
+    beta_1 : float, default=0.5
         Adam's first-moment decay for all optimizers.
 
     learning_rate_decay : float, default=0.95
@@ -249,7 +249,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         discriminator_learning_rate=1e-3,
         generator_learning_rate=1e-3,
         supervised_learning_rate=1e-3,
-        beta1=0.5,
+        beta_1=0.5,
         learning_rate_decay=0.95,
         ema_decay=0.9998,
         device="auto",
@@ -279,7 +279,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         self.discriminator_learning_rate = discriminator_learning_rate
         self.generator_learning_rate = generator_learning_rate
         self.supervised_learning_rate = supervised_learning_rate
-        self.beta1 = beta1
+        self.beta_1 = beta_1
         self.learning_rate_decay = learning_rate_decay
         self.ema_decay = ema_decay
         self.device = device

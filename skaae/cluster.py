@@ -114,7 +114,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
     generator_learning_rate : float, default=1e-3
         Adam step size of the encoder in the regularization phase.
 
-    beta1 : float, default=0.5
+    beta_1 : float, default=0.5
         Adam's first-moment decay for all optimizers.
 
     learning_rate_decay : float, default=1.0
@@ -252,7 +252,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         learning_rate=1e-3,
         discriminator_learning_rate=1e-3,
         generator_learning_rate=1e-3,
-        beta1=0.5,
+        beta_1=0.5,
         learning_rate_decay=1.0,
         ema_decay=None,
         device="auto",
@@ -282,7 +282,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self.learning_rate = learning_rate
         self.discriminator_learning_rate = discriminator_learning_rate
         self.generator_learning_rate = generator_learning_rate
-        self.beta1 = beta1
+        self.beta_1 = beta_1
         self.learning_rate_decay = learning_rate_decay
         self.ema_decay = ema_decay
         self.device = device

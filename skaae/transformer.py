@@ -34,10 +34,10 @@ class AAETransformer(BaseAAE):
     encoder, :meth:`inverse_transform` decodes codes back to the data space and
     :meth:`sample` generates data from the prior.
 
-    With ``n_clusters`` set it is the dimensionality reduction of §7: the
-    encoder also gives a softmax y over ``n_clusters`` categories, held to a
+    With ``n_cluster_heads`` set it is the dimensionality reduction of §7: the
+    encoder also gives a softmax y over ``n_cluster_heads`` categories, held to a
     uniform Categorical prior by a second discriminator, and the
-    representation is W_C·y + z, where the rows of W_C are ``n_clusters``
+    representation is W_C·y + z, where the rows of W_C are ``n_cluster_heads``
     learned cluster heads kept at least ``cluster_head_margin`` apart by a
     hinge penalty, and z the style code held to ``prior``. Points of one
     cluster gather around their head, so clusters come out well separated.
@@ -60,7 +60,7 @@ class AAETransformer(BaseAAE):
         (mixture or swiss roll) and ``y`` passed to :meth:`fit`, class ``k`` is
         guided onto component ``k`` (paper §2.3).
 
-    n_clusters : int, default=None
+    n_cluster_heads : int, default=None
         Number of cluster heads of the §7 representation W_C·y + z; None
         gives the plain code z. The paper uses 20 on MNIST without labels
         and one per class with labels.
@@ -70,19 +70,19 @@ class AAETransformer(BaseAAE):
         learned heads closer than this are pushed apart. A few prior
         standard deviations keeps the clusters from overlapping.
 
-    fixed_cluster_heads : array-like of shape (n_clusters, n_components), \
+    fixed_cluster_heads : array-like of shape (n_cluster_heads, n_components), \
             default=None
         Cluster heads to use as given instead of learning them, e.g.
         ``10 * np.eye(10)`` with ``n_components=10`` (paper Fig. 11d).
 
     category_balance : float, default=5.0
-        With ``n_clusters``: weight of the KL divergence of the minibatch's
+        With ``n_cluster_heads``: weight of the KL divergence of the minibatch's
         mean q(y|x) from the uniform Categorical prior, added to the
         generator phase to keep every head in use; see
         :class:`AAEClusterer`. 0 is the paper's model.
 
     category_consistency : float, default=0.0
-        With ``n_clusters``: weight of the virtual adversarial consistency
+        With ``n_cluster_heads``: weight of the virtual adversarial consistency
         of q(y|x), added to the generator phase; see :class:`AAEClusterer`.
         0 (the paper's model) leaves it out. With 20 unsupervised heads on
         MNIST, 5.0 lifted the 2-D map's held-out 5-NN accuracy from 0.67 to
@@ -102,11 +102,11 @@ class AAETransformer(BaseAAE):
         on the 50 leading principal components of wider data) and, for each
         of them, pushed away from the codes of 5 other rows of its
         minibatch, with UMAP's similarity ``1 / (1 + a d^(2b))`` (a = 1.577,
-        b = 0.895); with ``n_clusters`` the codes are the representation
+        b = 0.895); with ``n_cluster_heads`` the codes are the representation
         W_C·y + z. 0 (the paper's model) leaves it out and skips the
         neighbour search; ``history_["reconstruction"]`` includes the
         weighted term. Not in the paper. Use it with cluster heads and
-        the consistency term: on MNIST, ``n_clusters=20,
+        the consistency term: on MNIST, ``n_cluster_heads=20,
         category_consistency=5.0, neighbor_weight=1.0`` gave the best
         unsupervised 2-D map (``benchmarks/README.md``): held-out 5-NN
         accuracy 0.915 ± 0.017 after 10 epochs (3 seeds), against 0.798
@@ -119,7 +119,7 @@ class AAETransformer(BaseAAE):
         4 draws (10 epochs) it gained 0.07 on 20,000 rows (0.871 against
         0.797, seed 0) and on 5,000 0.00 and 0.06 (seeds 0 and 1). For a
         fit in UMAP's time put ``PCA(50)`` in front and take larger steps:
-        ``make_pipeline(PCA(50), AAETransformer(n_clusters=20,
+        ``make_pipeline(PCA(50), AAETransformer(n_cluster_heads=20,
         category_consistency=5.0, neighbor_weight=1.0, n_neighbor_samples=8,
         batch_size=512, learning_rate=3e-3, discriminator_learning_rate=3e-3,
         generator_learning_rate=3e-3, max_iter=10))`` reached 0.918 ± 0.016
@@ -185,7 +185,7 @@ class AAETransformer(BaseAAE):
         imposed: on digits, 2e-4 for both left the codes 40% wider than a
         unit Gaussian prior, 1e-3 matched it (``benchmarks/README.md``).
 
-    beta1 : float, default=0.5
+    beta_1 : float, default=0.5
         Adam's first-moment decay for all optimizers; 0.5 is the usual choice
         for adversarial training.
 
@@ -283,8 +283,8 @@ class AAETransformer(BaseAAE):
         Labels seen in ``y`` (``-1`` excluded); only set after a label-guided
         or semi-supervised cluster-head fit.
 
-    cluster_heads_ : ndarray of shape (n_clusters, n_components)
-        The cluster heads W_C; only set when ``n_clusters`` is. With ``y``,
+    cluster_heads_ : ndarray of shape (n_cluster_heads, n_components)
+        The cluster heads W_C; only set when ``n_cluster_heads`` is. With ``y``,
         row ``k`` is the head of ``classes_[k]``.
 
     n_features_in_ : int
@@ -320,7 +320,7 @@ class AAETransformer(BaseAAE):
     _parameter_constraints = {
         **BaseAAE._parameter_constraints,
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_cluster_heads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "cluster_head_margin": [Interval(numbers.Real, 0, None, closed="left")],
         "fixed_cluster_heads": ["array-like", None],
         **CATEGORY_TERM_CONSTRAINTS,
@@ -334,7 +334,7 @@ class AAETransformer(BaseAAE):
         n_components=2,
         *,
         prior="gaussian",
-        n_clusters=None,
+        n_cluster_heads=None,
         cluster_head_margin=6.0,
         fixed_cluster_heads=None,
         category_balance=5.0,
@@ -353,7 +353,7 @@ class AAETransformer(BaseAAE):
         learning_rate=1e-3,
         discriminator_learning_rate=1e-3,
         generator_learning_rate=1e-3,
-        beta1=0.5,
+        beta_1=0.5,
         learning_rate_decay=1.0,
         ema_decay=None,
         device="auto",
@@ -368,7 +368,7 @@ class AAETransformer(BaseAAE):
     ):
         self.n_components = n_components
         self.prior = prior
-        self.n_clusters = n_clusters
+        self.n_cluster_heads = n_cluster_heads
         self.cluster_head_margin = cluster_head_margin
         self.fixed_cluster_heads = fixed_cluster_heads
         self.category_balance = category_balance
@@ -387,7 +387,7 @@ class AAETransformer(BaseAAE):
         self.learning_rate = learning_rate
         self.discriminator_learning_rate = discriminator_learning_rate
         self.generator_learning_rate = generator_learning_rate
-        self.beta1 = beta1
+        self.beta_1 = beta_1
         self.learning_rate_decay = learning_rate_decay
         self.ema_decay = ema_decay
         self.device = device
@@ -411,7 +411,7 @@ class AAETransformer(BaseAAE):
 
         y : array-like of shape (n_samples,), default=None
             Optional labels, ``-1`` marking unlabeled rows. With
-            ``n_clusters``, a cross-entropy phase on the labeled rows ties
+            ``n_cluster_heads``, a cross-entropy phase on the labeled rows ties
             class ``k`` to cluster head ``k`` (paper §7, semi-supervised).
             Otherwise used only when the prior is label-aware (mixture of
             Gaussians or swiss roll): the label is then fed to the
@@ -469,7 +469,7 @@ class AAETransformer(BaseAAE):
         )
         prior = check_prior(self.prior, self.n_components)
         schedule = {"n_epochs": 1, "resume": True} if partial else {}
-        uses_labels = self.n_clusters is not None or prior.supports_labels
+        uses_labels = self.n_cluster_heads is not None or prior.supports_labels
         label_indices = None
         if y is not None and uses_labels:
             label_indices = self._label_indices(y, X.shape[0], resume, classes)
@@ -478,7 +478,7 @@ class AAETransformer(BaseAAE):
         if label_indices is None and not resume:
             # A fit without labels must not keep the classes of an earlier fit.
             self.__dict__.pop("classes_", None)
-        if self.n_clusters is not None:
+        if self.n_cluster_heads is not None:
             return self._fit_cluster_heads(X, prior, label_indices, schedule)
         self.__dict__.pop("cluster_heads_", None)
         return self._fit_engine(X, prior, label_indices=label_indices, **schedule)
@@ -505,13 +505,13 @@ class AAETransformer(BaseAAE):
 
     def _fit_cluster_heads(self, X, prior, targets, schedule):
         """Fit the cluster-head representation of §7, semi-supervised with labels."""
-        if targets is not None and len(self.classes_) > self.n_clusters:
+        if targets is not None and len(self.classes_) > self.n_cluster_heads:
             raise ValueError(
-                f"y has {len(self.classes_)} classes but n_clusters={self.n_clusters}; "
+                f"y has {len(self.classes_)} classes but n_cluster_heads={self.n_cluster_heads}; "
                 "each class needs a cluster head of its own."
             )
         self._fit_engine(
-            X, prior, n_categories=self.n_clusters, targets=targets,
+            X, prior, n_categories=self.n_cluster_heads, targets=targets,
             cluster_head_margin=self.cluster_head_margin,
             fixed_cluster_heads=self._check_fixed_cluster_heads(), **schedule,
         )
@@ -524,10 +524,10 @@ class AAETransformer(BaseAAE):
         heads = check_array(
             self.fixed_cluster_heads, dtype=np.float64, input_name="fixed_cluster_heads"
         )
-        expected = (self.n_clusters, self.n_components)
+        expected = (self.n_cluster_heads, self.n_components)
         if heads.shape != expected:
             raise ValueError(
-                f"fixed_cluster_heads must have shape (n_clusters, n_components) = "
+                f"fixed_cluster_heads must have shape (n_cluster_heads, n_components) = "
                 f"{expected}; got {heads.shape}."
             )
         return heads
@@ -538,7 +538,7 @@ class AAETransformer(BaseAAE):
             neighbor_weight=self.neighbor_weight,
             n_neighbor_samples=self.n_neighbor_samples,
         )
-        if self.n_clusters is None:
+        if self.n_cluster_heads is None:
             return config
         return dataclasses.replace(config, **self._category_terms())
 
@@ -625,7 +625,7 @@ class AAETransformer(BaseAAE):
         if not hasattr(self, "classes_"):
             raise ValueError(
                 "sample(y=...) needs a fit with labels: y with a label-aware prior "
-                "such as 'mixture' or 'swiss_roll', or y with n_clusters."
+                "such as 'mixture' or 'swiss_roll', or y with n_cluster_heads."
             )
         indices = class_indices(y, self.classes_)
         if len(indices) != n_samples:

@@ -236,13 +236,13 @@ def test_bench_mnist_clustering_digits(tmp_path, capsys):
 def test_bench_mnist_clustering_rejects_reserved_extras():
     bench = load_benchmark("bench_mnist_clustering")
     with pytest.raises(SystemExit):
-        bench.parse_args(["--dataset", "digits", "--extra", "n_clusters=3"])
+        bench.parse_args(["--dataset", "digits", "--extra", "n_cluster_heads=3"])
 
 
 def test_bench_mnist_2d_semi_supervised_cluster_heads(bench, tmp_path):
     output = tmp_path / "heads"
     report = bench.main(["--dataset", "digits", *TINY, "--labels", "100",
-                         "--extra", "n_clusters=10", "--output", str(output)])
+                         "--extra", "n_cluster_heads=10", "--output", str(output)])
     aae = report["runs"][1]
     assert report["settings"]["labels"] == 100
     assert "supervised" in aae["final_losses"]
@@ -254,7 +254,7 @@ def test_bench_mnist_2d_semi_supervised_cluster_heads(bench, tmp_path):
 def test_bench_mnist_2d_pca_in_front(bench, tmp_path):
     output = tmp_path / "pca_front"
     report = bench.main(["--dataset", "digits", *TINY, "--pca", "10", "--labels", "100",
-                         "--extra", "n_clusters=10", "--output", str(output)])
+                         "--extra", "n_cluster_heads=10", "--output", str(output)])
     aae = report["runs"][1]
     assert report["settings"]["pca_components"] == 10
     # Epochs, losses and heads are read from the pipeline's last step.

@@ -19,7 +19,7 @@ FAST = dict(
 ESTIMATORS = [
     AAETransformer(**FAST),
     # The cluster-head layout of §7 has its own fit path and inverse_transform.
-    AAETransformer(n_clusters=5, **FAST),
+    AAETransformer(n_cluster_heads=5, **FAST),
     # check_classifiers_train asks for > 83% training accuracy on 300 blobs:
     # small batches and constant rates give the cross-entropy phase enough
     # steps (a decay of 0.9 per epoch left 300 rows too few).
@@ -50,28 +50,21 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
-#: For AAETransformer: these checks treat any estimator with an ``n_clusters``
-#: parameter as a clusterer and set it to 1 or 2, which turns on the cluster
-#: heads of §7, then fit with a 2- or 3-class y. Given y, the semi-supervised
-#: cluster-head reduction ties class k to head k and rejects more classes
-#: than heads with a ValueError. AAEClassifier and AAEClusterer pass them.
+#: The cluster-head transformer returns softmax(logits) @ W_C + z: float32
+#: rounding that depends on the batch's size (about 1e-7 in the logits,
+#: between a matrix product over one row and over twenty) is multiplied by
+#: heads a margin (6) apart, past the check's absolute tolerance of 1e-7.
 CLUSTER_HEAD_FAILED_CHECKS = {
-    check: (
-        "Sets n_clusters to 1 or 2 as for a clusterer, then fits with more classes "
-        "in y than heads, which the semi-supervised cluster-head model rejects."
-    )
-    for check in (
-        "check_dont_overwrite_parameters",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_fit2d_1feature",
-        "check_fit2d_predict1d",
-    )
+    "check_methods_subset_invariance": (
+        "float32 inference: the encoder's rounding differs by about 1e-7 between "
+        "batches of 1 and 20 rows, and the cluster heads scale it to 4e-7, past the "
+        "check's atol of 1e-7."
+    ),
 }
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, AAETransformer):
+    if isinstance(estimator, AAETransformer) and estimator.n_cluster_heads is not None:
         return CLUSTER_HEAD_FAILED_CHECKS
     return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
 

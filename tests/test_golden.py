@@ -111,7 +111,7 @@ def transformer_universal_bce_bfloat16(X, X_test, y, y_partial):
 
 def transformer_cluster_head_map(X, X_test, y, y_partial):
     aae = AAETransformer(
-        n_components=2, n_clusters=5, category_consistency=5.0, neighbor_weight=1.0,
+        n_components=2, n_cluster_heads=5, category_consistency=5.0, neighbor_weight=1.0,
         n_neighbor_samples=2, **SMALL,
     ).fit(X)
     Z = aae.transform(X_test)
@@ -125,7 +125,7 @@ def transformer_cluster_head_map(X, X_test, y, y_partial):
 
 
 def transformer_cluster_heads_semi_supervised(X, X_test, y, y_partial):
-    aae = AAETransformer(n_components=2, n_clusters=10, **SMALL).fit(X, y_partial)
+    aae = AAETransformer(n_components=2, n_cluster_heads=10, **SMALL).fit(X, y_partial)
     return {
         "transform": aae.transform(X_test),
         "sample": aae.sample(10, y=np.arange(10), random_state=1),
@@ -136,7 +136,7 @@ def transformer_cluster_heads_semi_supervised(X, X_test, y, y_partial):
 
 def transformer_fixed_cluster_heads(X, X_test, y, y_partial):
     aae = AAETransformer(
-        n_components=4, n_clusters=4, fixed_cluster_heads=5 * np.eye(4), **SMALL
+        n_components=4, n_cluster_heads=4, fixed_cluster_heads=5 * np.eye(4), **SMALL
     ).fit(X)
     return {"transform": aae.transform(X_test), **_history(aae)}
 

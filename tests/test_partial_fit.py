@@ -106,7 +106,7 @@ def test_label_guided_stream_places_classes_on_their_components(digits_split):
 
 def test_cluster_heads_stream(digits_split):
     X_train = digits_split[0]
-    aae = stream(AAETransformer(n_clusters=5, random_state=0, **TINY), X_train, 500,
+    aae = stream(AAETransformer(n_cluster_heads=5, random_state=0, **TINY), X_train, 500,
                  n_passes=2)
     assert aae.cluster_heads_.shape == (5, 2)
     assert aae.transform(X_train[:4]).shape == (4, 2)

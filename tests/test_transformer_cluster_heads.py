@@ -20,7 +20,7 @@ TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), ma
 def semi_supervised_heads(digits_split):
     X_train, _, y_train, _ = digits_split
     y_partial = hide_labels(y_train, 0.1)
-    model = AAETransformer(n_clusters=10, random_state=0).fit(X_train, y_partial)
+    model = AAETransformer(n_cluster_heads=10, random_state=0).fit(X_train, y_partial)
     return model, y_partial
 
 
@@ -57,7 +57,7 @@ def test_learned_heads_keep_the_margin_and_codes_sit_on_them(digits_split, semi_
 
 def test_unsupervised_heads_decode_their_own_representation(digits_split):
     X_train, X_test = digits_split[:2]
-    model = AAETransformer(n_clusters=20, random_state=0).fit(X_train)
+    model = AAETransformer(n_cluster_heads=20, random_state=0).fit(X_train)
     assert not hasattr(model, "classes_")
     assert list(model.history_) == ["reconstruction", "discriminator", "generator"]
     assert model.cluster_heads_.shape == (20, 2)
@@ -72,7 +72,7 @@ def test_fixed_heads_stay_as_given(digits_split):
     X_train, X_test, y_train, y_test = digits_split
     heads = 10 * np.eye(10)
     model = AAETransformer(
-        n_components=10, n_clusters=10, fixed_cluster_heads=heads, random_state=0, max_iter=20
+        n_components=10, n_cluster_heads=10, fixed_cluster_heads=heads, random_state=0, max_iter=20
     ).fit(X_train, hide_labels(y_train, 0.1))
     assert_array_equal(model.cluster_heads_, heads)
     # With labels, head k is the axis of class k (paper Fig. 11d).
@@ -93,7 +93,7 @@ def test_sample_draws_the_class_of_its_head(digits_split, semi_supervised_heads)
 
 def test_pickle_round_trip_keeps_the_heads(digits_split):
     X = digits_split[0][:200]
-    model = AAETransformer(n_clusters=4, random_state=0, **TINY).fit(X)
+    model = AAETransformer(n_cluster_heads=4, random_state=0, **TINY).fit(X)
     restored = pickle.loads(pickle.dumps(model))
     assert_array_equal(restored.transform(X), model.transform(X))
     assert_array_equal(restored.cluster_heads_, model.cluster_heads_)
@@ -102,8 +102,8 @@ def test_pickle_round_trip_keeps_the_heads(digits_split):
 
 def test_refitting_without_heads_forgets_them(digits_split):
     X = digits_split[0][:200]
-    model = AAETransformer(n_clusters=4, random_state=0, **TINY).fit(X)
-    model.set_params(n_clusters=None).fit(X)
+    model = AAETransformer(n_cluster_heads=4, random_state=0, **TINY).fit(X)
+    model.set_params(n_cluster_heads=None).fit(X)
     assert not hasattr(model, "cluster_heads_")
     assert model.model_.cluster_heads is None
 
@@ -111,12 +111,12 @@ def test_refitting_without_heads_forgets_them(digits_split):
 def test_bad_cluster_head_settings_are_named(digits_split):
     X, _, y, _ = digits_split
     with pytest.raises(ValueError, match=r"fixed_cluster_heads must have shape .*\(3, 2\)"):
-        AAETransformer(n_clusters=3, fixed_cluster_heads=np.eye(2), **TINY).fit(X)
-    with pytest.raises(ValueError, match="y has 10 classes but n_clusters=5"):
-        AAETransformer(n_clusters=5, **TINY).fit(X, y)
-    with pytest.raises(ValueError, match="'n_clusters' parameter"):
-        AAETransformer(n_clusters=0, **TINY).fit(X)
+        AAETransformer(n_cluster_heads=3, fixed_cluster_heads=np.eye(2), **TINY).fit(X)
+    with pytest.raises(ValueError, match="y has 10 classes but n_cluster_heads=5"):
+        AAETransformer(n_cluster_heads=5, **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="'n_cluster_heads' parameter"):
+        AAETransformer(n_cluster_heads=0, **TINY).fit(X)
     with pytest.raises(ValueError, match="'cluster_head_margin' parameter"):
-        AAETransformer(n_clusters=2, cluster_head_margin=-1.0, **TINY).fit(X)
+        AAETransformer(n_cluster_heads=2, cluster_head_margin=-1.0, **TINY).fit(X)
     with pytest.raises(ValueError, match="'category_consistency' parameter"):
-        AAETransformer(n_clusters=2, category_consistency=-1.0, **TINY).fit(X)
+        AAETransformer(n_cluster_heads=2, category_consistency=-1.0, **TINY).fit(X)

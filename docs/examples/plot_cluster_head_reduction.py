@@ -3,7 +3,7 @@
 Dimensionality reduction with cluster heads
 ===========================================
 
-Makhzani et al. (2016), §7 and Fig. 11. With ``n_clusters`` set,
+Makhzani et al. (2016), §7 and Fig. 11. With ``n_cluster_heads`` set,
 :class:`~skaae.AAETransformer` learns a categorical code y and a style code z
 as in clustering, and represents an image by W_C·y + z: its cluster's head
 (a learned point of the 2-D plane, one per cluster) plus a small style
@@ -39,10 +39,10 @@ max_iter = 2 if FAST else 15
 models = {
     "Gaussian prior": (AAETransformer(n_components=2, max_iter=max_iter, random_state=0), None),
     "20 cluster heads, no labels (Fig. 11c)": (
-        AAETransformer(n_components=2, n_clusters=20, max_iter=max_iter, random_state=0), None
+        AAETransformer(n_components=2, n_cluster_heads=20, max_iter=max_iter, random_state=0), None
     ),
     f"10 cluster heads, {n_labels} labels (Fig. 11b)": (
-        AAETransformer(n_components=2, n_clusters=10, max_iter=max_iter, random_state=0),
+        AAETransformer(n_components=2, n_cluster_heads=10, max_iter=max_iter, random_state=0),
         y_partial,
     ),
 }
@@ -56,7 +56,7 @@ for ax, (title, (aae, y)) in zip(axes, models.items()):
     accuracy = knn.score(Z_test, data.y_test)
     plot_latent(Z_test, data.y_test, ax=ax, s=2, legend=ax is axes[-1],
                 title=f"{title}\nheld-out 5-NN accuracy {accuracy:.3f}")
-    if aae.n_clusters is not None:
+    if aae.n_cluster_heads is not None:
         heads = aae.cluster_heads_
         ax.scatter(heads[:, 0], heads[:, 1], marker="x", color="black", s=40)
 fig.tight_layout()

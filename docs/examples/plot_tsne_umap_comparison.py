@@ -56,7 +56,7 @@ def timed(function, *args):
 # minibatches with the learning rates raised to match make the fit about as
 # fast as UMAP's on all of MNIST.
 aae = make_pipeline(PCA(n_components=50, random_state=0), AAETransformer(
-    n_components=2, n_clusters=20, category_consistency=5.0, neighbor_weight=1.0,
+    n_components=2, n_cluster_heads=20, category_consistency=5.0, neighbor_weight=1.0,
     n_neighbor_samples=8, batch_size=512, learning_rate=3e-3,
     discriminator_learning_rate=3e-3, generator_learning_rate=3e-3,
     max_iter=2 if FAST else 10, random_state=0,

@@ -48,7 +48,7 @@ class TrainingConfig:
     learning_rate: float
     discriminator_learning_rate: float
     generator_learning_rate: float
-    beta1: float = 0.5
+    beta_1: float = 0.5
     beta2: float = 0.999
     # Step size of the cross-entropy phase; None uses learning_rate.
     supervised_learning_rate: float = None
@@ -253,7 +253,7 @@ class Trainer:
         return torch.optim.Adam(
             parameters,
             lr=learning_rate,
-            betas=(self.config.beta1, self.config.beta2),
+            betas=(self.config.beta_1, self.config.beta2),
             fused=fused or None,
         )
 
@@ -278,7 +278,7 @@ class Trainer:
         self._sync_average()
         for optimizer, _ in self._base_rates():
             for group in optimizer.param_groups:
-                group["betas"] = (config.beta1, config.beta2)
+                group["betas"] = (config.beta_1, config.beta2)
         self.set_epoch(0)
 
     def _base_rates(self):
