@@ -21,11 +21,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import skaae  # noqa: E402
 
-# The gallery examples load MNIST with skaae.datasets.load_mnist, which looks
-# for ../shared/datasets/mnist.npz relative to the working directory, then at
-# SKAAE_MNIST. sphinx-gallery runs each example from its own folder, so point
-# SKAAE_MNIST at the copy beside the repository root when there is one (a value
-# set by the user wins).
+# The gallery examples read MNIST from SKAAE_MNIST, else from
+# ../shared/datasets/mnist.npz relative to the working directory. sphinx-gallery
+# runs each example from its own folder, where that relative path misses, so
+# pass the copy beside the repository root through SKAAE_MNIST when there is
+# one (a value set by the user wins).
 _SHARED_MNIST = REPO_ROOT.parent / "shared" / "datasets" / "mnist.npz"
 if _SHARED_MNIST.is_file():
     os.environ.setdefault("SKAAE_MNIST", str(_SHARED_MNIST))

@@ -3,10 +3,11 @@
 :func:`load_mnist` reads MNIST from either a single ``.npz`` file or a folder
 holding that file or the four original idx files, and returns it the way
 scikit-learn's loaders do: a :class:`~sklearn.utils.Bunch` of flat float
-images in [0, 1] and integer labels. :func:`default_mnist_path` finds the
-copy shared beside this repository, if there is one, and
+images in [0, 1] and integer labels. The library knows no place where MNIST
+lives: the caller passes the path, or names it once in the ``SKAAE_MNIST``
+environment variable (:func:`default_mnist_path`).
 :func:`load_mnist_or_digits` falls back to scikit-learn's bundled digits
-when there is none, so that examples run anywhere.
+when there is no copy, so that examples run anywhere.
 """
 
 import gzip
@@ -20,11 +21,8 @@ from sklearn.utils import Bunch
 
 __all__ = ["default_mnist_path", "load_mnist", "load_mnist_or_digits", "read_idx"]
 
-#: Environment variable naming an MNIST file or folder for :func:`default_mnist_path`.
+#: Environment variable naming an MNIST file or folder; read when no path is passed.
 MNIST_ENV_VAR = "SKAAE_MNIST"
-
-#: Where the shared copy lives, relative to the working directory.
-SHARED_MNIST_PATH = Path("..") / "shared" / "datasets" / "mnist.npz"
 
 #: File name looked for first in a folder.
 MNIST_NPZ_NAME = "mnist.npz"
@@ -51,27 +49,24 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def default_mnist_path():
-    """Return where MNIST is likely to be found on this machine.
+    """Return the MNIST path named by the ``SKAAE_MNIST`` environment variable.
 
-    Looks, in order, for ``../shared/datasets/mnist.npz`` relative to the
-    current working directory (the copy shared beside the repository when
-    run from its root), then for the ``SKAAE_MNIST`` environment variable.
+    This is what :func:`load_mnist` and :func:`load_mnist_or_digits` read
+    when they are given no path. Set the variable once (``export
+    SKAAE_MNIST=/data/mnist.npz``) instead of passing the path to every
+    call; the library looks nowhere else.
 
     Returns
     -------
     path : pathlib.Path or None
-        The absolute path of the shared file if it exists; otherwise the
-        path named by ``SKAAE_MNIST`` if that variable is set and non-empty
-        (it is not checked here: :func:`load_mnist` reports a missing file);
-        otherwise ``None``.
+        The path named by ``SKAAE_MNIST``, with ``~`` expanded, if the
+        variable is set and non-empty (it is not checked here:
+        :func:`load_mnist` reports a missing file); otherwise ``None``.
 
     See Also
     --------
     load_mnist : Load MNIST from such a path.
     """
-    shared = Path.cwd() / SHARED_MNIST_PATH
-    if shared.is_file():
-        return shared.resolve()
     env = os.environ.get(MNIST_ENV_VAR)
     if env:
         return Path(env).expanduser()
@@ -90,7 +85,8 @@ def load_mnist(path=None):
         ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
         ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each
         plain or gzipped with a ``.gz`` suffix). ``mnist.npz`` is preferred
-        when a folder holds both. ``None`` uses :func:`default_mnist_path`.
+        when a folder holds both. ``None`` reads the path from the
+        ``SKAAE_MNIST`` environment variable (:func:`default_mnist_path`).
 
     Returns
     -------
@@ -115,9 +111,10 @@ def load_mnist(path=None):
     Raises
     ------
     FileNotFoundError
-        If ``path`` is ``None`` and no default is found, if ``path`` does not
-        exist, or if a folder holds neither ``mnist.npz`` nor all four idx
-        files; the message names what was looked for.
+        If ``path`` is ``None`` and ``SKAAE_MNIST`` is not set (the message
+        says what to pass), if ``path`` does not exist, or if a folder holds
+        neither ``mnist.npz`` nor all four idx files; the message names what
+        was looked for.
     ValueError
         If a file is malformed: a bad idx magic number or size, a ``.npz``
         file lacking a key, arrays of the wrong shape or type, or image and
@@ -125,24 +122,16 @@ def load_mnist(path=None):
 
     See Also
     --------
-    default_mnist_path : Where MNIST is looked for when ``path`` is None.
+    default_mnist_path : The path read when ``path`` is None.
 
     Examples
     --------
     >>> from skaae.datasets import load_mnist
-    >>> mnist = load_mnist("../shared/datasets/mnist.npz")  # doctest: +SKIP
+    >>> mnist = load_mnist("mnist.npz")  # doctest: +SKIP
     >>> mnist.X_train.shape, mnist.X_train.dtype, mnist.image_shape  # doctest: +SKIP
     ((60000, 784), dtype('float32'), (28, 28))
     """
-    if path is None:
-        path = default_mnist_path()
-        if path is None:
-            raise FileNotFoundError(
-                f"No MNIST path given and none found: looked for {SHARED_MNIST_PATH} "
-                f"relative to {Path.cwd()} and for the {MNIST_ENV_VAR} environment "
-                "variable."
-            )
-    path = Path(path).expanduser()
+    path = _resolve_mnist_path(path)
     if path.is_dir():
         arrays = _load_mnist_dir(path)
     elif path.is_file():
@@ -155,7 +144,7 @@ def load_mnist(path=None):
     return _to_bunch(arrays, path)
 
 
-def load_mnist_or_digits(source="auto", *, n_train=None, n_test=None):
+def load_mnist_or_digits(source="auto", *, path=None, n_train=None, n_test=None):
     """Load MNIST when a local copy is found, scikit-learn's digits otherwise.
 
     The examples of the documentation reproduce the paper's MNIST figures
@@ -165,13 +154,17 @@ def load_mnist_or_digits(source="auto", *, n_train=None, n_test=None):
     Parameters
     ----------
     source : {"auto", "mnist", "digits"}, default="auto"
-        ``"auto"`` loads MNIST from :func:`default_mnist_path` when that
-        finds a file, the digits otherwise; ``"mnist"`` insists on MNIST
-        (and raises like :func:`load_mnist` without it); ``"digits"``
-        always loads the digits.
+        ``"auto"`` loads MNIST when ``path`` exists, the digits otherwise;
+        ``"mnist"`` insists on MNIST (and raises like :func:`load_mnist`
+        without it); ``"digits"`` always loads the digits, whatever
+        ``path`` says.
+    path : str or path-like, default=None
+        Where MNIST is: a ``.npz`` file or a folder, as for
+        :func:`load_mnist`. ``None`` reads the path from the ``SKAAE_MNIST``
+        environment variable; with neither, ``"auto"`` loads the digits.
     n_train, n_test : int, default=None
         Keep only the first ``n_train`` training and ``n_test`` test rows;
-        None keeps them all.
+        None keeps them all. Lower them to make a run on MNIST quicker.
 
     Returns
     -------
@@ -190,8 +183,9 @@ def load_mnist_or_digits(source="auto", *, n_train=None, n_test=None):
     """
     if source not in ("auto", "mnist", "digits"):
         raise ValueError(f"source must be 'auto', 'mnist' or 'digits'; got {source!r}.")
-    path = default_mnist_path() if source != "digits" else None
-    if source == "mnist" or (path is not None and path.exists()):
+    if path is None:
+        path = default_mnist_path()
+    if source == "mnist" or (source == "auto" and path is not None and Path(path).exists()):
         data = load_mnist(path)
         data.name = "MNIST"
     else:
@@ -212,6 +206,19 @@ def load_mnist_or_digits(source="auto", *, n_train=None, n_test=None):
 
 
 # --------------------------------------------------------------- locating
+def _resolve_mnist_path(path):
+    """``path`` as a Path, or the one named by ``SKAAE_MNIST`` when it is None."""
+    if path is None:
+        path = default_mnist_path()
+        if path is None:
+            raise FileNotFoundError(
+                "No MNIST path given: pass the path of a .npz file or of a folder "
+                f"holding {MNIST_NPZ_NAME} or the four idx files, or name it in the "
+                f"{MNIST_ENV_VAR} environment variable. Nothing is downloaded."
+            )
+    return Path(path).expanduser()
+
+
 def _load_mnist_dir(folder):
     """Raw arrays from ``mnist.npz`` in ``folder``, else from its idx files."""
     npz = folder / MNIST_NPZ_NAME

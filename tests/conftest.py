@@ -7,8 +7,18 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-#: The shared MNIST file, beside the repository; tests using it skip without it.
+#: MNIST for the tests, at ``../shared/datasets/mnist.npz`` relative to the
+#: repository root; the tests that use it skip without it. The library itself
+#: knows no such path: the tests pass it.
 MNIST_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist.npz"
+
+
+@pytest.fixture(scope="session")
+def mnist_path():
+    """:data:`MNIST_PATH`; the test is skipped when the file is absent."""
+    if not MNIST_PATH.is_file():
+        pytest.skip(f"MNIST not found at {MNIST_PATH}")
+    return MNIST_PATH
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +30,9 @@ def digits_split():
 
 
 @pytest.fixture(scope="session")
-def mnist_subset():
+def mnist_subset(mnist_path):
     """5,000 training and 2,000 test MNIST rows in [0, 1]; skipped when absent."""
-    if not MNIST_PATH.exists():
-        pytest.skip(f"MNIST not found at {MNIST_PATH}")
-    with np.load(MNIST_PATH) as data:
+    with np.load(mnist_path) as data:
         X_train = data["X_train"][:5000].reshape(-1, 784).astype(np.float32) / 255
         X_test = data["X_test"][:2000].reshape(-1, 784).astype(np.float32) / 255
         return X_train, X_test, data["y_train"][:5000], data["y_test"][:2000]

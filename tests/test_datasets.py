@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,6 @@ from skaae.datasets import (
     load_mnist_or_digits,
     read_idx,
 )
-
-#: The shared MNIST file beside the repository; the test using it skips without it.
-MNIST_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist.npz"
 
 IMAGE_SHAPE = (4, 3)
 
@@ -195,38 +193,44 @@ def test_missing_files_in_folder(tmp_path, raw_mnist):
 
 
 # ------------------------------------------------------------ default path
-def test_default_mnist_path(tmp_path, monkeypatch):
+def test_no_path_and_no_variable_says_what_to_pass(tmp_path, monkeypatch):
+    # A copy where the repository's data used to be looked for is ignored: the
+    # library knows no workspace path.
     work = tmp_path / "repo"
     work.mkdir()
+    shared = tmp_path / "shared" / "datasets"
+    shared.mkdir(parents=True)
+    np.savez(shared / "mnist.npz", x=np.zeros(1))
     monkeypatch.chdir(work)
     monkeypatch.delenv("SKAAE_MNIST", raising=False)
     assert default_mnist_path() is None
-    with pytest.raises(FileNotFoundError, match="SKAAE_MNIST"):
+    with pytest.raises(FileNotFoundError, match="No MNIST path given") as info:
         load_mnist()
+    for hint in ("SKAAE_MNIST", ".npz file", "mnist.npz or the four idx files"):
+        assert hint in str(info.value), f"the message does not name {hint!r}"
+    monkeypatch.setenv("SKAAE_MNIST", "")
+    assert default_mnist_path() is None  # set but empty counts as unset
 
+
+def test_default_mnist_path_reads_the_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("SKAAE_MNIST", str(tmp_path / "elsewhere"))
     assert default_mnist_path() == tmp_path / "elsewhere"
-
-    shared = tmp_path / "shared" / "datasets"
-    shared.mkdir(parents=True)
-    (shared / "mnist.npz").write_bytes(b"")
-    assert default_mnist_path() == (shared / "mnist.npz").resolve()  # the shared copy wins
-    assert default_mnist_path().is_absolute()
+    monkeypatch.setenv("SKAAE_MNIST", "~/mnist.npz")
+    assert default_mnist_path() == Path.home() / "mnist.npz"
 
 
-def test_load_mnist_none_uses_default(tmp_path, monkeypatch, raw_mnist):
-    monkeypatch.chdir(tmp_path)
+def test_load_mnist_none_uses_the_variable(tmp_path, monkeypatch, raw_mnist):
     monkeypatch.setenv("SKAAE_MNIST", str(tmp_path))
     write_idx_files(tmp_path, raw_mnist, compress=True)
-    assert default_mnist_path() == tmp_path  # no shared copy beside tmp_path
     check_round_trip(load_mnist(), raw_mnist)
+    # A path passed wins over the variable.
+    monkeypatch.setenv("SKAAE_MNIST", str(tmp_path / "nowhere"))
+    check_round_trip(load_mnist(tmp_path), raw_mnist)
 
 
 # --------------------------------------------------------------- real data
-def test_real_mnist():
-    if not MNIST_PATH.is_file():
-        pytest.skip(f"MNIST not found at {MNIST_PATH}")
-    data = load_mnist(MNIST_PATH)
+def test_real_mnist(mnist_path):
+    data = load_mnist(mnist_path)
     assert data.image_shape == (28, 28)
     assert data.X_train.shape == (60000, 784) and data.X_test.shape == (10000, 784)
     assert data.y_train.shape == (60000,) and data.y_test.shape == (10000,)
@@ -244,8 +248,7 @@ def test_real_mnist():
 
 
 # ----------------------------------------------------- load_mnist_or_digits
-def test_load_mnist_or_digits_falls_back_to_digits(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_load_mnist_or_digits_falls_back_to_digits(monkeypatch):
     monkeypatch.delenv("SKAAE_MNIST", raising=False)
     data = load_mnist_or_digits(n_train=100)
     assert data.name == "digits" and data.image_shape == (8, 8)
@@ -265,9 +268,14 @@ def test_load_mnist_or_digits_reads_mnist_when_found(tmp_path, monkeypatch):
     np.savez(path, X_train=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
              y_train=np.arange(20) % 10, X_test=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
              y_test=np.arange(5))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SKAAE_MNIST", str(path))
-    data = load_mnist_or_digits(n_test=3)
+    monkeypatch.delenv("SKAAE_MNIST", raising=False)
+    data = load_mnist_or_digits(path=path, n_test=3)
     assert data.name == "MNIST" and data.image_shape == (28, 28)
     assert data.X_train.shape == (20, 784) and data.X_test.shape == (3, 784)
-    assert load_mnist_or_digits("digits").name == "digits"
+    assert load_mnist_or_digits("digits", path=path).name == "digits"
+    assert load_mnist_or_digits(path=tmp_path / "absent.npz").name == "digits"
+    with pytest.raises(FileNotFoundError, match="absent.npz does not exist"):
+        load_mnist_or_digits("mnist", path=tmp_path / "absent.npz")
+    # Without a path, the variable names the copy.
+    monkeypatch.setenv("SKAAE_MNIST", str(path))
+    assert load_mnist_or_digits(n_train=2).X_train.shape == (2, 784)

@@ -29,7 +29,10 @@ from skaae.datasets import load_mnist_or_digits
 from skaae.plotting import plot_latent
 
 FAST = os.environ.get("SKAAE_DOCS_FAST") == "1"  # tiny budget for the docs' CI build
-data = load_mnist_or_digits("digits" if FAST else "auto", n_train=30_000)
+# MNIST where there is a copy: SKAAE_MNIST (the docs build sets it), else the
+# one beside the repository when run from its root; the 8x8 digits otherwise.
+MNIST_PATH = os.environ.get("SKAAE_MNIST", "../shared/datasets/mnist.npz")
+data = load_mnist_or_digits("digits" if FAST else "auto", path=MNIST_PATH, n_train=30_000)
 n_labels = 100 if FAST else 1000
 y_partial = np.full_like(data.y_train, -1)
 labeled = np.random.default_rng(0).choice(len(y_partial), n_labels, replace=False)

@@ -29,7 +29,10 @@ from skaae.plotting import plot_latent, plot_manifold
 # The documentation's CI build sets SKAAE_DOCS_FAST=1 to run each example on a
 # tiny budget; unset, the example reproduces the paper's figure.
 FAST = os.environ.get("SKAAE_DOCS_FAST") == "1"
-data = load_mnist_or_digits("digits" if FAST else "auto")
+# MNIST where there is a copy: SKAAE_MNIST (the docs build sets it), else the
+# one beside the repository when run from its root; the 8x8 digits otherwise.
+MNIST_PATH = os.environ.get("SKAAE_MNIST", "../shared/datasets/mnist.npz")
+data = load_mnist_or_digits("digits" if FAST else "auto", path=MNIST_PATH)
 
 # %%
 # Fit on the training images. ``reconstruction_loss="bce"`` treats pixels as

@@ -27,7 +27,10 @@ from skaae.plotting import plot_latent
 from skaae.priors import GaussianMixturePrior, SwissRollPrior
 
 FAST = os.environ.get("SKAAE_DOCS_FAST") == "1"  # tiny budget for the docs' CI build
-data = load_mnist_or_digits("digits" if FAST else "auto", n_train=20_000)
+# MNIST where there is a copy: SKAAE_MNIST (the docs build sets it), else the
+# one beside the repository when run from its root; the 8x8 digits otherwise.
+MNIST_PATH = os.environ.get("SKAAE_MNIST", "../shared/datasets/mnist.npz")
+data = load_mnist_or_digits("digits" if FAST else "auto", path=MNIST_PATH, n_train=20_000)
 y_partial = data.y_train.copy()
 y_partial[np.random.default_rng(0).random(len(y_partial)) < 0.5] = -1
 

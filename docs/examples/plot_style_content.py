@@ -25,7 +25,10 @@ from skaae.datasets import load_mnist_or_digits
 from skaae.plotting import plot_samples
 
 FAST = os.environ.get("SKAAE_DOCS_FAST") == "1"  # tiny budget for the docs' CI build
-data = load_mnist_or_digits("digits" if FAST else "auto", n_train=20_000)
+# MNIST where there is a copy: SKAAE_MNIST (the docs build sets it), else the
+# one beside the repository when run from its root; the 8x8 digits otherwise.
+MNIST_PATH = os.environ.get("SKAAE_MNIST", "../shared/datasets/mnist.npz")
+data = load_mnist_or_digits("digits" if FAST else "auto", path=MNIST_PATH, n_train=20_000)
 
 with warnings.catch_warnings():
     # Every row is labeled on purpose: that is the supervised model of §4.
