@@ -8,6 +8,14 @@ in the paper -- an isotropic Gaussian, a mixture of Gaussians and a swiss roll
 (§2, Fig. 2 and Fig. 4) -- plus a uniform prior and wrappers around
 user-supplied samplers.
 
+The priors are scikit-learn parameter objects: their parameters are checked
+against ``_parameter_constraints`` with scikit-learn's own validation, and
+``get_params``, ``set_params``, :func:`~sklearn.base.clone` and the ``repr``
+come from :class:`~sklearn.base.BaseEstimator`. An estimator's parameters
+therefore reach into its prior, so a grid search can tune it::
+
+    GridSearchCV(AAETransformer(prior=GaussianPrior()), {"prior__std": [0.5, 1.0]})
+
 Some priors support label-guided regularization (§2.3): ``sample`` then
 accepts one label per row that selects the mixture component (or the segment
 of the swiss roll) the row is drawn from, ``-1`` meaning "draw from the whole
@@ -20,11 +28,16 @@ random state.
 
 import copy
 import functools
-import inspect
-import numbers
 from abc import ABC, abstractmethod
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    validate_parameter_constraints,
+)
 
 __all__ = [
     "Prior",
@@ -44,42 +57,24 @@ _SWISS_ROLL_OUTER_RADIUS = 4.0
 # Number of repulsion steps that spread mixture means over a sphere.
 _N_REPULSION_STEPS = 100
 
+# Constraints shared by several parameters. An interval open at infinity
+# rejects inf and NaN too, so every bound below also means "finite".
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+_NON_NEGATIVE = Interval(Real, 0, None, closed="left")
+_FINITE = Interval(Real, None, None, closed="neither")
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
+# The arguments of Prior.bind and Prior.sample, checked the same way.
+_BIND_CONSTRAINTS = {"n_dims": [_POSITIVE_INT]}
+_SAMPLE_CONSTRAINTS = {
+    "n_samples": [Interval(Integral, 0, None, closed="left")],
+    "rng": [np.random.Generator],
+}
+
 
 # ---------------------------------------------------------------------------
-# Validation helpers
+# Helpers for user samplers and mixture means
 # ---------------------------------------------------------------------------
-
-
-def _check_int(value, name, *, min_val):
-    """Check that ``value`` is an integer (not a bool) >= ``min_val``."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer; got {value!r}.")
-    if value < min_val:
-        raise ValueError(f"{name} must be >= {min_val}; got {value!r}.")
-    return int(value)
-
-
-def _check_real(value, name, *, min_val=None, strict=False, allow_none=False):
-    """Check that ``value`` is a finite real number, optionally bounded below."""
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a real number; got {value!r}.")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value!r}.")
-    if min_val is not None:
-        if strict and not value > min_val:
-            raise ValueError(f"{name} must be > {min_val}; got {value!r}.")
-        if not strict and not value >= min_val:
-            raise ValueError(f"{name} must be >= {min_val}; got {value!r}.")
-    return float(value)
-
-
-def _check_n_dims(n_dims, allow_none=True):
-    """Check the ``n_dims`` argument of a prior: a positive integer or None."""
-    if n_dims is None and allow_none:
-        return None
-    return _check_int(n_dims, "n_dims", min_val=1)
 
 
 def _callable_name(func):
@@ -137,27 +132,36 @@ def _validate_sample_output(Z, n_samples, n_dims, sampler_name):
     return Z
 
 
-def _format_param(value):
-    """Format one parameter value for ``Prior.__repr__``."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if inspect.isfunction(value) or inspect.ismethod(value):
-        return _callable_name(value)
-    return repr(value)
+@functools.lru_cache(maxsize=32)
+def _spread_directions(n_points, n_dims):
+    """Return ``n_points`` unit vectors in ``n_dims`` dims, spread apart.
 
-
-def _is_default(value, default):
-    """Return True if ``value`` equals the ``__init__`` default."""
-    if default is inspect.Parameter.empty:
-        return False
-    if value is default:
-        return True
-    if value is None or default is None:
-        return False
-    try:
-        return bool(value == default)
-    except Exception:  # e.g. arrays, whose == is elementwise
-        return False
+    The construction is deterministic (a fixed local seed, then a fixed number
+    of repulsion steps), so the same arguments always give the same vectors.
+    The result is cached and read-only.
+    """
+    # A private, fixed-seed generator: the means are part of the prior's
+    # definition, not a random draw, and must not depend on the user's rng.
+    X = np.random.default_rng(0).standard_normal((n_points, n_dims))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    # Step sizes shrink geometrically so the points settle instead of jittering.
+    for step in np.geomspace(0.2, 0.01, _N_REPULSION_STEPS):
+        diff = X[:, None, :] - X[None, :, :]
+        dist2 = np.einsum("ijk,ijk->ij", diff, diff)
+        np.fill_diagonal(dist2, np.inf)
+        # A steep 1 / r**5 repulsion is dominated by the closest pairs, which
+        # is what pushes the minimum distance up.
+        force = np.einsum("ij,ijk->ik", dist2**-3, diff)
+        # Only the component tangent to the sphere moves the points.
+        force -= np.einsum("ij,ij->i", force, X)[:, None] * X
+        # Move by a fraction of the closest distance so no point overshoots.
+        scale = np.linalg.norm(force, axis=1).max()
+        if scale == 0:  # an exact equilibrium: nothing left to move
+            break
+        X += (step * np.sqrt(dist2.min()) / scale) * force
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+    X.setflags(write=False)
+    return X
 
 
 # ---------------------------------------------------------------------------
@@ -165,18 +169,26 @@ def _is_default(value, default):
 # ---------------------------------------------------------------------------
 
 
-class Prior(ABC):
+class Prior(BaseEstimator, ABC):
     """Base class for the priors of an adversarial autoencoder.
 
     A prior only needs to be sampled: the discriminator of the adversarial
-    autoencoder learns to tell prior draws from codes. Subclasses implement
-    :meth:`_sample`; the public :meth:`sample` validates its arguments first.
+    autoencoder learns to tell prior draws from codes. Subclasses declare
+    their parameters in ``__init__`` and ``_parameter_constraints``, as
+    scikit-learn estimators do, and implement :meth:`_sample`; the public
+    :meth:`sample` validates its arguments first.
+
+    Parameters are checked when the prior is made and again when an
+    estimator binds it (:meth:`bind`, at the start of ``fit``), so a value
+    set later with ``set_params`` -- by a grid search over ``prior__std``,
+    say -- is checked before any training.
 
     Parameters
     ----------
     n_dims : int or None, default=None
-        Dimensionality of the codes. ``None`` leaves it unbound; an estimator
-        binds it to its ``n_components`` through :meth:`bind`.
+        Dimensionality of the codes. Leave it at ``None``: the estimator
+        binds the prior to its ``n_components`` through :meth:`bind`. Set it
+        only to sample from the prior on its own.
 
     Attributes
     ----------
@@ -184,6 +196,8 @@ class Prior(ABC):
         Class attribute. True if :meth:`sample` accepts ``labels``
         (label-guided regularization, §2.3 of the paper).
     """
+
+    _parameter_constraints = {"n_dims": [_POSITIVE_INT, None]}
 
     supports_labels = False
 
@@ -193,6 +207,8 @@ class Prior(ABC):
 
     def __init__(self, *, n_dims=None):
         self.n_dims = n_dims
+        # Checked here, unlike an estimator's parameters, so that a wrong
+        # value is reported on the line that makes the prior.
         self._validate_params()
 
     @property
@@ -201,10 +217,11 @@ class Prior(ABC):
         return 0
 
     def _validate_params(self):
-        """Validate the constructor parameters; raise on invalid ones."""
-        n_dims = _check_n_dims(self.n_dims)
-        if n_dims is not None:
-            self._check_dimension(n_dims)
+        """Check the parameters against ``_parameter_constraints`` (raising
+        scikit-learn's ``InvalidParameterError``), then :meth:`_check_dimension`."""
+        super()._validate_params()
+        if self.n_dims is not None:
+            self._check_dimension(self.n_dims)
 
     def _check_dimension(self, n_dims):
         """Raise ValueError if this prior cannot live in ``n_dims`` dimensions."""
@@ -228,10 +245,13 @@ class Prior(ABC):
         -------
         prior : Prior
             A shallow copy of ``self`` with ``n_dims`` set; ``self`` is left
-            unchanged.
+            unchanged, and a user sampler it wraps is shared, not copied.
 
         Raises
         ------
+        sklearn.utils._param_validation.InvalidParameterError
+            If ``n_dims`` or a parameter of the prior is invalid (a
+            subclass of both ValueError and TypeError).
         ValueError
             If the prior is already bound to another dimension, or cannot
             have ``n_dims`` dimensions.
@@ -242,7 +262,9 @@ class Prior(ABC):
         >>> GaussianPrior().bind(2)
         GaussianPrior(n_dims=2)
         """
-        n_dims = _check_n_dims(n_dims, allow_none=False)
+        validate_parameter_constraints(
+            _BIND_CONSTRAINTS, {"n_dims": n_dims}, caller_name=f"{type(self).__name__}.bind"
+        )
         self._validate_params()
         if self.n_dims is not None and self.n_dims != n_dims:
             raise ValueError(
@@ -251,7 +273,7 @@ class Prior(ABC):
             )
         self._check_dimension(n_dims)
         bound = copy.copy(self)
-        bound.n_dims = n_dims
+        bound.n_dims = int(n_dims)
         return bound
 
     def sample(self, n_samples, rng, labels=None):
@@ -275,22 +297,24 @@ class Prior(ABC):
 
         Raises
         ------
+        sklearn.utils._param_validation.InvalidParameterError
+            If ``n_samples`` is not a non-negative integer or ``rng`` is not
+            a :class:`numpy.random.Generator` (a subclass of both ValueError
+            and TypeError).
         ValueError
             If the prior is not bound to a dimension, or ``labels`` are
             given to a prior that does not support them, have the wrong
             length or hold out-of-range values.
-        TypeError
-            If ``rng`` is not a :class:`numpy.random.Generator`.
         """
-        n_samples = _check_int(n_samples, "n_samples", min_val=0)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(
-                f"rng must be a numpy.random.Generator; got {type(rng).__name__}."
-            )
+        validate_parameter_constraints(
+            _SAMPLE_CONSTRAINTS,
+            {"n_samples": n_samples, "rng": rng},
+            caller_name=f"{type(self).__name__}.sample",
+        )
         if self._requires_n_dims and self.n_dims is None:
             raise self._not_bound_error()
         labels = self._check_labels(labels, n_samples)
-        Z = self._sample(n_samples, rng, labels)
+        Z = self._sample(int(n_samples), rng, labels)
         return np.ascontiguousarray(Z, dtype=np.float64)
 
     def _check_labels(self, labels, n_samples):
@@ -336,20 +360,6 @@ class Prior(ABC):
         in ``[-1, n_label_slots)``.
         """
 
-    def __repr__(self):
-        params = inspect.signature(type(self).__init__).parameters
-        parts = []
-        for name, param in params.items():
-            if name == "self" or param.kind in (
-                param.VAR_POSITIONAL,
-                param.VAR_KEYWORD,
-            ):
-                continue
-            value = getattr(self, name, None)
-            if not _is_default(value, param.default):
-                parts.append(f"{name}={_format_param(value)}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
 
 # ---------------------------------------------------------------------------
 # Concrete priors
@@ -357,12 +367,16 @@ class Prior(ABC):
 
 
 class GaussianPrior(Prior):
-    """Isotropic Gaussian prior ``N(0, std**2 I)``.
+    """Isotropic Gaussian prior ``N(0, std**2 I)``, the paper's default.
 
     Parameters
     ----------
     std : float, default=1.0
-        Standard deviation of every coordinate; must be > 0.
+        Standard deviation of every coordinate; must be > 0. It sets the
+        scale of the codes: the encoder learns to match it, so it matters
+        mostly when the codes feed something scale-sensitive downstream
+        (a distance threshold, a fixed-bandwidth kernel). A grid search
+        reaches it as ``prior__std``.
     n_dims : int or None, default=None
         Dimensionality of the codes; ``None`` until an estimator binds it.
 
@@ -375,13 +389,11 @@ class GaussianPrior(Prior):
     (5, 3)
     """
 
+    _parameter_constraints = {**Prior._parameter_constraints, "std": [_POSITIVE]}
+
     def __init__(self, std=1.0, *, n_dims=None):
         self.std = std
         super().__init__(n_dims=n_dims)
-
-    def _validate_params(self):
-        _check_real(self.std, "std", min_val=0, strict=True)
-        super()._validate_params()
 
     def _sample(self, n_samples, rng, labels):
         return self.std * rng.standard_normal((n_samples, self.n_dims))
@@ -390,12 +402,15 @@ class GaussianPrior(Prior):
 class UniformPrior(Prior):
     """Uniform prior on the hypercube ``[low, high) ** n_dims``.
 
+    Bounded codes suit a downstream model that expects inputs in a box; the
+    sharp edges are harder for the encoder to match than a Gaussian's tails.
+
     Parameters
     ----------
     low : float, default=-1.0
-        Lower bound of every coordinate.
+        Lower bound of every coordinate; must be finite.
     high : float, default=1.0
-        Upper bound of every coordinate; must be > ``low``.
+        Upper bound of every coordinate; must be finite and > ``low``.
     n_dims : int or None, default=None
         Dimensionality of the codes; ``None`` until an estimator binds it.
 
@@ -408,52 +423,23 @@ class UniformPrior(Prior):
     True
     """
 
+    _parameter_constraints = {**Prior._parameter_constraints, "low": [_FINITE], "high": [_FINITE]}
+
     def __init__(self, low=-1.0, high=1.0, *, n_dims=None):
         self.low = low
         self.high = high
         super().__init__(n_dims=n_dims)
 
     def _validate_params(self):
-        low = _check_real(self.low, "low")
-        high = _check_real(self.high, "high")
-        if not low < high:
-            raise ValueError(f"low must be < high; got low={low!r}, high={high!r}.")
         super()._validate_params()
+        # A relation between two parameters, beyond what constraints express.
+        if not self.low < self.high:
+            raise ValueError(
+                f"low must be < high; got low={self.low!r}, high={self.high!r}."
+            )
 
     def _sample(self, n_samples, rng, labels):
         return rng.uniform(self.low, self.high, size=(n_samples, self.n_dims))
-
-
-@functools.lru_cache(maxsize=32)
-def _spread_directions(n_points, n_dims):
-    """Return ``n_points`` unit vectors in ``n_dims`` dims, spread apart.
-
-    The construction is deterministic (a fixed local seed, then a fixed number
-    of repulsion steps), so the same arguments always give the same vectors.
-    The result is cached and read-only.
-    """
-    # A private, fixed-seed generator: the means are part of the prior's
-    # definition, not a random draw, and must not depend on the user's rng.
-    X = np.random.default_rng(0).standard_normal((n_points, n_dims))
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    # Step sizes shrink geometrically so the points settle instead of jittering.
-    for step in np.geomspace(0.2, 0.01, _N_REPULSION_STEPS):
-        diff = X[:, None, :] - X[None, :, :]
-        dist2 = np.einsum("ijk,ijk->ij", diff, diff)
-        np.fill_diagonal(dist2, np.inf)
-        # A steep 1 / r**5 repulsion is dominated by the closest pairs, which
-        # is what pushes the minimum distance up.
-        force = np.einsum("ij,ijk->ik", dist2**-3, diff)
-        # Only the component tangent to the sphere moves the points.
-        force -= np.einsum("ij,ij->i", force, X)[:, None] * X
-        # Move by a fraction of the closest distance so no point overshoots.
-        scale = np.linalg.norm(force, axis=1).max()
-        if scale == 0:  # an exact equilibrium: nothing left to move
-            break
-        X += (step * np.sqrt(dist2.min()) / scale) * force
-        X /= np.linalg.norm(X, axis=1, keepdims=True)
-    X.setflags(write=False)
-    return X
 
 
 class GaussianMixturePrior(Prior):
@@ -513,6 +499,14 @@ class GaussianMixturePrior(Prior):
     (3, 2)
     """
 
+    _parameter_constraints = {
+        **Prior._parameter_constraints,
+        "n_components": [_POSITIVE_INT],
+        "radius": [_NON_NEGATIVE],
+        "std": [_POSITIVE],
+        "tangential_std": [_POSITIVE, None],
+    }
+
     supports_labels = True
 
     def __init__(
@@ -528,19 +522,6 @@ class GaussianMixturePrior(Prior):
     def n_label_slots(self):
         """Number of label values :meth:`sample` accepts: ``n_components``."""
         return self.n_components
-
-    def _validate_params(self):
-        _check_int(self.n_components, "n_components", min_val=1)
-        _check_real(self.radius, "radius", min_val=0)
-        _check_real(self.std, "std", min_val=0, strict=True)
-        _check_real(
-            self.tangential_std,
-            "tangential_std",
-            min_val=0,
-            strict=True,
-            allow_none=True,
-        )
-        super()._validate_params()
 
     def component_means(self):
         """Return the means of the mixture components.
@@ -641,6 +622,13 @@ class SwissRollPrior(Prior):
     (4, 2)
     """
 
+    _parameter_constraints = {
+        **Prior._parameter_constraints,
+        "n_components": [_POSITIVE_INT],
+        "n_turns": [_POSITIVE],
+        "noise": [_NON_NEGATIVE],
+    }
+
     supports_labels = True
 
     def __init__(self, n_components=10, *, n_turns=1.5, noise=0.05, n_dims=None):
@@ -653,12 +641,6 @@ class SwissRollPrior(Prior):
     def n_label_slots(self):
         """Number of label values :meth:`sample` accepts: ``n_components``."""
         return self.n_components
-
-    def _validate_params(self):
-        _check_int(self.n_components, "n_components", min_val=1)
-        _check_real(self.n_turns, "n_turns", min_val=0, strict=True)
-        _check_real(self.noise, "noise", min_val=0)
-        super()._validate_params()
 
     def _check_dimension(self, n_dims):
         if n_dims != 2:
@@ -703,22 +685,19 @@ class CallablePrior(Prior):
     ...     angle = rng.uniform(0, 2 * np.pi, n_samples)
     ...     return np.column_stack([np.cos(angle), np.sin(angle)])
     >>> prior = CallablePrior(ring, n_dims=2)
-    >>> prior
-    CallablePrior(func=ring, n_dims=2)
+    >>> prior  # doctest: +ELLIPSIS
+    CallablePrior(func=<function ring at 0x...>, n_dims=2)
     >>> prior.sample(5, np.random.default_rng(0)).shape
     (5, 2)
     """
+
+    _parameter_constraints = {**Prior._parameter_constraints, "func": [callable]}
 
     _requires_n_dims = False
 
     def __init__(self, func, *, n_dims=None):
         self.func = func
         super().__init__(n_dims=n_dims)
-
-    def _validate_params(self):
-        if not callable(self.func):
-            raise TypeError(f"func must be callable; got {self.func!r}.")
-        super()._validate_params()
 
     def _sample(self, n_samples, rng, labels):
         Z = self.func(n_samples, rng)
@@ -737,6 +716,8 @@ class _SamplerObjectPrior(Prior):
     but does not say how many, only ``labels >= -1`` is checked.
     """
 
+    _parameter_constraints = {**Prior._parameter_constraints, "obj": [HasMethods("sample")]}
+
     _requires_n_dims = False
 
     def __init__(self, obj, *, n_dims=None):
@@ -753,13 +734,6 @@ class _SamplerObjectPrior(Prior):
             return 0
         n_slots = getattr(self.obj, "n_label_slots", 0)
         return 0 if n_slots is None else int(n_slots)
-
-    def _validate_params(self):
-        if not callable(getattr(self.obj, "sample", None)):
-            raise TypeError(
-                f"obj must have a callable sample method; got {self.obj!r}."
-            )
-        super()._validate_params()
 
     def _check_dimension(self, n_dims):
         own = getattr(self.obj, "n_dims", None)

@@ -4,7 +4,11 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils._param_validation import InvalidParameterError
 
+from skaae import AAETransformer
 from skaae.priors import (
     CallablePrior,
     GaussianMixturePrior,
@@ -83,13 +87,15 @@ def test_sample_does_not_touch_global_rng(prior):
 
 @pytest.mark.parametrize("rng", [0, None, np.random.RandomState(0)])
 def test_sample_requires_generator(rng):
-    with pytest.raises(TypeError, match="numpy.random.Generator"):
+    msg = "The 'rng' parameter of GaussianPrior.sample must be an instance of 'numpy.random"
+    with pytest.raises(InvalidParameterError, match=re.escape(msg)):
         GaussianPrior(n_dims=2).sample(5, rng)
 
 
-@pytest.mark.parametrize("n_samples", [-1, 2.5, True])
+@pytest.mark.parametrize("n_samples", [-1, 2.5, "5"])
 def test_sample_rejects_bad_n_samples(n_samples):
-    with pytest.raises((TypeError, ValueError), match="n_samples"):
+    msg = "The 'n_samples' parameter of GaussianPrior.sample must be an int in the range [0, inf)"
+    with pytest.raises(InvalidParameterError, match=re.escape(msg)):
         GaussianPrior(n_dims=2).sample(n_samples, _rng())
 
 
@@ -170,30 +176,52 @@ def test_swiss_roll_is_two_dimensional():
 
 
 @pytest.mark.parametrize(
-    "make, error, match",
+    "make, match",
     [
-        (lambda: GaussianPrior(std=0.0), ValueError, "std must be > 0"),
-        (lambda: GaussianPrior(std=-1.0), ValueError, "std must be > 0"),
-        (lambda: GaussianPrior(std=np.inf), ValueError, "std must be finite"),
-        (lambda: GaussianPrior(std="1"), TypeError, "std must be a real"),
-        (lambda: UniformPrior(1.0, 1.0), ValueError, "low must be < high"),
-        (lambda: UniformPrior(2.0, -1.0), ValueError, "low must be < high"),
-        (lambda: GaussianMixturePrior(0), ValueError, "n_components must be >= 1"),
-        (lambda: GaussianMixturePrior(2.5), TypeError, "n_components must be an int"),
-        (lambda: GaussianMixturePrior(radius=-1.0), ValueError, "radius must be >= 0"),
-        (lambda: GaussianMixturePrior(std=0.0), ValueError, "std must be > 0"),
-        (lambda: GaussianMixturePrior(tangential_std=0.0), ValueError,
-         "tangential_std must be > 0"),
-        (lambda: SwissRollPrior(0), ValueError, "n_components must be >= 1"),
-        (lambda: SwissRollPrior(n_turns=0.0), ValueError, "n_turns must be > 0"),
-        (lambda: SwissRollPrior(noise=-0.1), ValueError, "noise must be >= 0"),
-        (lambda: GaussianPrior(n_dims=0), ValueError, "n_dims must be >= 1"),
-        (lambda: CallablePrior(3), TypeError, "func must be callable"),
+        (lambda: GaussianPrior(std=0.0), "The 'std' parameter of GaussianPrior must be a float "
+         "in the range (0.0, inf). Got 0.0 instead."),
+        (lambda: GaussianPrior(std=-1.0), "The 'std' parameter of GaussianPrior must be a float "
+         "in the range (0.0, inf). Got -1.0 instead."),
+        (lambda: GaussianPrior(std=np.inf), "Got inf instead."),  # the range is open at inf
+        (lambda: GaussianPrior(std="1"), "The 'std' parameter of GaussianPrior must be a float"),
+        (lambda: UniformPrior(low=np.nan), "The 'low' parameter of UniformPrior must be a float "
+         "in the range (-inf, inf)"),
+        (lambda: GaussianMixturePrior(0), "The 'n_components' parameter of GaussianMixturePrior "
+         "must be an int in the range [1, inf). Got 0 instead."),
+        (lambda: GaussianMixturePrior(2.5), "The 'n_components' parameter of GaussianMixturePrior "
+         "must be an int in the range [1, inf). Got 2.5 instead."),
+        (lambda: GaussianMixturePrior(radius=-1.0), "The 'radius' parameter of "
+         "GaussianMixturePrior must be a float in the range [0.0, inf)"),
+        (lambda: GaussianMixturePrior(std=0.0), "The 'std' parameter of GaussianMixturePrior"),
+        (lambda: GaussianMixturePrior(tangential_std=0.0), "The 'tangential_std' parameter of "
+         "GaussianMixturePrior must be a float in the range (0.0, inf) or None"),
+        (lambda: SwissRollPrior(0), "The 'n_components' parameter of SwissRollPrior must be an "
+         "int in the range [1, inf)"),
+        (lambda: SwissRollPrior(n_turns=0.0), "The 'n_turns' parameter of SwissRollPrior must be "
+         "a float in the range (0.0, inf)"),
+        (lambda: SwissRollPrior(noise=-0.1), "The 'noise' parameter of SwissRollPrior must be a "
+         "float in the range [0.0, inf)"),
+        (lambda: GaussianPrior(n_dims=0), "The 'n_dims' parameter of GaussianPrior must be an int "
+         "in the range [1, inf) or None. Got 0 instead."),
+        (lambda: CallablePrior(3), "The 'func' parameter of CallablePrior must be a callable. "
+         "Got 3 instead."),
     ],
 )
-def test_invalid_parameters(make, error, match):
-    with pytest.raises(error, match=match):
+def test_invalid_parameters(make, match):
+    # scikit-learn's InvalidParameterError is both a ValueError and a TypeError.
+    with pytest.raises(InvalidParameterError, match=re.escape(match)):
         make()
+
+
+@pytest.mark.parametrize("low, high", [(1.0, 1.0), (2.0, -1.0)])
+def test_uniform_low_must_be_below_high(low, high):
+    msg = f"low must be < high; got low={low!r}, high={high!r}."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        UniformPrior(low, high)
+    # A value set later is checked when an estimator binds the prior.
+    prior = UniformPrior().set_params(low=low, high=high)
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        prior.bind(2)
 
 
 def _ring(n_samples, rng):
@@ -206,17 +234,22 @@ def _ring(n_samples, rng):
     [
         (GaussianPrior(), "GaussianPrior()"),
         (GaussianPrior(2.0), "GaussianPrior(std=2.0)"),
-        (GaussianPrior(np.float64(0.5)), "GaussianPrior(std=0.5)"),
+        (GaussianPrior(np.float64(0.5)), "GaussianPrior(std=np.float64(0.5))"),
         (UniformPrior(0.0, n_dims=2), "UniformPrior(low=0.0, n_dims=2)"),
         (GaussianMixturePrior(), "GaussianMixturePrior()"),
         (GaussianMixturePrior(5, tangential_std=0.1),
          "GaussianMixturePrior(n_components=5, tangential_std=0.1)"),
-        (SwissRollPrior(noise=0.0, n_dims=2), "SwissRollPrior(noise=0.0, n_dims=2)"),
-        (CallablePrior(_ring), "CallablePrior(func=_ring)"),
+        (SwissRollPrior(noise=0.0, n_dims=2), "SwissRollPrior(n_dims=2, noise=0.0)"),
     ],
 )
 def test_repr_shows_non_default_parameters(prior, expected):
+    # scikit-learn's repr: changed parameters only, in alphabetical order.
     assert repr(prior) == expected
+
+
+def test_repr_of_callable_prior_names_the_function():
+    assert re.fullmatch(r"CallablePrior\(func=<function _ring at 0x[0-9a-f]+>\)",
+                        repr(CallablePrior(_ring)))
 
 
 # ---------------------------------------------------------------------------
@@ -675,3 +708,74 @@ def test_check_prior_type_error(bad):
 def test_check_prior_rejects_classes():
     with pytest.raises(TypeError, match=re.escape("Did you mean GaussianPrior()?")):
         check_prior(GaussianPrior, 2)
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn parameter objects
+# ---------------------------------------------------------------------------
+
+
+def test_get_params_set_params_and_clone():
+    prior = GaussianMixturePrior(5, std=0.3)
+    assert prior.get_params() == dict(
+        n_components=5, radius=4.0, std=0.3, tangential_std=None, n_dims=None
+    )
+    assert prior.set_params(radius=2.0, tangential_std=0.1) is prior
+    assert (prior.radius, prior.tangential_std) == (2.0, 0.1)
+    copied = clone(prior)
+    assert copied is not prior and copied.get_params() == prior.get_params()
+    # A wrapped sampler is shared by the clone and by the bound copy, not copied.
+    callable_prior = CallablePrior(_ring)
+    assert clone(callable_prior).func is _ring
+    assert callable_prior.bind(2).func is _ring
+
+
+def test_set_params_is_checked_when_bound():
+    # set_params assigns, as in scikit-learn; the estimator's bind at fit checks.
+    prior = GaussianPrior().set_params(std=-1.0)
+    assert prior.std == -1.0
+    msg = "The 'std' parameter of GaussianPrior must be a float in the range (0.0, inf)"
+    with pytest.raises(InvalidParameterError, match=re.escape(msg)):
+        check_prior(prior, 2)
+    with pytest.raises(InvalidParameterError, match="'n_dims' parameter of GaussianPrior.bind"):
+        GaussianPrior().bind(0)
+
+
+def test_estimator_parameters_reach_into_the_prior():
+    aae = AAETransformer(prior=GaussianMixturePrior(4, radius=2.0))
+    params = aae.get_params()
+    assert params["prior__n_components"] == 4 and params["prior__radius"] == 2.0
+    aae.set_params(prior__radius=3.0)
+    assert aae.prior.radius == 3.0
+    assert clone(aae).prior is not aae.prior
+    assert repr(clone(aae)) == repr(aae)
+
+
+def test_grid_search_over_prior_std(digits_split):
+    X_train = digits_split[0][:400]
+    prior = GaussianPrior()
+    aae = AAETransformer(
+        n_components=2, prior=prior, hidden_layer_sizes=(16,),
+        discriminator_hidden_layer_sizes=(16,), max_iter=2, random_state=0,
+    )
+
+    def neg_reconstruction_error(estimator, X, y=None):
+        return -np.mean((estimator.inverse_transform(estimator.transform(X)) - X) ** 2)
+
+    def fitted_prior_std(estimator, X, y=None):
+        return estimator.prior_.std
+
+    search = GridSearchCV(
+        aae, {"prior__std": [0.5, 1.0]}, cv=2, refit="reconstruction",
+        scoring={"reconstruction": neg_reconstruction_error, "prior_std": fitted_prior_std},
+    )
+    search.fit(X_train)
+    # Each candidate was fitted with its own prior.
+    np.testing.assert_array_equal(search.cv_results_["param_prior__std"], [0.5, 1.0])
+    np.testing.assert_array_equal(search.cv_results_["mean_test_prior_std"], [0.5, 1.0])
+    assert np.all(np.isfinite(search.cv_results_["mean_test_reconstruction"]))
+    best = search.best_estimator_
+    assert best.prior.std == best.prior_.std == search.best_params_["prior__std"]
+    assert best.transform(X_train).shape == (len(X_train), 2)
+    # The search cloned the prior: the one passed in is untouched.
+    assert prior.std == 1.0 and best.prior is not prior
