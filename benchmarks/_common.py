@@ -1,21 +1,15 @@
-"""Plumbing shared by the MNIST benchmark scripts (not a benchmark itself).
+"""Plumbing the benchmarks share (not a benchmark itself).
 
-Command-line types and ``--extra`` handling, data loading, the warm-up fit,
-thread settings, the machine and settings parts of a report, markdown
-helpers and JSON writing. The scripts import it as ``_common`` after putting
-their own folder on ``sys.path``, so that it is found both when a script is
-run as ``python benchmarks/<script>.py`` and when it is loaded from its path
-(``tests/test_benchmarks.py``).
+Where MNIST is and the one :func:`load_data`; the measurements more than one
+benchmark makes (held-out k-NN accuracy and trustworthiness of an embedding,
+``transform`` speed, balanced labels, the untimed warm-up fit); the record of
+the machine; JSON writing. The benchmarks and ``run.py`` import it as
+``_common``: ``run.py`` puts this folder on ``sys.path``.
 """
 
-import argparse
-import ast
-import datetime
-import json
 import math
 import os
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -33,14 +27,18 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import Bunch
 
 import skaae
-from skaae.datasets import default_mnist_path, load_mnist
+from skaae.datasets import load_mnist
 
-#: Seed of the digits train/test split.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The copy of MNIST kept beside the repository in this workspace. The library names no
+#: path; the benchmarks may, because they run from a checkout.
+SHARED_MNIST = REPO_ROOT.parent / "shared" / "datasets" / "mnist.npz"
+MNIST_ENV_VAR = "SKAAE_MNIST"
+
+#: Seed of the digits split, of the trustworthiness subset and of the reference PCA.
 DATA_SEED = 0
-
 #: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
 WARM_UP_ROWS = 512
-
 #: Neighbours of the held-out classifier and of trustworthiness.
 KNN_K = 5
 TRUST_K = 10
@@ -50,168 +48,68 @@ TRUST_ROWS = 5000
 THROUGHPUT_REPEATS = 3
 LATENCY_CALLS = 200
 
-#: Short names of the ``history_`` phases in the markdown.
-LOSS_ABBREVIATIONS = {"reconstruction": "rec", "discriminator": "disc", "generator": "gen",
-                      "supervised": "sup"}
+
+# -------------------------------------------------------------------- data
+def default_mnist_path():
+    """``../shared/datasets/mnist.npz`` beside the repository if it is there, else the
+    path in ``SKAAE_MNIST`` if that is set, else None."""
+    if SHARED_MNIST.is_file():
+        return SHARED_MNIST
+    return Path(os.environ[MNIST_ENV_VAR]) if os.environ.get(MNIST_ENV_VAR) else None
 
 
-# --------------------------------------------------------------- arguments
-def int_list(text):
-    """argparse type: comma-separated integers, at least one."""
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
-
-
-def _positive(convert, article, noun):
-    """argparse type: ``convert(text)``, accepted if above 0 and finite."""
-
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {article} {noun}, got {text!r}")
-        if not 0 < value < math.inf:  # NaN fails too
-            shown = text if isinstance(value, float) else value  # e.g. "nan" as typed
-            raise argparse.ArgumentTypeError(f"expected a positive {noun}, got {shown}")
-        return value
-
-    parse.__name__ = f"positive_{convert.__name__}"
-    return parse
-
-
-positive_int = _positive(int, "an", "integer")
-positive_float = _positive(float, "a", "number")
-
-
-def parse_extra(items):
-    """Turn ``KEY=VALUE`` strings into a dict; values go through ``ast.literal_eval``.
-
-    A value that is not a Python literal is kept as a string, so
-    ``reconstruction_loss=bce`` works as well as ``reconstruction_loss='bce'``.
-    """
-    extra = {}
-    for item in items or ():
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--extra expects KEY=VALUE, got {item!r}")
-        try:
-            extra[key] = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            extra[key] = text.strip()
-    return extra
-
-
-def new_parser(doc):
-    """An argument parser described by the first paragraph of ``doc``, with the
-    ``--dataset`` and ``--mnist`` options."""
-    parser = argparse.ArgumentParser(
-        description=doc.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist",
-                        help="'digits' (scikit-learn's 8x8 digits) is a quick stand-in")
-    parser.add_argument("--mnist", type=Path, default=None,
-                        help="MNIST .npz file or folder (default: default_mnist_path())")
-    return parser
-
-
-def check_extra(parser, args, estimator_class, reserved, flags):
-    """Parse ``args.extra`` (``KEY=VALUE`` strings) into a dict in place; exit through
-    ``parser.error`` on a key in ``reserved``, a key ``estimator_class`` does not
-    have, or a key of ``flags`` whose own flag is given too."""
-    try:
-        args.extra = parse_extra(args.extra)
-    except ValueError as exc:
-        parser.error(str(exc))
-    name = estimator_class.__name__
-    valid = estimator_class().get_params()
-    for key in args.extra:
-        if key in reserved:
-            parser.error(f"--extra {key}: not allowed ({reserved[key]})")
-        if key not in valid:
-            parser.error(f"--extra {key}: {name} has no such parameter; "
-                         f"it has {', '.join(sorted(valid))}")
-        if key in flags and getattr(args, key) is not None:
-            parser.error(f"--extra {key} conflicts with {flags[key]}")
-
-
-def resolve_mnist(parser, args):
-    """Default ``args.mnist`` to :func:`skaae.datasets.default_mnist_path` for the
-    MNIST dataset; exit through ``parser.error`` when it is not found."""
-    if args.dataset == "mnist" and args.mnist is None:
-        args.mnist = default_mnist_path()
-        if args.mnist is None:
-            parser.error("MNIST not found: pass --mnist PATH, set SKAAE_MNIST, or run from "
-                         "the repository root beside ../shared/datasets/mnist.npz")
-
-
-def parse_checked(parser, argv, estimator_class, reserved, flags):
-    """Parse ``argv`` with ``parser``, then check ``--extra`` (see :func:`check_extra`)
-    and find MNIST (see :func:`resolve_mnist`)."""
-    args = parser.parse_args(argv)
-    check_extra(parser, args, estimator_class, reserved, flags)
-    resolve_mnist(parser, args)
-    return args
-
-
-def estimator_params(args, flags, **fixed):
-    """Estimator keyword arguments: ``fixed``, then the ``flags`` given on the command
-    line (``hidden_layer_sizes`` as a tuple), then ``args.extra``."""
-    params = dict(fixed)
-    for key in flags:
-        value = getattr(args, key)
-        if value is not None:
-            params[key] = tuple(value) if key == "hidden_layer_sizes" else value
-    params.update(args.extra)
-    return params
-
-
-# ------------------------------------------------------------ data and runs
 def scaled_digits():
     """scikit-learn's 8x8 digits, pixels scaled to float32 in [0, 1]: ``X, y``."""
     X, y = load_digits(return_X_y=True)
     return (X / 16.0).astype(np.float32), y
 
 
-def load_data(dataset, path=None, n_train=60000, n_test=10000):
-    """Training and test rows as float32 in [0, 1], with a description.
+def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction=0.25):
+    """Training and test rows as float32 in [0, 1], with a name and a description.
 
-    MNIST: the first ``n_train`` training and ``n_test`` test rows of the
-    standard split. Digits: a stratified split (seed ``DATA_SEED``) with at
-    most a quarter of the 1,797 rows for testing.
+    Parameters
+    ----------
+    dataset : {"mnist", "digits"}
+        MNIST (read from ``mnist_path``; nothing is downloaded) or scikit-learn's
+        8x8 digits, the quick stand-in.
+    mnist_path : path-like, default=None
+        MNIST ``.npz`` file or folder, for ``dataset="mnist"``.
+    n_train, n_test : int, default=None
+        Keep the first rows of each part; None keeps them all.
+    test_fraction : float, default=0.25
+        Digits only: the share of rows held out, by a stratified split (seed
+        ``DATA_SEED``). MNIST has its standard split.
+
+    Returns
+    -------
+    data : Bunch
+        ``X_train``, ``y_train``, ``X_test``, ``y_test``, ``name`` and
+        ``description`` (a sentence for the report).
     """
     if dataset == "mnist":
-        mnist = load_mnist(path)
-        n_train, n_test = min(n_train, len(mnist.X_train)), min(n_test, len(mnist.X_test))
-        data = Bunch(
-            X_train=mnist.X_train[:n_train], y_train=mnist.y_train[:n_train],
-            X_test=mnist.X_test[:n_test], y_test=mnist.y_test[:n_test],
-            name="MNIST",
-            description=f"MNIST from {Path(path).resolve()}: the first {n_train:,} training "
-                        f"and first {n_test:,} test rows, pixels scaled to [0, 1]",
-        )
+        if mnist_path is None:
+            raise ValueError("MNIST needs a path: pass --mnist PATH or set SKAAE_MNIST")
+        mnist = load_mnist(mnist_path)
+        X_train, y_train, X_test, y_test = mnist.X_train, mnist.y_train, mnist.X_test, mnist.y_test
+        source = f"MNIST from {Path(mnist_path).resolve()}"
     elif dataset == "digits":
         X, y = scaled_digits()
-        n_test = min(n_test, len(X) // 4)
-        n_train = min(n_train, len(X) - n_test)
         X_train, X_test, y_train, y_test = train_test_split(
-            X, y, train_size=n_train, test_size=n_test, stratify=y, random_state=DATA_SEED
-        )
-        data = Bunch(
-            X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
-            name="Digits",
-            description=f"scikit-learn digits (8x8) scaled to [0, 1]: stratified split "
-                        f"(seed {DATA_SEED}) of {n_train:,} training and {n_test:,} test rows",
-        )
+            X, y, test_size=test_fraction, stratify=y, random_state=DATA_SEED)
+        source = (f"scikit-learn digits (8x8) scaled to [0, 1], stratified split (seed "
+                  f"{DATA_SEED}, {test_fraction:.0%} held out)")
     else:
         raise ValueError(f"unknown dataset {dataset!r}")
-    return data
+    n_all = len(X_train), len(X_test)
+    X_train, y_train = X_train[:n_train], y_train[:n_train]
+    X_test, y_test = X_test[:n_test], y_test[:n_test]
+    if (len(X_train), len(X_test)) == n_all:
+        rows = f"all {len(X_train):,} training and {len(X_test):,} test rows"
+    else:
+        rows = f"the first {len(X_train):,} training and first {len(X_test):,} test rows"
+    return Bunch(X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+                 name="MNIST" if dataset == "mnist" else "Digits",
+                 description=f"{source}: {rows}, pixels scaled to [0, 1]")
 
 
 def balanced_labels(y, n_labels, seed):
@@ -248,12 +146,7 @@ def balanced_labels(y, n_labels, seed):
     return y_partial
 
 
-def set_torch_threads(threads):
-    """``torch.set_num_threads(threads)`` (process-wide), unless ``threads`` is None."""
-    if threads is not None:
-        torch.set_num_threads(threads)
-
-
+# --------------------------------------------------------------- estimators
 def make_aae(params, seed, n_pca_components=None):
     """``AAETransformer(**params)``, behind ``PCA(n_pca_components)`` when given."""
     estimator = skaae.AAETransformer(**params, random_state=seed)
@@ -280,6 +173,22 @@ def warm_up(estimator_class, params, X, y=None, n_rows=WARM_UP_ROWS):
         pass
 
 
+def non_default_params(estimator):
+    """``get_params()`` entries that differ from a default-constructed estimator."""
+    defaults = type(estimator)().get_params()
+    return {key: value for key, value in estimator.get_params().items()
+            if key not in defaults or repr(value) != repr(defaults[key])}
+
+
+def estimator_settings(template):
+    """The settings of a report that describe the AAE: the warm-up and its parameters."""
+    return {
+        "warm_up_rows": WARM_UP_ROWS,
+        "aae_params": template.get_params(),
+        "aae_non_default_params": non_default_params(template),
+    }
+
+
 # --------------------------------------------------------- embedding metrics
 def trust_subset(n_test, n_rows, seed=DATA_SEED):
     """Sorted indices of a fixed random subset of ``min(n_rows, n_test)`` test rows."""
@@ -288,7 +197,8 @@ def trust_subset(n_test, n_rows, seed=DATA_SEED):
 
 
 def evaluate_embedding(Z_train, y_train, Z_test, y_test, X_test, trust_idx):
-    """Held-out 5-NN accuracy and trustworthiness (k=10) on ``trust_idx``.
+    """Held-out k-NN accuracy (k=``KNN_K``) and trustworthiness (k=``TRUST_K``) on the
+    test rows ``trust_idx``.
 
     Returns ``None`` for a metric that cannot be computed: non-finite codes,
     or too few rows for trustworthiness (it needs more than 2k).
@@ -328,27 +238,33 @@ def time_transform(estimator, X, repeats=THROUGHPUT_REPEATS, n_calls=LATENCY_CAL
     }
 
 
+# --------------------------------------------------------------- statistics
 def as_float(value):
     """``float(value)``, or None for None."""
     return None if value is None else float(value)
 
 
-def mean_std(values):
-    """Mean, sample standard deviation (0 for one value) and count of ``values``."""
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "n": len(values),
-    }
+def mean_std(values, ddof=1):
+    """Mean, standard deviation (``ddof=1``: the sample's; 0 for one value) and count."""
+    values = list(values)
+    std = 0.0
+    if len(values) > ddof:
+        std = statistics.stdev(values) if ddof else statistics.pstdev(values)
+    return {"mean": statistics.fmean(values), "std": std, "n": len(values)}
 
 
-# ------------------------------------------------------------------ report
-def command_line(script, argv=None):
-    """How the benchmark was called: ``python benchmarks/<script> ARGS``."""
-    return f"python benchmarks/{script} " + shlex.join(
-        sys.argv[1:] if argv is None else list(argv))
+def summarize(rows, keys, ddof=1):
+    """:func:`mean_std` of each key over the rows where it is a finite number."""
+    summary = {}
+    for key in keys:
+        values = [row.get(key) for row in rows]
+        values = [v for v in values if v is not None and math.isfinite(v)]
+        if values:
+            summary[key] = mean_std(values, ddof)
+    return summary
 
 
+# ------------------------------------------------------------------ record
 def machine_info():
     """Processor, platform, CPU and thread counts, CUDA and library versions."""
     return {
@@ -365,100 +281,6 @@ def machine_info():
     }
 
 
-def report_head(benchmark, command):
-    """The first entries of a report: its name, the date, the command and the machine."""
-    return {
-        "benchmark": benchmark,
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": command,
-        "machine": machine_info(),
-    }
-
-
-def non_default_params(estimator):
-    """``get_params()`` entries that differ from a default-constructed estimator."""
-    defaults = type(estimator)().get_params()
-    return {key: value for key, value in estimator.get_params().items()
-            if key not in defaults or repr(value) != repr(defaults[key])}
-
-
-def data_settings(args, data):
-    """The first settings of a report: the dataset, where it came from and its sizes."""
-    return {
-        "dataset": args.dataset,
-        "dataset_name": data.name,
-        "mnist_path": None if args.mnist is None else str(Path(args.mnist).resolve()),
-        "data": data.description,
-        "n_train": len(data.X_train),
-        "n_test": len(data.X_test),
-    }
-
-
-def estimator_settings(args, template):
-    """The last settings of a report: the warm-up, ``--extra`` and the AAE's parameters."""
-    return {
-        "warm_up_rows": WARM_UP_ROWS,
-        "extra": args.extra,
-        "aae_params": template.get_params(),
-        "aae_non_default_params": non_default_params(template),
-    }
-
-
-# ---------------------------------------------------------------- markdown
-def fmt(value, spec):
-    """``format(value, spec)``; a dash for None, NaN and infinities."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return format(value, spec)
-
-
-def losses_text(losses):
-    """Final losses as ``rec 0.123 / disc 1.386 / ...``; a dash when there are none."""
-    if not losses:
-        return "—"
-    return " / ".join(f"{LOSS_ABBREVIATIONS.get(k, k)} {fmt(v, '.3f')}" for k, v in losses.items())
-
-
-def header_lines(report):
-    """Date, command, machine, versions and data lines of a report's markdown header."""
-    s, m = report["settings"], report["machine"]
-    return [
-        f"- Date: {report['date']}",
-        f"- Command: `{report['command']}`",
-        f"- Machine: {m['processor']} ({m['platform']}), os.cpu_count() = {m['cpu_count']}, "
-        f"torch.get_num_threads() = {m['torch_threads']}, CUDA available: {m['cuda_available']}",
-        f"- Versions: Python {m['python']}, torch {m['torch']}, skaae {m['skaae']}, "
-        f"scikit-learn {m['scikit-learn']}, numpy {m['numpy']}",
-        f"- Data: {s['data']}",
-    ]
-
-
-def estimator_lines(name, report):
-    """Markdown header lines: the non-default and full parameters of the estimator
-    class ``name``, and the devices its runs used."""
-    s = report["settings"]
-    devices = sorted({r["device"] for r in report["runs"] if "device" in r})
-    return [
-        f"- {name} non-default parameters (besides `random_state`): "
-        + (", ".join(f"`{k}={v!r}`" for k, v in s["aae_non_default_params"].items()) or "none"),
-        f"- {name} full parameters: `{s['aae_params']!r}`",
-        f"- AAE device (`device_`): {', '.join(devices) or '—'}",
-    ]
-
-
-def table_head(columns):
-    """The header and separator lines of a markdown table."""
-    return ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-
-
-# ------------------------------------------------------------------ output
-def output_paths(output, *suffixes):
-    """``<output><suffix>`` for each suffix, after creating the parent folder."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    return [output.with_name(output.name + suffix) for suffix in suffixes]
-
-
 def jsonable(value):
     """Plain JSON types: NaN and infinities become null, unknown objects their repr."""
     if isinstance(value, dict):
@@ -472,11 +294,6 @@ def jsonable(value):
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else None
     return repr(value)
-
-
-def write_json(path, report):
-    """Write ``report`` to ``path`` as indented JSON (see :func:`jsonable`)."""
-    Path(path).write_text(json.dumps(jsonable(report), indent=2) + "\n", encoding="utf-8")
 
 
 def log(message):

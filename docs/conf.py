@@ -21,6 +21,15 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import skaae  # noqa: E402
 
+# The benchmark pages are written from the results files: one page per benchmark
+# and one per table (benchmarks/results/<benchmark>/<experiment>.md, with its
+# figures), into benchmark_results/, which git ignores. benchmarks.rst includes
+# the toctree written beside them.
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+from run import write_docs_pages  # noqa: E402
+
+write_docs_pages(DOCS_DIR / "benchmark_results")
+
 # The gallery examples read MNIST from SKAAE_MNIST, else from
 # ../shared/datasets/mnist.npz relative to the working directory. sphinx-gallery
 # runs each example from its own folder, where that relative path misses, so

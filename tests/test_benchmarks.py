@@ -1,9 +1,12 @@
-"""Smoke tests of the benchmark scripts in ``benchmarks/`` (tiny settings)."""
+"""The benchmarks: smoke runs of every benchmark on the digits with tiny settings, and
+checks that the committed tables, their experiments, the docs pages and
+``benchmarks/README.md`` agree."""
 
-import argparse
 import importlib.util
 import json
 import math
+import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,323 +14,374 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST_PATH = ROOT.parent / "shared" / "datasets" / "mnist.npz"
+BENCHMARKS_DIR = ROOT / "benchmarks"
 
-TINY = ["--n-train", "300", "--n-test", "200", "--max-iter", "1",
-        "--hidden-layer-sizes", "16", "--extra", "discriminator_hidden_layer_sizes=(16,)"]
+#: Tiny networks and data for the 2-D smoke runs.
+TINY = ["--set", "n_train=300", "--set", "n_test=200", "--set", "max_iter=1",
+        "--set", "hidden_layer_sizes=(16,)", "--set", "discriminator_hidden_layer_sizes=(16,)"]
+#: Parameters added to a benchmark's experiments when it builds its estimator.
+FIXED_PARAMS = {"mnist_2d": {"n_components": 2}, "peers": {"n_components": 2},
+                "mnist_semisupervised": {"warm_start": True, "max_iter": 1}}
 
 
-def load_benchmark(name):
-    """``benchmarks/<name>.py`` imported as a module."""
-    path = ROOT / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
+@pytest.fixture(scope="module")
+def common(runner):
+    """``benchmarks/_common.py``, as the benchmarks import it."""
+    return sys.modules["_common"]
+
+
+@pytest.fixture(scope="module")
+def runner():
+    """``benchmarks/run.py`` imported as a module (it puts its folder on sys.path, so
+    the benchmark modules import as ``mnist_2d``, ``_common``, ...)."""
+    spec = importlib.util.spec_from_file_location("run", BENCHMARKS_DIR / "run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.fixture(scope="module")
-def bench():
-    """``benchmarks/bench_mnist_2d.py`` imported as a module."""
-    return load_benchmark("bench_mnist_2d")
+def run(runner, tmp_path, argv):
+    """Run ``run.py argv`` into ``tmp_path`` on one thread (on a shared 2-core machine
+    two threads can be 100x slower); the report and the markdown written."""
+    if "--threads" not in argv:
+        argv = [*argv, "--threads", "1"]
+    report = runner.main([*argv, "--results", str(tmp_path)])
+    output = tmp_path / report["benchmark"] / report["experiment"]
+    assert json.loads(output.with_suffix(".json").read_text())["runs"]
+    assert runner.render(tmp_path) == []  # the table is its JSON rendered
+    return report, output.with_suffix(".md").read_text()
 
 
-def check_outputs(output, n_seeds):
-    md_path, json_path = Path(f"{output}.md"), Path(f"{output}.json")
-    assert md_path.is_file() and json_path.is_file()
-    report = json.loads(json_path.read_text())
+# ------------------------------------------------------------- the runner
+def test_parse_assignments(runner):
+    settings = runner.parse_assignments(["discriminator_learning_rate=1e-3",
+                                         "reconstruction_loss=bce", "seeds=(0, 1)",
+                                         "prior='mixture'"])
+    assert settings == {"discriminator_learning_rate": 1e-3, "reconstruction_loss": "bce",
+                        "seeds": (0, 1), "prior": "mixture"}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        runner.parse_assignments(["no_equals_sign"])
+
+
+def test_resolve_splits_options_from_parameters(runner):
+    options, params = runner.resolve(runner.BENCHMARKS["mnist_2d"], "pca50_map",
+                                     {"seeds": (4,), "max_iter": 2})
+    assert options["seeds"] == (4,) and options["pca_components"] == 50
+    assert options["dataset"] == "mnist" and options["threads"] is None
+    assert params["max_iter"] == 2 and params["n_cluster_heads"] == 20
+    assert params["n_neighbor_samples"] == 8 and "seeds" not in params
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["mnist_2d", "20epochs", "--set", "n_components=3"], "the benchmark is 2-D"),
+    (["mnist_2d", "20epochs", "--set", "random_state=1"], "set by seeds"),
+    (["mnist_2d", "20epochs", "--set", "no_such_setting=1"], "neither an option of mnist_2d"),
+    (["mnist_2d", "20epochs", "--seeds", "a,b"], "invalid literal"),
+    (["mnist_2d", "no_such_experiment"], "has no experiment 'no_such_experiment'"),
+    (["mnist_semisupervised", "seed0", "--set", "max_iter=3"], "eval_every and max_epochs"),
+    (["mnist_clustering", "table3", "--set", "n_clusters=3"], "set by clusters"),
+])
+def test_bad_settings_are_refused(runner, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        runner.main(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_listing_names_every_experiment(runner, capsys):
+    runner.main([])
+    listing = capsys.readouterr().out
+    for name, benchmark in runner.BENCHMARKS.items():
+        assert f"{name}: {benchmark.TITLE}" in listing
+        for experiment in benchmark.EXPERIMENTS:
+            assert f"  {experiment} " in listing
+
+
+def test_every_experiment_builds_its_estimator(runner):
+    for name, benchmark in runner.BENCHMARKS.items():
+        for experiment in benchmark.EXPERIMENTS:
+            _, params = runner.resolve(benchmark, experiment)
+            benchmark.ESTIMATOR(**{**FIXED_PARAMS.get(name, {}), **params}).get_params()
+
+
+# ------------------------------------------------------------------- data
+def test_load_data(common):
+    data = common.load_data("digits")
+    assert (len(data.X_train), len(data.X_test)) == (1347, 450)
+    assert data.X_train.dtype == np.float32 and 0 <= data.X_train.min() <= data.X_train.max() <= 1
+    assert "all 1,347 training and 450 test rows" in data.description
+    small = common.load_data("digits", n_train=100, n_test=50, test_fraction=0.3)
+    assert (len(small.X_train), len(small.X_test)) == (100, 50)
+    assert "the first 100 training and first 50 test rows" in small.description
+    with pytest.raises(ValueError, match="--mnist PATH"):
+        common.load_data("mnist")
+
+
+def test_default_mnist_path(common, monkeypatch, tmp_path):
+    monkeypatch.setattr(common, "SHARED_MNIST", tmp_path / "absent.npz")
+    monkeypatch.delenv("SKAAE_MNIST", raising=False)
+    assert common.default_mnist_path() is None
+    monkeypatch.setenv("SKAAE_MNIST", str(tmp_path / "mnist.npz"))
+    assert common.default_mnist_path() == tmp_path / "mnist.npz"
+    shared = tmp_path / "shared.npz"
+    shared.touch()
+    monkeypatch.setattr(common, "SHARED_MNIST", shared)
+    assert common.default_mnist_path() == shared  # the repository's copy comes first
+
+
+def test_balanced_labels(common):
+    y = np.repeat(np.arange(10), 30)
+    y_partial = common.balanced_labels(y, 100, seed=0)
+    labeled = y_partial != -1
+    assert labeled.sum() == 100 and (y_partial[labeled] == y[labeled]).all()
+    assert (np.bincount(y_partial[labeled], minlength=10) == 10).all()
+    assert (common.balanced_labels(y, 100, seed=0) == y_partial).all()
+    assert (common.balanced_labels(y, 100, seed=1) != y_partial).any()
+    with pytest.raises(ValueError, match="evenly"):
+        common.balanced_labels(y, 105, seed=0)
+    with pytest.raises(ValueError, match="has 30 training rows"):
+        common.balanced_labels(y, 400, seed=0)
+
+
+# ------------------------------------------------------- smoke runs (digits)
+def check_2d_report(report, markdown, n_seeds):
     runs = report["runs"]
     assert [run["method"] for run in runs] == ["PCA"] + ["AAE"] * n_seeds
     for run in runs:
         assert "error" not in run
-        assert 0.0 <= run["knn_accuracy"] <= 1.0
-        assert 0.0 <= run["trustworthiness"] <= 1.0
+        assert 0.0 <= run["knn_accuracy"] <= 1.0 and 0.0 <= run["trustworthiness"] <= 1.0
         assert run["fit_s"] > 0 and run["transform_points_per_s"] > 0 and run["latency_ms"] > 0
     for run in runs[1:]:
         assert run["epochs"] == 1
-        assert set(run["final_losses"]) == {"reconstruction", "discriminator", "generator"}
+        assert {"reconstruction", "discriminator", "generator"} <= set(run["final_losses"])
         assert all(math.isfinite(v) for v in run["final_losses"].values())
     mean = report["aae_mean"]
     assert 0.0 <= mean["knn_accuracy"]["mean"] <= 1.0 and mean["knn_accuracy"]["n"] == n_seeds
     settings = report["settings"]
-    assert settings["aae_non_default_params"]["hidden_layer_sizes"] == [16]
+    assert settings["aae_non_default_params"]["hidden_layer_sizes"] == (16,)
     assert settings["aae_non_default_params"]["max_iter"] == 1
-    markdown = md_path.read_text()
     assert "| PCA |" in markdown and "**AAE mean**" in markdown
     assert "Reference (measured on this 2-core machine, from the issue)" in markdown
     assert "torch.get_num_threads()" in markdown and "`max_iter=1`" in markdown
-    return report
 
 
-def test_bench_mnist_2d_digits(bench, tmp_path, capsys):
-    output = tmp_path / "sub" / "digits_2d"
-    report = bench.main(["--dataset", "digits", *TINY, "--seeds", "0,1",
-                         "--extra", "reconstruction_loss=bce", "--output", str(output)])
-    report = check_outputs(output, n_seeds=2)
+def test_mnist_2d_digits(runner, tmp_path):
+    report, markdown = run(runner, tmp_path, ["mnist_2d", "20epochs", "--dataset", "digits",
+                                              *TINY, "--seeds", "0,1",
+                                              "--set", "reconstruction_loss=bce"])
+    check_2d_report(report, markdown, n_seeds=2)
     assert report["settings"]["n_train"] == 300 and report["settings"]["n_test"] == 200
     assert report["settings"]["aae_params"]["reconstruction_loss"] == "bce"
-    assert "| AAE | 1 |" in capsys.readouterr().out
+    assert report["command"].startswith("python benchmarks/run.py mnist_2d 20epochs")
+    assert "- Experiment: `20epochs`, changed: `n_train=300`, `n_test=200`" in markdown
+    assert "`seeds=(0, 1)`, `dataset='digits'`, `threads=1`" in markdown
+    assert "| AAE | 1 |" in markdown
 
 
-def test_bench_mnist_2d_mnist(bench, tmp_path):
-    if not MNIST_PATH.is_file():
-        pytest.skip(f"MNIST not found at {MNIST_PATH}")
-    output = tmp_path / "mnist_2d"
+def test_mnist_2d_mnist_one_thread(runner, tmp_path, mnist_path):
     threads = torch.get_num_threads()
-    try:
-        bench.main(["--mnist", str(MNIST_PATH), *TINY, "--threads", "1", "--output", str(output)])
-    finally:  # --threads sets torch's process-wide setting
-        torch.set_num_threads(threads)
-    report = check_outputs(output, n_seeds=1)
+    report, markdown = run(runner, tmp_path, ["mnist_2d", "20epochs", "--mnist",
+                                              str(mnist_path), *TINY, "--seeds", "0",
+                                              "--threads", "1"])
+    check_2d_report(report, markdown, n_seeds=1)
     assert report["settings"]["n_train"] == 300 and report["machine"]["torch_threads"] == 1
+    assert "MNIST from" in markdown
+    assert torch.get_num_threads() == threads  # restored after the run
 
 
-def test_parse_extra():
-    parse_extra = load_benchmark("_common").parse_extra
-    extra = parse_extra(["discriminator_learning_rate=1e-3", "reconstruction_loss=bce",
-                         "hidden_layer_sizes=(8, 8)", "prior='mixture'"])
-    assert extra == {"discriminator_learning_rate": 1e-3, "reconstruction_loss": "bce",
-                     "hidden_layer_sizes": (8, 8), "prior": "mixture"}
-    with pytest.raises(ValueError, match="KEY=VALUE"):
-        parse_extra(["no_equals_sign"])
-
-
-def test_positive_argument_types():
-    common = load_benchmark("_common")
-    assert common.positive_int("3") == 3 and common.positive_float("0.5") == 0.5
-    for parse, text, message in [
-        (common.positive_int, "x", "expected an integer, got 'x'"),
-        (common.positive_int, "0", "expected a positive integer, got 0"),
-        (common.positive_int, "-05", "expected a positive integer, got -5"),
-        (common.positive_float, "x", "expected a number, got 'x'"),
-        (common.positive_float, "-1", "expected a positive number, got -1"),
-        (common.positive_float, "nan", "expected a positive number, got nan"),
-        (common.positive_float, "inf", "expected a positive number, got inf"),
-    ]:
-        with pytest.raises(argparse.ArgumentTypeError) as info:
-            parse(text)
-        assert str(info.value) == message
-
-
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--extra", "n_components=3"], "n_components: not allowed"),
-        (["--extra", "random_state=1"], "use --seeds"),
-        (["--extra", "no_such_param=1"], "no such parameter"),
-        (["--max-iter", "2", "--extra", "max_iter=3"], "conflicts with --max-iter"),
-        (["--seeds", "a,b"], "comma-separated integers"),
-        (["--n-train", "0"], "positive integer"),
-    ],
-)
-def test_bad_arguments(bench, capsys, argv, message):
-    with pytest.raises(SystemExit):
-        bench.parse_args(["--dataset", "digits", *argv])
-    assert message in capsys.readouterr().err
-
-
-def test_bench_digits_settings_smoke(tmp_path):
-    output = tmp_path / "settings"
-    rows = load_benchmark("bench_digits_settings").main([
-        "--seeds", "0",
-        "--settings", "{'max_iter': 1, 'hidden_layer_sizes': (8,)}",
-        "--output", str(output),
-    ])
-    (name, results), = rows
-    assert 0 <= results[0]["knn_accuracy"] <= 1
-    assert results[0]["mmd_to_prior"] >= 0
-    assert "| `{'max_iter': 1" in (tmp_path / "settings.md").read_text()
-
-
-def test_bench_mnist_semisupervised_digits(tmp_path):
-    bench = load_benchmark("bench_mnist_semisupervised")
-    output = tmp_path / "sub" / "semi"
-    threads = torch.get_num_threads()
-    try:  # one thread: on a shared 2-core machine two threads can be 100x slower
-        report = bench.main([
-            "--dataset", "digits", "--labels", "100", "--time-budget", "3",
-            "--max-epochs", "2", "--hidden-layer-sizes", "16",
-            "--extra", "discriminator_hidden_layer_sizes=(16,)", "--threads", "1",
-            "--output", str(output),
-        ])
-    finally:  # --threads sets torch's process-wide setting
-        torch.set_num_threads(threads)
-    for suffix in (".md", ".json", "_curve.png"):
-        assert Path(f"{output}{suffix}").is_file()
-    saved = json.loads(Path(f"{output}.json").read_text())
-    assert saved["runs"] and len(saved["runs"]) == len(report["runs"])
-    methods = [run["method"] for run in saved["runs"]]
-    assert methods == ["LabelSpreading", "SelfTraining(LogReg)", "MLP (labeled only)", "AAE"]
-    (aae,) = [run for run in saved["runs"] if run["method"] == "AAE"]
-    assert "failure" not in aae
-    assert 1 <= len(aae["curve"]) <= 2 and aae["epochs"] == aae["curve"][-1]["epoch"] <= 2
-    assert aae["stop_reason"] in {"time budget", "max epochs"}
-    assert set(aae["final_losses"]) == {"reconstruction", "discriminator", "generator",
-                                        "supervised"}
-    errors = [run["test_error_pct"] for run in saved["runs"]]
-    errors += [point["test_error_pct"] for point in aae["curve"]] + [aae["best_test_error_pct"]]
-    assert all(0.0 <= error <= 100.0 for error in errors)
-    settings = saved["settings"]
-    assert settings["aae_non_default_params"]["warm_start"] is True
-    assert settings["pca_components"] == 50 and settings["n_features"] == 64
-    markdown = Path(f"{output}.md").read_text()
-    assert "Reference (from the issue" in markdown and "1.90% ± 0.10" in markdown
-    assert "| 100 | AAE | 0 |" in markdown and "optimistic" in markdown
-
-
-def test_balanced_labels():
-    bench = load_benchmark("bench_mnist_semisupervised")
-    y = np.repeat(np.arange(10), 30)
-    y_partial = bench.balanced_labels(y, 100, seed=0)
-    labeled = y_partial != -1
-    assert labeled.sum() == 100 and (y_partial[labeled] == y[labeled]).all()
-    assert (np.bincount(y_partial[labeled], minlength=10) == 10).all()
-    assert (bench.balanced_labels(y, 100, seed=0) == y_partial).all()
-    assert (bench.balanced_labels(y, 100, seed=1) != y_partial).any()
-    with pytest.raises(ValueError, match="evenly"):
-        bench.balanced_labels(y, 105, seed=0)
-    with pytest.raises(ValueError, match="has 30 training rows"):
-        bench.balanced_labels(y, 400, seed=0)
-
-
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--labels", "105"], "positive multiple of 10"),
-        (["--extra", "warm_start=False"], "warm_start=True"),
-        (["--extra", "max_iter=3"], "--eval-every"),
-        (["--extra", "random_state=1"], "use --seeds"),
-        (["--batch-size", "64", "--extra", "batch_size=32"], "conflicts with --batch-size"),
-        (["--extra", "no_such_param=1"], "no such parameter"),
-        (["--time-budget", "0"], "positive number"),
-    ],
-)
-def test_bench_mnist_semisupervised_bad_arguments(capsys, argv, message):
-    with pytest.raises(SystemExit):
-        load_benchmark("bench_mnist_semisupervised").parse_args(["--dataset", "digits", *argv])
-    assert message in capsys.readouterr().err
-
-
-def test_bench_mnist_clustering_digits(tmp_path, capsys):
-    bench = load_benchmark("bench_mnist_clustering")
-    output = tmp_path / "clustering"
-    report = bench.main(["--dataset", "digits", "--clusters", "4", "--seeds", "0",
-                         "--max-iter", "1", "--hidden-layer-sizes", "16",
-                         "--extra", "discriminator_hidden_layer_sizes=(16,)",
-                         "--output", str(output)])
-    methods = [run["method"] for run in report["runs"]]
-    assert methods == ["KMeans (PCA-50)", "GaussianMixture (PCA-50)", "AAEClusterer",
-                       bench.PAPER_MODEL_LABEL]
-    for run in report["runs"]:
-        for key in ("error_paper", "error_majority", "error_hungarian"):
-            assert 0.0 <= run[key] <= 100.0
-        assert -1.0 <= run["ari"] <= 1.0 and 0.0 <= run["nmi"] <= 1.0
-    # Four KMeans clusters cover at most four digits (60% error at best); random
-    # clusters would leave about 88%.
-    assert report["runs"][0]["error_majority"] < 70
-    assert report["runs"][2]["epochs"] == 1
-    assert report["settings"]["aae_params"]["hidden_layer_sizes"] == (16,)
-    written = json.loads(Path(f"{output}.json").read_text())
-    assert written["summary"][0]["error_paper"]["n"] == 1
-    assert "| AAEClusterer | 4 |" in Path(f"{output}.md").read_text()
-    assert "Paper (Makhzani et al. 2016, Table 3)" in capsys.readouterr().out
-
-
-def test_bench_mnist_clustering_rejects_reserved_extras():
-    bench = load_benchmark("bench_mnist_clustering")
-    with pytest.raises(SystemExit):
-        bench.parse_args(["--dataset", "digits", "--extra", "n_cluster_heads=3"])
-
-
-def test_bench_mnist_2d_semi_supervised_cluster_heads(bench, tmp_path):
-    output = tmp_path / "heads"
-    report = bench.main(["--dataset", "digits", *TINY, "--labels", "100",
-                         "--extra", "n_cluster_heads=10", "--output", str(output)])
+def test_mnist_2d_semi_supervised_cluster_heads_behind_pca(runner, tmp_path):
+    report, markdown = run(runner, tmp_path, ["mnist_2d", "heads_100labels", "--dataset",
+                                              "digits", *TINY, "--set", "pca_components=10"])
     aae = report["runs"][1]
-    assert report["settings"]["labels"] == 100
-    assert "supervised" in aae["final_losses"]
+    assert report["settings"]["labels"] == 100 and report["settings"]["pca_components"] == 10
+    # Epochs, losses and heads are read from the pipeline's last step.
+    assert aae["epochs"] == 1 and "supervised" in aae["final_losses"]
     assert 0.0 <= aae["nearest_head_error"] <= 100.0
     assert report["runs"][0]["nearest_head_error"] is None  # PCA has no heads
-    assert "nearest cluster head, by seed: 0:" in Path(f"{output}.md").read_text()
+    assert "nearest cluster head, by seed: 0:" in markdown
+    assert "`PCA(n_components=10)`" in markdown
 
 
-def test_bench_mnist_2d_pca_in_front(bench, tmp_path):
-    output = tmp_path / "pca_front"
-    report = bench.main(["--dataset", "digits", *TINY, "--pca", "10", "--labels", "100",
-                         "--extra", "n_cluster_heads=10", "--output", str(output)])
-    aae = report["runs"][1]
-    assert report["settings"]["pca_components"] == 10
-    # Epochs, losses and heads are read from the pipeline's last step.
-    assert aae["epochs"] >= 1 and "supervised" in aae["final_losses"]
-    assert 0.0 <= aae["nearest_head_error"] <= 100.0
-    assert "`PCA(n_components=10)`" in Path(f"{output}.md").read_text()
-
-
-def test_nearest_head_error_counts_points_nearest_an_unlabeled_head(bench):
+def test_nearest_head_error_counts_points_nearest_an_unlabeled_head(runner):
     class FittedHeads:  # 3 heads, 2 classes: head 2 names no class
         cluster_heads_ = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
         classes_ = np.array([4, 7])
 
     Z_test = np.array([[0.5, 0.0], [9.0, 1.0], [0.0, 9.0], [1.0, 0.0]])
     y_test = np.array([4, 7, 4, 7])
-    assert bench.nearest_head_error(FittedHeads(), Z_test, y_test) == 50.0
+    nearest_head_error = runner.BENCHMARKS["mnist_2d"].nearest_head_error
+    assert nearest_head_error(FittedHeads(), Z_test, y_test) == 50.0
 
 
-def test_bench_peers_digits(tmp_path, capsys):
-    peers = load_benchmark("bench_peers")
-    output = tmp_path / "peers"
-    report = peers.main([
-        "--dataset", "digits", "--n-train", "600", "--n-test", "200", "--max-iter", "2",
-        "--hidden-layer-sizes", "16", "--extra", "discriminator_hidden_layer_sizes=(16,)",
-        "--heads", "4", "--map-epochs", "1", "--skip", "umap", "--skip", "opentsne",
-        "--tsne-rows", "150",
-        "--tsne-test-rows", "100", "--scaling-sizes", "200,400", "--scaling-epochs", "1",
-        "--stream-rows", "1000", "--stream-chunk", "300", "--output", str(output),
-    ])
+def test_mnist_semisupervised_digits(runner, tmp_path):
+    report, markdown = run(runner, tmp_path, [
+        "mnist_semisupervised", "seed0", "--dataset", "digits", "--set", "labels=(100,)",
+        "--set", "time_budget_s=3", "--set", "max_epochs=2", "--set", "hidden_layer_sizes=(16,)",
+        "--set", "discriminator_hidden_layer_sizes=(16,)"])
+    assert (tmp_path / "mnist_semisupervised" / "seed0_curve.png").is_file()
+    methods = [run["method"] for run in report["runs"]]
+    assert methods == ["LabelSpreading", "SelfTraining(LogReg)", "MLP (labeled only)", "AAE"]
+    (aae,) = [run for run in report["runs"] if run["method"] == "AAE"]
+    assert "failure" not in aae
+    assert 1 <= len(aae["curve"]) <= 2 and aae["epochs"] == aae["curve"][-1]["epoch"] <= 2
+    assert aae["stop_reason"] in {"time budget", "max epochs"}
+    assert set(aae["final_losses"]) == {"reconstruction", "discriminator", "generator",
+                                        "supervised"}
+    errors = [run["test_error_pct"] for run in report["runs"]]
+    errors += [point["test_error_pct"] for point in aae["curve"]] + [aae["best_test_error_pct"]]
+    assert all(0.0 <= error <= 100.0 for error in errors)
+    settings = report["settings"]
+    assert settings["aae_non_default_params"]["warm_start"] is True
+    assert settings["pca_components"] == 50 and settings["n_features"] == 64
+    assert "Reference (from the issue" in markdown and "1.90% ± 0.10" in markdown
+    assert "| 100 | AAE | 0 |" in markdown and "optimistic" in markdown
+    assert "Plot: `seed0_curve.png`" in markdown
+
+
+def test_mnist_clustering_digits(runner, tmp_path):
+    report, markdown = run(runner, tmp_path, [
+        "mnist_clustering", "table3", "--dataset", "digits", "--set", "clusters=(4,)",
+        "--seeds", "0", "--set", "max_iter=1", "--set", "hidden_layer_sizes=(16,)",
+        "--set", "discriminator_hidden_layer_sizes=(16,)"])
+    methods = [run["method"] for run in report["runs"]]
+    assert methods == ["KMeans (PCA-50)", "GaussianMixture (PCA-50)", "AAEClusterer",
+                       runner.BENCHMARKS["mnist_clustering"].PAPER_MODEL_LABEL]
+    for run_ in report["runs"]:
+        for key in ("error_paper", "error_majority", "error_hungarian"):
+            assert 0.0 <= run_[key] <= 100.0
+        assert -1.0 <= run_["ari"] <= 1.0 and 0.0 <= run_["nmi"] <= 1.0
+    # Four KMeans clusters cover at most four digits (60% error at best); random
+    # clusters would leave about 88%.
+    assert report["runs"][0]["error_majority"] < 70
+    assert report["runs"][2]["epochs"] == 1
+    assert report["settings"]["aae_params"]["hidden_layer_sizes"] == (16,)
+    assert report["summary"][0]["error_paper"]["n"] == 1
+    assert "| AAEClusterer | 4 |" in markdown
+    assert "Paper (Makhzani et al. 2016, Table 3)" in markdown
+
+
+def test_mnist_likelihood_digits(runner, common, tmp_path):
+    report, markdown = run(runner, tmp_path, [
+        "mnist_likelihood", "table1", "--dataset", "digits", "--set", "max_iter=30",
+        "--set", "n_components=4", "--set", "hidden_layer_sizes=(64, 64)",
+        "--set", "n_samples=1000", "--set", "n_validation=300"])
+    reference, aae = report["runs"]
+    assert report["settings"]["n_validation"] == 269  # capped at a fifth of the 1,347 rows
+    assert aae["bandwidth"] > 0 and np.isfinite(aae["mean_nats"])
+    # Real digits explain held-out digits better than any model's samples can.
+    assert reference["mean_nats"] > aae["mean_nats"]
+    # A fitted model beats noise of the right marginal: pixels drawn independently.
+    rng = np.random.default_rng(0)
+    data = common.load_data("digits")
+    X_fit, X_validation = data.X_train[:-269], data.X_train[-269:]
+    noise = X_fit[rng.integers(len(X_fit), size=(1000, X_fit.shape[1])),
+                  np.arange(X_fit.shape[1])]
+    likelihood = runner.BENCHMARKS["mnist_likelihood"]
+    assert aae["mean_nats"] > likelihood.parzen_score(noise, X_validation,
+                                                      data.X_test)["mean_nats"]
+    assert "Paper, Table 1" in markdown and "`reconstruction_loss='bce'`" in markdown
+
+
+def test_peers_digits(runner, tmp_path):
+    report, markdown = run(runner, tmp_path, [
+        "peers", "mnist", "--dataset", "digits", "--set", "n_train=600", "--set", "n_test=200",
+        "--set", "max_iter=2", "--set", "hidden_layer_sizes=(16,)",
+        "--set", "discriminator_hidden_layer_sizes=(16,)", "--set", "heads=4",
+        "--set", "map_epochs=1", "--set", "skip=('umap', 'opentsne')",
+        "--set", "tsne_rows=150", "--set", "tsne_test_rows=100",
+        "--set", "scaling_sizes=(200, 400)", "--set", "scaling_epochs=1",
+        "--set", "stream_rows=1000", "--set", "stream_chunk=300"])
     assert [run["method"] for run in report["runs"]] == [
         "PCA", "t-SNE (scikit-learn)", "AAE (skaae)", "AAE, 4 cluster heads (skaae)",
         "AAE, 4 heads + neighbour term (skaae)",
         "PCA-50 → AAE, 4 heads + neighbour term (skaae)"]
-    for run in report["runs"]:
-        assert 0 <= run["knn_accuracy"] <= 1 and 0 <= run["trustworthiness"] <= 1
-        assert run["fit_s"] > 0
+    for run_ in report["runs"]:
+        assert 0 <= run_["knn_accuracy"] <= 1 and 0 <= run_["trustworthiness"] <= 1
+        assert run_["fit_s"] > 0
     aae = report["runs"][2]
     assert aae["epochs"] == 2 and aae["gflops_per_s"] > 0
     assert aae["transform_points_per_s"] > 0 and aae["latency_ms"] > 0
     assert report["settings"]["matmul_gflops"] > 0
     pca_map = report["runs"][-1]
     assert pca_map["epochs"] == 1 and pca_map["gflops_per_s"] > 0
-    assert "make_pipeline(PCA(50)" in pca_map["note"]
+    assert "make_pipeline(PCA(50)" in pca_map["note"] and "n_neighbor_samples=8" in pca_map["note"]
     # 64 inputs, 16 hidden units: the three phases do 2 * 16 * 64 MACs many times over.
     assert report["settings"]["flops_per_row"] > 2 * 16 * 64
     assert [row["n_rows"] for row in report["scaling"]] == [200, 400]
     assert [row["rows_seen"] for row in report["stream"]] == [300, 600, 900, 1000]
-    markdown = Path(f"{output}.md").read_text()
     assert "| PCA |" in markdown and "Stream: 1,000 synthetic rows" in markdown
-    assert json.loads(Path(f"{output}.json").read_text())["runs"][0]["method"] == "PCA"
-    assert Path(f"{output}.png").is_file()
-    assert "wrote" in capsys.readouterr().out
+    assert (tmp_path / "peers" / "mnist.png").is_file()
 
 
-def test_bench_mnist_likelihood_digits(tmp_path):
-    likelihood = load_benchmark("bench_mnist_likelihood")
-    output = tmp_path / "likelihood"
-    report = likelihood.main([
-        "--dataset", "digits", "--max-iter", "30", "--n-components", "4",
-        "--hidden-layer-sizes", "64,64", "--samples", "1000", "--validation-rows", "300",
-        "--output", str(output),
-    ])
-    reference, aae = report["runs"]
-    assert report["settings"]["n_validation"] == 269  # capped at a fifth of the 1,348 rows
-    assert aae["bandwidth"] > 0 and np.isfinite(aae["mean_nats"])
-    # Real digits explain held-out digits better than any model's samples can.
-    assert reference["mean_nats"] > aae["mean_nats"]
-    # A fitted model beats noise of the right marginal: pixels drawn independently.
-    rng = np.random.default_rng(0)
-    data = load_benchmark("_common").load_data("digits")
-    X_fit, X_validation = data.X_train[:-269], data.X_train[-269:]
-    noise = X_fit[rng.integers(len(X_fit), size=(1000, X_fit.shape[1])),
-                  np.arange(X_fit.shape[1])]
-    noise_nats = likelihood.parzen_score(noise, X_validation, data.X_test)["mean_nats"]
-    assert aae["mean_nats"] > noise_nats
-    assert "Paper, Table 1" in Path(f"{output}.md").read_text()
+def test_digits_settings(runner, tmp_path):
+    report, markdown = run(runner, tmp_path, [
+        "digits_settings", "defaults", "--seeds", "0,1", "--set", "hidden_layer_sizes=(8,)",
+        "--set", "compared=({'max_iter': 1}, {'max_iter': 2})"])
+    assert [row["setting"] for row in report["summary"]] == ["{'max_iter': 1}",
+                                                            "{'max_iter': 2}"]
+    for row in report["runs"]:
+        assert 0 <= row["knn_accuracy"] <= 1 and row["mmd_to_prior"] >= 0
+    # The spread over the seeds is the population's (ddof=0), as in the committed table.
+    knn = [row["knn_accuracy"] for row in report["runs"][:2]]
+    assert report["summary"][0]["knn_accuracy"]["std"] == pytest.approx(np.std(knn))
+    assert report["settings"]["n_test"] == 540  # the 70/30 split
+    assert "| `{'max_iter': 1}` |" in markdown and "on top of `{'hidden_layer_sizes'" in markdown
+
+
+# ---------------------------------------------------------- committed tables
+def committed(runner):
+    return runner.recorded_reports()
+
+
+def test_every_committed_table_is_its_json_rendered(runner):
+    reports = committed(runner)
+    assert len(reports) == sum(len(b.EXPERIMENTS) for b in runner.BENCHMARKS.values())
+    for path, report in reports:
+        markdown = runner.BENCHMARKS[report["benchmark"]].to_markdown(report)
+        assert markdown == path.with_suffix(".md").read_text(), (
+            f"{path.with_suffix('.md')} is not its JSON rendered: run "
+            "python benchmarks/run.py --render")
+
+
+def test_every_committed_table_was_measured_with_its_experiments_settings(runner, common):
+    """What an experiment sets now, and the defaults it leaves, are what each committed
+    table recorded (under today's parameter names)."""
+    renamed = sys.modules["_tables"].RENAMED_PARAMS
+    for path, report in committed(runner):
+        name, recorded = report["benchmark"], report["settings"]
+        benchmark = runner.BENCHMARKS[name]
+        options, params = runner.resolve(benchmark, report["experiment"])
+        for key, value in options.items():
+            if key in recorded and key not in ("n_train", "n_test"):
+                assert common.jsonable(value) == recorded[key], (path, key)
+        if "aae_params" not in recorded:
+            continue
+        estimator = benchmark.ESTIMATOR(**{**FIXED_PARAMS.get(name, {}), **params})
+        now = common.jsonable(estimator.get_params())
+        renames = renamed[benchmark.ESTIMATOR.__name__]
+        for key, value in recorded["aae_params"].items():
+            key = renames.get(key, key)
+            if name == "mnist_clustering" and key == "n_clusters":
+                continue  # set per fit by the clusters option
+            assert now[key] == value, (path, key, now[key], value)
+
+
+def test_docs_pages_include_every_table(runner, tmp_path):
+    toctree = runner.write_docs_pages(tmp_path / "pages")
+    assert toctree == [f"pages/{name}" for name in runner.BENCHMARKS]
+    for path, report in committed(runner):
+        page = tmp_path / "pages" / report["benchmark"] / f"{path.stem}.rst"
+        text = page.read_text()
+        (include,) = re.findall(r"\.\. include:: (\S+)", text)
+        assert (page.parent / include).resolve() == path.with_suffix(".md").resolve()
+        for figure in re.findall(r"\.\. figure:: (\S+)", text):
+            assert (page.parent / figure).is_file()
+        index = (tmp_path / "pages" / f"{report['benchmark']}.rst").read_text()
+        assert f"<{report['benchmark']}/{path.stem}>" in index
+    assert ".. figure::" in (tmp_path / "pages" / "peers" / "mnist.rst").read_text()
+
+
+def test_readme_gives_the_command_of_every_table(runner):
+    readme = (BENCHMARKS_DIR / "README.md").read_text()
+    for path, report in committed(runner):
+        command = f"python benchmarks/run.py {report['benchmark']} {report['experiment']}"
+        assert command in readme, f"benchmarks/README.md does not say how to run {path}"

@@ -12,7 +12,7 @@ Each method below is fitted on training images and, where it can, embeds
 held-out images it has never seen; the titles give the fit time, the time
 to embed the held-out images, and their 5-nearest-neighbour accuracy
 (neighbours among the training codes). UMAP is shown when ``umap-learn`` is
-installed (``pip install 'skaae[benchmark]'``). ``benchmarks/bench_peers.py``
+installed (``pip install 'skaae[benchmark]'``). ``python benchmarks/run.py peers mnist``
 runs the full comparison on all of MNIST.
 """
 
