@@ -3,14 +3,14 @@
 An estimator validates its input, maps labels, builds an engine configuration,
 trains, and exposes fitted attributes; everything numeric lives in
 :mod:`skaae._engine`. This module holds the parts every estimator needs: the
-common parameters and their constraints, label handling, the fit driver,
-generation from the prior, and pickling that stores weights device-free.
+common parameters and their constraints, the fit driver, inference and
+generation through :mod:`skaae._engine.inference`, and pickling that stores
+weights device-free.
 """
 
+import functools
 import math
-import multiprocessing
 import numbers
-import threading
 import warnings
 from dataclasses import dataclass
 
@@ -22,52 +22,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
-from sklearn.utils.validation import (
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _engine
-
-#: Rows per no-grad batch at inference; large batches keep the BLAS busy.
-INFERENCE_BATCH_SIZE = 4096
-
-
-def _in_parallel_worker():
-    """Whether this code runs in a parallel worker (a joblib or dask process or
-    thread) rather than in the main thread of the user's process."""
-    return (
-        multiprocessing.parent_process() is not None
-        or threading.current_thread() is not threading.main_thread()
-    )
-
-
-def _progress_reporter(verbose, n_epochs, name):
-    """Return ``(report, close)`` callables for per-epoch progress, or Nones.
-
-    Parallel workers stay quiet: the bars of a grid search's many fits would
-    interleave into noise on the one terminal they share.
-    """
-    if not verbose or _in_parallel_worker():
-        return None, lambda: None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is an optional extra: fall back to plain lines
-        def report(epoch, losses):
-            text = ", ".join(f"{phase} {loss:.4f}" for phase, loss in losses.items())
-            print(f"[{name}] epoch {epoch}/{n_epochs}: {text}", flush=True)
-
-        return report, lambda: None
-    bar = tqdm(total=n_epochs, desc=name, unit="epoch", leave=False)
-
-    def report(epoch, losses):
-        bar.update(1)
-        bar.set_postfix({phase[:5]: f"{loss:.3f}" for phase, loss in losses.items()})
-
-    return report, bar.close
+from ._labels import labels_in_classes, split_labels
+from ._validation import check_layer_sizes, check_positive_int
 
 
 def _feature_statistics(X):
@@ -90,108 +49,22 @@ def _check_unit_interval(X):
         )
 
 
-def _unlabeled_mask(y):
-    """Rows of 1-D ``y`` equal to the number -1 (strings are never unlabeled)."""
-    if y.dtype.kind in "iuf":
-        return y == -1
-    if y.dtype.kind == "O":
-        return np.array(
-            [isinstance(v, numbers.Number) and not isinstance(v, bool) and v == -1 for v in y],
-            dtype=bool,
-        )
-    return np.zeros(len(y), dtype=bool)
+def _label_slots(label_indices, n_label_slots):
+    """Each row's slot in the discriminator's one-hot label input (paper §2.3):
+    its class, or the extra slot ``n_label_slots`` when unlabeled; None when off."""
+    if not n_label_slots:
+        return None
+    return np.where(label_indices < 0, n_label_slots, label_indices)
 
 
-def split_labels(y, n_samples):
-    """Validate semi-supervised labels and map them to class indices.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        Labels; ``-1`` marks an unlabeled row, as in scikit-learn's
-        semi-supervised estimators. Strings and other objects are allowed.
-    n_samples : int
-        Number of rows of X.
-
-    Returns
-    -------
-    classes : ndarray
-        The sorted distinct labels, ``-1`` excluded.
-    indices : ndarray of int64 of shape (n_samples,)
-        The index of each row's label in ``classes``; ``-1`` when unlabeled.
-    """
-    y = column_or_1d(y, warn=True)
-    check_consistent_length(np.empty(n_samples), y)
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError("Input y contains NaN or infinity.")
-    if y.dtype.kind == "O" and any(
-        label is None or (isinstance(label, float) and np.isnan(label)) for label in y
-    ):
-        raise ValueError("Input y contains None or NaN; mark unlabeled rows with -1 instead.")
-    unlabeled = _unlabeled_mask(y)
-    indices = np.full(n_samples, -1, dtype=np.int64)
-    if unlabeled.all():
-        return y[:0], indices
-    try:
-        classes, indices[~unlabeled] = np.unique(y[~unlabeled], return_inverse=True)
-    except TypeError as exc:
-        raise TypeError(
-            "Labels in y must be of one comparable type (all numbers or all strings)."
-        ) from exc
-    return classes, indices
-
-
-def class_indices(y, classes):
-    """Map labels ``y`` to their index in ``classes``; ``-1`` stays ``-1``.
-
-    Raises a ValueError naming the first label that is not in ``classes``.
-    """
-    y = column_or_1d(y)
-    unlabeled = _unlabeled_mask(y)
-    indices = np.full(len(y), -1, dtype=np.int64)
-    labeled = y[~unlabeled]
-    positions = np.clip(np.searchsorted(classes, labeled), 0, max(len(classes) - 1, 0))
-    known = (classes[positions] == labeled) if len(classes) else np.zeros(len(labeled), bool)
-    if not np.all(known):
-        raise ValueError(
-            f"y contains {labeled[~known][:1].tolist()[0]!r}, which is not one of the classes "
-            f"seen in fit: {classes.tolist()}."
-        )
-    indices[~unlabeled] = positions
-    return indices
-
-
-def labels_in_classes(y, n_samples, classes):
-    """Validate ``y`` as :func:`split_labels` does and map it onto fixed ``classes``.
-
-    For labels that must fit classes fixed before (a later ``partial_fit``
-    chunk): ``-1`` stays ``-1`` and a label outside ``classes`` is an error.
-    """
-    split_labels(y, n_samples)  # the checks of length, None, NaN and mixed types
-    return class_indices(y, classes)
-
-
-def _pad_history(history):
-    """Pad with NaN the phases that did not run in the last epochs.
-
-    A ``partial_fit`` chunk without labeled rows skips the cross-entropy
-    phase, so that phase has no loss for the epoch: NaN keeps every list of
-    ``history_`` one entry per epoch, aligned with the others.
-    """
-    n_epochs = len(history[_engine.PHASES[0]])
-    for losses in history.values():
-        losses.extend([math.nan] * (n_epochs - len(losses)))
+def _history_length(history):
+    """Epochs recorded in ``history`` (a dict of per-phase loss lists)."""
+    return max(map(len, history.values()), default=0)
 
 
 def _seed(random_state):
     """A fresh int seed drawn from ``random_state`` (int, RandomState or None)."""
     return check_random_state(random_state).randint(np.iinfo(np.int32).max)
-
-
-def _check_n_samples(n_samples):
-    if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
-    return int(n_samples)
 
 
 @dataclass
@@ -251,12 +124,31 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     }
 
     # ------------------------------------------------------------------ fit
-    def _check_layer_sizes(self, name):
-        sizes = getattr(self, name)
-        sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
-        if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
-            raise ValueError(f"{name} must hold positive integers; got {getattr(self, name)!r}.")
-        return tuple(int(s) for s in sizes)
+    def _classes_and_indices(self, y, n_samples, resume, classes=None):
+        """The classes a fit works with, and each row's index among them (-1 unlabeled).
+
+        A resumed ``partial_fit`` keeps the classes fixed before, and
+        ``classes``, if passed, must repeat them; otherwise ``classes`` fixes
+        them, or else the labels of ``y`` do (and a warm start must see the
+        same ones as the fit before).
+        """
+        known = getattr(self, "classes_", None) if resume else None
+        if classes is not None:
+            classes = split_labels(classes, len(classes))[0]
+            if len(classes) == 0:
+                raise ValueError("classes must name at least one class other than -1.")
+            if known is not None and not np.array_equal(classes, known):
+                raise ValueError(
+                    f"classes={classes.tolist()} is not the same as on the previous "
+                    f"call to fit or partial_fit: {known.tolist()}."
+                )
+            known = classes
+        if known is not None:
+            return known, labels_in_classes(y, n_samples, known)
+        classes, indices = split_labels(y, n_samples)
+        if len(classes):
+            self._check_warm_start_classes(classes)
+        return classes, indices
 
     def _check_warm_start_classes(self, classes):
         """Refuse a warm start whose labels differ from the previous fit's."""
@@ -298,11 +190,28 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         term (an array of shape (n_samples, n_neighbors)), or None without it."""
         return None
 
+    def _validate_training_data(self, X, y="no_validation", reset=True):
+        """``validate_data`` as every estimator's ``fit`` and ``partial_fit`` call it.
+
+        ``y`` is validated with ``X`` when passed (a classifier's, None
+        included, which scikit-learn rejects), and X alone is returned
+        otherwise.
+        """
+        kwargs = dict(accept_sparse="csr", dtype=[np.float64, np.float32], ensure_min_samples=1)
+        if isinstance(y, str) and y == "no_validation":
+            return validate_data(self, X, reset=reset, **kwargs)
+        return validate_data(
+            self, X, y, reset=reset, y_numeric=False, multi_output=False, **kwargs
+        )
+
     def _fit_engine(
-        self, X, prior, *, label_indices=None, n_categories=0, targets=None,
-        cluster_head_margin=None, fixed_cluster_heads=None, n_epochs=None, resume=False,
+        self, X, prior, layout, *, label_indices=None, targets=None,
+        initial_cluster_heads=None, partial=False,
     ):
-        """Build and train the model on validated ``X``; set the fitted attributes.
+        """Build (or go on training) the model on validated ``X``; set the fitted attributes.
+
+        The steps of a fit: plan it (validation split, label slots, the
+        model's configuration), train, then set the fitted attributes.
 
         Parameters
         ----------
@@ -310,120 +219,106 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Validated training data.
         prior : Prior
             The prior of the style code, bound to its dimensionality.
+        layout : LatentLayout
+            The latent layout of the model (paper §2, §5-6 or §7).
         label_indices : ndarray of int of shape (n_samples,), default=None
             Label-guided regularization (paper §2.3): each row's prior
             component, ``-1`` for unlabeled rows. ``None`` turns it off.
-        n_categories : int, default=0
-            Size of the categorical code y: the (y, z) layout of paper §5-§6
-            when positive.
         targets : ndarray of int of shape (n_samples,), default=None
             Class index of each row for the cross-entropy phase (§5), ``-1``
             for unlabeled rows. ``None`` skips that phase.
-        cluster_head_margin : float, default=None
-            Turns on the cluster-head layout of §7 (with ``n_categories``
-            heads), with this hinge threshold between learned heads.
-        fixed_cluster_heads : ndarray of shape (n_categories, n_components), \
+        initial_cluster_heads : ndarray of shape (n_categories, n_components), \
                 default=None
-            Cluster heads to use as given instead of learning them.
-        n_epochs : int, default=None
-            Epochs to run; None runs ``max_iter``.
-        resume : bool, default=False
-            Go on training the fitted model, as with ``warm_start``
-            (``partial_fit``).
+            The cluster heads a new cluster-head model starts from (and keeps,
+            when the layout does not learn them); None draws them.
+        partial : bool, default=False
+            One epoch of ``partial_fit``: go on training the fitted model at
+            undecayed learning rates, without early stopping.
         """
         if self.reconstruction_loss == "bce":
             _check_unit_interval(X)
         validation = None
-        if self.early_stopping and not resume:
+        if self.early_stopping and not partial:
             X, label_indices, targets, validation = self._validation_split(
                 X, label_indices, targets
             )
-        n_label_slots = 0
-        if label_indices is not None:
-            n_label_slots = int(prior.n_label_slots)
-            n_classes = int(label_indices.max()) + 1
-            if n_classes > n_label_slots:
-                raise ValueError(
-                    f"y has {n_classes} classes but the prior {prior!r} has only "
-                    f"{n_label_slots} components to guide them to."
-                )
-        config = _engine.ModelConfig(
+        n_label_slots = self._n_label_slots(prior, label_indices)
+        config = self._model_config(X, prior, layout, n_label_slots)
+        warm = (self.warm_start or partial) and getattr(self, "model_", None) is not None
+        warm = warm and self.model_.config == config
+        session = self._training_session(X, config, warm, initial_cluster_heads)
+        training_set = _engine.TrainingSet(
+            X,
+            functools.partial(self._draw_prior, prior, session.prior_rng, label_indices),
+            label_slots=_label_slots(label_indices, n_label_slots),
+            n_label_slots=n_label_slots,
+            targets=targets,
+            neighbors=self._neighbor_indices(X),
+        )
+        history = {phase: list(losses) for phase, losses in self.history_.items()} if warm else {}
+        stopping = None
+        if validation is not None:
+            stopping = _engine.EarlyStopping(
+                _engine.inference.validation_score(*validation, session.trainer.generator.device),
+                self.n_iter_no_change, self.tol,
+            )
+        n_epochs = 1 if partial else self.max_iter
+        self._train(session, training_set, n_epochs, history, stopping, warm, partial)
+        self._set_fitted_attributes(prior, session, history, stopping)
+        return self
+
+    def _n_label_slots(self, prior, label_indices):
+        """Labels the discriminator is told about (paper §2.3): the prior's components."""
+        if label_indices is None:
+            return 0
+        n_label_slots = int(prior.n_label_slots)
+        n_classes = int(label_indices.max()) + 1
+        if n_classes > n_label_slots:
+            raise ValueError(
+                f"y has {n_classes} classes but the prior {prior!r} has only "
+                f"{n_label_slots} components to guide them to."
+            )
+        return n_label_slots
+
+    def _model_config(self, X, prior, layout, n_label_slots):
+        """The engine's architecture for data ``X``."""
+        return _engine.ModelConfig(
             n_features=X.shape[1],
             n_components=prior.n_dims,
-            hidden_layer_sizes=self._check_layer_sizes("hidden_layer_sizes"),
-            discriminator_hidden_layer_sizes=self._check_layer_sizes(
-                "discriminator_hidden_layer_sizes"
+            hidden_layer_sizes=check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"),
+            discriminator_hidden_layer_sizes=check_layer_sizes(
+                self.discriminator_hidden_layer_sizes, "discriminator_hidden_layer_sizes"
             ),
             activation=self.activation,
             encoder=self.encoder,
             reconstruction_loss=self.reconstruction_loss,
             n_label_slots=n_label_slots,
-            n_categories=n_categories,
-            cluster_heads=cluster_head_margin is not None,
-            learn_cluster_heads=fixed_cluster_heads is None,
-            cluster_head_margin=float(cluster_head_margin or 0.0),
+            layout=layout,
         )
-        n_epochs = self.max_iter if n_epochs is None else n_epochs
-        warm = (self.warm_start or resume) and getattr(self, "model_", None) is not None
-        warm = warm and self.model_.config == config
-        session = self._training_session(X, config, warm, fixed_cluster_heads)
-        trainer = session.trainer
-        device = trainer.generator.device
 
-        data = _engine.as_training_data(X, device)
-        neighbors = self._neighbor_indices(X)
-        if neighbors is not None:
-            neighbors = _engine.NeighborGraph(neighbors, device)
-        label_codes = None
-        if n_label_slots:
-            slots = np.where(label_indices < 0, n_label_slots, label_indices)
-            label_codes = torch.nn.functional.one_hot(
-                torch.as_tensor(slots, device=device), n_label_slots + 1
-            ).float()
-        labeled = None
-        if targets is not None:
-            labeled = _engine.LabeledBatches(
-                torch.as_tensor(targets, device=device), self.batch_size, trainer.generator
-            )
+    def _train(self, session, training_set, n_epochs, history, stopping, warm, partial):
+        """Run the trainer with the history, progress and early-stopping callbacks.
 
-        def sample_prior(order):
-            labels = None
-            if label_indices is not None:
-                labels = label_indices[order.cpu().numpy()]
-            return self._draw_prior(prior, len(order), session.prior_rng, labels, device)
-
-        previous = self.history_ if warm else {}
-        history = {phase: list(losses) for phase, losses in previous.items()}
-        n_previous = len(previous.get(_engine.PHASES[0], []))
-        for phase in trainer.phases(labeled):
-            history.setdefault(phase, [math.nan] * n_previous)
-        stopping = None
-        if validation is not None:
-            X_validation, validation_targets = validation
-            validation_data = _engine.as_training_data(X_validation, device)
-            if validation_targets is None:
-                score = _engine.reconstruction_score(validation_data, INFERENCE_BATCH_SIZE)
-            else:
-                score = _engine.accuracy_score(
-                    validation_data, torch.as_tensor(validation_targets, device=device),
-                    INFERENCE_BATCH_SIZE,
-                )
-            stopping = _engine.EarlyStopping(score, self.n_iter_no_change, self.tol)
-        report, close = _progress_reporter(self.verbose, n_epochs, type(self).__name__)
+        A fit that diverges leaves a fresh estimator unfitted; one interrupted
+        (Ctrl-C) keeps the model of its last completed epoch, with a warning.
+        """
+        n_previous = _history_length(history)
+        callbacks = [_engine.History(history)]
+        if self.verbose and not _engine.in_parallel_worker():
+            callbacks.append(_engine.ProgressBar(n_epochs, type(self).__name__))
+        if stopping is not None:
+            callbacks.append(stopping)
         try:
-            interrupted = trainer.fit(
-                data, label_codes, sample_prior, n_epochs, history, report, labeled, stopping,
-                decay=not resume, neighbors=neighbors,
+            interrupted = session.trainer.fit(
+                training_set, n_epochs, callbacks=callbacks, epochs_trained=n_previous,
+                decay=not partial,
             )
         except _engine.TrainingDivergedError:
             if not warm:
                 self._discard_fitted_state()
             raise
-        finally:
-            close()
-        n_completed = len(history[_engine.PHASES[0]]) - len(previous.get(_engine.PHASES[0], []))
-        _pad_history(history)
         if interrupted:
+            n_completed = _history_length(history) - n_previous
             if not warm and n_completed == 0:
                 self._discard_fitted_state()
                 raise KeyboardInterrupt  # nothing trained worth keeping
@@ -432,18 +327,18 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"{n_completed} of {n_epochs} epochs; the model of the last completed "
                 "epoch is kept.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
+    def _set_fitted_attributes(self, prior, session, history, stopping):
         self.prior_ = prior
-        self.model_ = trainer.inference_model
-        self.device_ = device
+        self.model_ = session.trainer.inference_model
+        self.device_ = session.trainer.generator.device
         self.history_ = history
-        self.n_iter_ = len(history[_engine.PHASES[0]])
+        self.n_iter_ = _history_length(history)
         self.validation_scores_ = None if stopping is None else stopping.scores
         self.best_validation_score_ = None if stopping is None else stopping.best_score
         self._session = session
-        return self
 
     def _validation_split(self, X, label_indices, targets):
         """Hold out ``validation_fraction`` of the rows for early stopping.
@@ -524,12 +419,17 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return _TrainingSession(trainer, np.random.default_rng([seed, 1]))
 
     @staticmethod
-    def _draw_prior(prior, n_samples, rng, labels, device):
-        """Draw ``n_samples`` prior codes as a float32 tensor, checking their shape."""
-        if labels is None:
+    def _draw_prior(prior, rng, label_indices, rows):
+        """Prior codes for the training ``rows`` (float32 ndarray), checking their shape.
+
+        With ``label_indices``, each labeled row's code comes from its own
+        component (label-guided prior, paper §2.3).
+        """
+        n_samples = len(rows)
+        if label_indices is None:
             draws = prior.sample(n_samples, rng)
         else:
-            draws = prior.sample(n_samples, rng, labels=labels)
+            draws = prior.sample(n_samples, rng, labels=label_indices[rows])
         draws = np.asarray(draws, dtype=np.float32)
         expected = (n_samples, prior.n_dims)
         if draws.shape != expected:
@@ -537,7 +437,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"The prior {prior!r} returned samples of shape {draws.shape}; "
                 f"expected {expected}."
             )
-        return torch.from_numpy(draws).to(device)
+        return draws
 
     # ------------------------------------------------------------ inference
     def _validate_inference_input(self, X):
@@ -557,34 +457,32 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         return Z
 
-    def _map_rows(self, function, X):
-        """Apply a model ``function`` to the rows of validated ``X`` in no-grad batches."""
-        data = _engine.as_training_data(X, self.device_)
-        return _engine.map_batches(function, data, INFERENCE_BATCH_SIZE)
+    def transform(self, X):
+        """Embed ``X`` with the encoder.
 
-    def _encode(self, X):
-        """Deterministic codes of validated ``X``, as an array of X's float dtype."""
-        Z = self._map_rows(self.model_.encode, X)
-        return Z.cpu().numpy().astype(X.dtype, copy=False)
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to embed; need not have been seen during fit.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Deterministic codes: the style codes z, or W_C·y + z for the
+            cluster-head :class:`~skaae.AAETransformer`; float32 for float32
+            input and float64 otherwise.
+        """
+        X = self._validate_inference_input(X)
+        return _engine.inference.encode(self.model_, X, self.device_).astype(X.dtype, copy=False)
 
     def _decode(self, Z, dtype=np.float64, category_indices=None):
         """Data-space reconstructions of codes ``Z`` (ndarray).
 
         ``category_indices`` (ndarray of int of shape (n_samples,)) pick the
-        category of y each row is decoded as, in the (y, z) and cluster-head
-        layouts; it is fed to the decoder one-hot, next to ``Z``.
+        category of y each row is decoded as, in the layouts with categories.
         """
-        if category_indices is None:
-            X = self._map_rows(self.model_.decode, Z)
-        else:
-            n_categories = self.model_.config.n_categories
-            categories = np.eye(n_categories)[category_indices]
-
-            def decode(rows):
-                return self.model_.decode(rows[:, n_categories:], rows[:, :n_categories])
-
-            X = self._map_rows(decode, np.hstack([categories, Z]))
-        return X.cpu().numpy().astype(dtype, copy=False)
+        X = _engine.inference.decode(self.model_, Z, self.device_, category_indices)
+        return X.astype(dtype, copy=False)
 
     @staticmethod
     def _sample_rng(random_state):
@@ -594,9 +492,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _sample_codes(self, n_samples, rng, label_indices=None):
         """Draw codes from the fitted prior; ``label_indices`` pick components."""
         check_is_fitted(self)
-        n_samples = _check_n_samples(n_samples)
-        codes = self._draw_prior(self.prior_, n_samples, rng, label_indices, "cpu")
-        return codes.numpy()
+        n_samples = check_positive_int(n_samples, "n_samples")
+        return self._draw_prior(self.prior_, rng, label_indices, np.arange(n_samples))
 
     def _with_feature_names(self, X):
         """Generated rows ``X`` as a DataFrame with the fitted column names, when
@@ -628,7 +525,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if model is not None:
             # Weights travel as CPU tensors; the device is chosen again at load time.
             state["_model_config"] = model.config
-            state["_model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            state["_model_state"] = model.portable_state()
         return state
 
     def __setstate__(self, state):
@@ -639,9 +536,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             with warnings.catch_warnings():
                 warnings.simplefilter("always", RuntimeWarning)
                 device = _engine.resolve_device(self.device)
-            model = _engine.AdversarialAutoencoder(
-                config, weights["shift"], weights["output_scale"]
+            self.model_ = _engine.AdversarialAutoencoder.from_portable_state(
+                config, weights, device
             )
-            model.load_state_dict(weights)
-            self.model_ = model.to(device).eval()
             self.device_ = device

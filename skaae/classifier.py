@@ -4,15 +4,14 @@ import dataclasses
 import numbers
 import warnings
 
-import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import (
-    CATEGORY_TERM_CONSTRAINTS, BaseAAE, class_indices, labels_in_classes, split_labels,
-)
+from . import _engine
+from ._base import CATEGORY_TERM_CONSTRAINTS, BaseAAE
+from ._labels import class_indices, split_labels
 from .priors import check_prior
 
 
@@ -48,10 +47,9 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
 
     hidden_layer_sizes : tuple of int, default=(512, 512)
         Widths of the encoder's shared trunk; the decoder mirrors them. Twice
-        :class:`AAETransformer`'s: on MNIST with 1,000 labels (seed 0, rates
-        decayed to nothing along a cosine) 512 units reached 4.09% test error
-        in 20 epochs and 256 units 4.48% in 30, at about 1.5 times the time
-        per epoch.
+        :class:`AAETransformer`'s, since q(y|x) and the style share the
+        trunk; narrower layers train faster for somewhat higher error
+        (:ref:`benchmarks`).
 
     discriminator_hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the hidden layers of both discriminators.
@@ -73,8 +71,8 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         the minibatch's mean q(y|x) from the uniform Categorical prior (see
         :class:`AAEClusterer`). Not in the paper, whose sample-wise
         Categorical adversary hardly constrains how the unlabeled rows spread
-        over the classes; on MNIST with 100 labels the term took the test
-        error after 5 epochs from 23.1% to 15.5%. 0 is the paper's model.
+        over the classes; it matters most with few labels. 0 is the paper's
+        model.
 
     category_consistency : float, default=0.0
         Weight of the virtual adversarial consistency of q(y|x), added to
@@ -110,22 +108,17 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         Exponential decay of every learning rate per epoch (epoch ``t``
         trains at ``learning_rate_decay ** t`` times the set rates); see
         :class:`AAETransformer`. At constant rates the adversarial game
-        grows unsteady after about 20 epochs on MNIST (the reconstruction
-        and cross-entropy losses rise again, and the test error with them);
-        the decay settles it. An epoch of a small dataset is only a few
-        steps: there, raise the decay toward 1.0 or raise ``max_iter``.
+        grows unsteady over long fits (the losses, and the test error, rise
+        again); the decay settles it. An epoch of a small dataset is only a
+        few steps: there, raise the decay toward 1.0 or raise ``max_iter``.
 
     ema_decay : float or None, default=0.9998
         Decay of the moving average of the weights that the fitted model
         infers with; see :class:`AAETransformer`. The average is steadier
-        than the raw weights, which the adversarial game keeps moving: on
-        MNIST (1,000 labels, seed 0, 30 epochs, previous decay of 0.9) an
-        average kept beside the model ended at 4.13% test error where the
-        raw weights ended at 4.61%. With the average and a decay of 0.95 the
-        9-minute benchmark runs (``benchmarks/README.md``) end at 4.89% /
-        5.24% / 4.89% with 100 labels and 3.52% / 3.42% / 3.65% with 1,000
-        (seeds 0 / 1 / 2), ahead of ``LabelSpreading`` on every seed. None
-        infers with the raw weights.
+        than the raw weights, which the adversarial game keeps moving, and
+        classifies held-out rows better (:ref:`benchmarks`). Lower it (0.999)
+        for fits of a few hundred minibatches, whose early weights would
+        weigh too much; None infers with the raw weights.
 
     device : str or torch.device, default="auto"
         Where to train and predict; ``"auto"`` uses CUDA when available.
@@ -318,10 +311,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         self : AAEClassifier
             The fitted classifier.
         """
-        X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
-            y_numeric=False, multi_output=False, ensure_min_samples=1,
-        )
+        X, y = self._validate_training_data(X, y)
         classes, targets = split_labels(y, X.shape[0])
         check_classification_targets(y[targets >= 0])
         if len(classes) == 0:
@@ -337,8 +327,10 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
             )
         self._check_warm_start_classes(classes)
         self.classes_ = classes
-        prior = check_prior(self.prior, self.n_components)
-        return self._fit_engine(X, prior, n_categories=len(classes), targets=targets)
+        return self._fit_engine(
+            X, check_prior(self.prior, self.n_components),
+            _engine.LatentLayout.categorical(len(classes)), targets=targets,
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
@@ -372,34 +364,16 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
             The updated classifier.
         """
         resume = hasattr(self, "model_")
-        X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
-            y_numeric=False, multi_output=False, ensure_min_samples=1, reset=not resume,
-        )
-        if classes is not None:
-            classes = split_labels(classes, len(classes))[0]
-            if len(classes) == 0:
-                raise ValueError("classes must name at least one class other than -1.")
-            if resume and not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"classes={classes.tolist()} is not the same as on the previous "
-                    f"call to fit or partial_fit: {self.classes_.tolist()}."
-                )
-        elif not resume:
+        X, y = self._validate_training_data(X, y, reset=not resume)
+        if classes is None and not resume:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        if not resume:
-            self.classes_ = classes
-        targets = labels_in_classes(y, X.shape[0], self.classes_)
+        self.classes_, targets = self._classes_and_indices(y, X.shape[0], resume, classes)
         check_classification_targets(y[targets >= 0])
-        prior = check_prior(self.prior, self.n_components)
         return self._fit_engine(
-            X, prior, n_categories=len(self.classes_),
-            targets=targets if (targets >= 0).any() else None, n_epochs=1, resume=True,
+            X, check_prior(self.prior, self.n_components),
+            _engine.LatentLayout.categorical(len(self.classes_)), targets=targets,
+            partial=True,
         )
-
-    def _logits(self, X):
-        X = self._validate_inference_input(X)
-        return self._map_rows(self.model_.classify, X)
 
     def predict_proba(self, X):
         """Class probabilities q(y|x).
@@ -415,12 +389,13 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
             Probabilities of the classes in the order of ``classes_``; rows
             sum to 1.
         """
-        logits = self._logits(X).double()
-        return logits.softmax(dim=1).cpu().numpy()
+        X = self._validate_inference_input(X)
+        return _engine.inference.category_probabilities(self.model_, X, self.device_)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
-        return self._logits(X).double().log_softmax(dim=1).cpu().numpy()
+        X = self._validate_inference_input(X)
+        return _engine.inference.category_probabilities(self.model_, X, self.device_, log=True)
 
     def predict(self, X):
         """Most probable class of each sample.
@@ -435,24 +410,9 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         y : ndarray of shape (n_samples,)
             Predicted labels, from ``classes_``.
         """
-        best = self._logits(X).argmax(dim=1).cpu().numpy()
-        return self.classes_[best]
-
-    def transform(self, X):
-        """Style codes z of ``X``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-            Deterministic style codes, float32 for float32 input and float64
-            otherwise.
-        """
-        return self._encode(self._validate_inference_input(X))
+        X = self._validate_inference_input(X)
+        logits = _engine.inference.category_logits(self.model_, X, self.device_)
+        return self.classes_[logits.argmax(axis=1)]
 
     def _category_indices(self, y, n_samples):
         indices = class_indices(y, self.classes_)

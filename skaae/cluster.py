@@ -4,12 +4,13 @@ import dataclasses
 import numbers
 
 import numpy as np
-import torch
 from sklearn.base import ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import CATEGORY_TERM_CONSTRAINTS, BaseAAE, _check_n_samples
+from . import _engine
+from ._base import CATEGORY_TERM_CONSTRAINTS, BaseAAE
+from ._validation import check_positive_int
 from .priors import check_prior
 
 
@@ -60,8 +61,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
 
     reconstruction_loss : {"mse", "bce"}, default="mse"
         See :class:`AAETransformer`. For pixel intensities in [0, 1] prefer
-        ``"bce"``: on MNIST it gave clusters that match the digits better
-        (``benchmarks/README.md``).
+        ``"bce"``, which clustered MNIST's digits better (:ref:`benchmarks`).
 
     input_noise : float, default=0.0
         Standard deviation of the Gaussian noise added to the encoder's input
@@ -72,11 +72,9 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         Weight of a term added to the generator phase: the KL divergence of
         the minibatch's mean q(y|x) from the uniform Categorical prior. It is
         not in the paper, whose sample-wise Categorical adversary alone lets
-        the encoder collapse onto a few categories early in training (on
-        digits, 2 to 10 of 16 clusters used and 20-60% accuracy); the
+        the encoder collapse onto a few categories early in training; the
         divergence keeps all categories in use while the adversary makes
-        each code one-hot (16 of 16 used, 85% accuracy). 0 turns it off.
-        See ``benchmarks/README.md``.
+        each code one-hot. 0 turns it off.
 
     category_consistency : float, default=5.0
         Weight of a second term added to the generator phase, also not in the
@@ -87,11 +85,9 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         then follow the dense regions of the data instead of cutting through
         them, as the adversaries and the balance term alone allow. It costs
         two more encoder passes per minibatch (about a third more time per
-        epoch). On MNIST (16 clusters, ``reconstruction_loss="bce"``, 20
-        epochs, seeds 0-2) it took the majority-vote error from 29.1% to
-        18.8% and the ARI from 0.43 to 0.65 (``benchmarks/README.md``). 0
-        turns it off; with ``category_balance=0`` too, the model is the
-        paper's.
+        epoch) and lowered the clustering error of MNIST by about a third
+        (:ref:`benchmarks`). 0 turns it off; with ``category_balance=0`` too,
+        the model is the paper's.
 
     consistency_radius : float, default=0.2
         Length of that perturbation in the encoder's standardised input
@@ -119,14 +115,13 @@ class AAEClusterer(ClusterMixin, BaseAAE):
 
     learning_rate_decay : float, default=1.0
         Exponential decay of every learning rate per epoch; see
-        :class:`AAETransformer`. 1.0 keeps the rates constant: on MNIST a
-        decay of 0.9 clustered worse (``benchmarks/README.md``).
+        :class:`AAETransformer`. 1.0 keeps the rates constant, which
+        clustered better than a decay (:ref:`benchmarks`).
 
     ema_decay : float or None, default=None
         Decay of the moving average of the weights that the fitted model
-        infers with; see :class:`AAETransformer`. None keeps no average: on
-        MNIST an average of 0.9998 gave no clear gain in clustering error
-        (``benchmarks/README.md``).
+        infers with; see :class:`AAETransformer`. None keeps no average,
+        which clustered as well as one (:ref:`benchmarks`).
 
     device : str or torch.device, default="auto"
         Where to train and predict; ``"auto"`` uses CUDA when available.
@@ -300,6 +295,9 @@ class AAEClusterer(ClusterMixin, BaseAAE):
             super()._training_config(), input_noise=self.input_noise, **self._category_terms()
         )
 
+    def _layout(self):
+        return _engine.LatentLayout.categorical(self.n_clusters)
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the model and cluster ``X``.
@@ -317,12 +315,8 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self : AAEClusterer
             The fitted clusterer.
         """
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-            ensure_min_samples=1,
-        )
-        prior = check_prior(self.prior, self.n_components)
-        self._fit_engine(X, prior, n_categories=self.n_clusters)
+        X = self._validate_training_data(X)
+        self._fit_engine(X, check_prior(self.prior, self.n_components), self._layout())
         self._assign_clusters(X, np.empty(0, dtype=np.int64))
         return self
 
@@ -356,14 +350,11 @@ class AAEClusterer(ClusterMixin, BaseAAE):
             The updated clusterer; ``labels_`` holds the clusters of this
             chunk's rows.
         """
-        resume = hasattr(self, "model_")
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-            ensure_min_samples=1, reset=not resume,
-        )
         previous_model = getattr(self, "model_", None)
-        prior = check_prior(self.prior, self.n_components)
-        self._fit_engine(X, prior, n_categories=self.n_clusters, n_epochs=1, resume=True)
+        X = self._validate_training_data(X, reset=previous_model is None)
+        self._fit_engine(
+            X, check_prior(self.prior, self.n_components), self._layout(), partial=True
+        )
         known = np.empty(0, dtype=np.int64)
         if self.model_ is previous_model:
             known = self.cluster_categories_
@@ -377,20 +368,14 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         ``known_categories`` keep their labels and new ones are numbered
         after them.
         """
-        categories = self._category_logits(X).argmax(dim=1).cpu().numpy()
+        logits = _engine.inference.category_logits(self.model_, X, self.device_)
+        categories = logits.argmax(axis=1)
         new = np.setdiff1d(categories, known_categories)
         self.cluster_categories_ = np.concatenate([known_categories, new]).astype(np.int64)
         self.n_clusters_ = len(self.cluster_categories_)
-        label_of_category = np.empty(self.model_.config.n_categories, dtype=np.int64)
+        label_of_category = np.empty(self.model_.config.layout.n_categories, dtype=np.int64)
         label_of_category[self.cluster_categories_] = np.arange(self.n_clusters_)
         self.labels_ = label_of_category[categories]
-
-    def _category_logits(self, X):
-        return self._map_rows(self.model_.classify, X)
-
-    def _cluster_logits(self, X):
-        X = self._validate_inference_input(X)
-        return self._category_logits(X)[:, torch.as_tensor(self.cluster_categories_)].double()
 
     def predict_proba(self, X):
         """Probability of each cluster, q(y|x) over the clusters found.
@@ -406,7 +391,10 @@ class AAEClusterer(ClusterMixin, BaseAAE):
             Column ``k`` is cluster ``k``. Categories that no training sample
             picked are left out and the rest renormalised, so rows sum to 1.
         """
-        return self._cluster_logits(X).softmax(dim=1).cpu().numpy()
+        X = self._validate_inference_input(X)
+        return _engine.inference.category_probabilities(
+            self.model_, X, self.device_, self.cluster_categories_
+        )
 
     def predict(self, X):
         """Cluster of each sample: its most probable cluster.
@@ -421,23 +409,9 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         labels : ndarray of shape (n_samples,)
             Cluster labels, integers from 0 to ``n_clusters_ - 1``.
         """
-        return self._cluster_logits(X).argmax(dim=1).cpu().numpy()
-
-    def transform(self, X):
-        """Style codes z of ``X``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-            Deterministic style codes, float32 for float32 input and float64
-            otherwise.
-        """
-        return self._encode(self._validate_inference_input(X))
+        X = self._validate_inference_input(X)
+        logits = _engine.inference.category_logits(self.model_, X, self.device_)
+        return logits[:, self.cluster_categories_].argmax(axis=1)
 
     def _decode_clusters(self, Z, clusters):
         return self._decode(Z, category_indices=self.cluster_categories_[clusters])
@@ -476,7 +450,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
             of the training data when :term:`fit` was given a DataFrame.
         """
         check_is_fitted(self)
-        n_samples = _check_n_samples(n_samples)
+        n_samples = check_positive_int(n_samples, "n_samples")
         rng = self._sample_rng(random_state)
         Z = self._sample_codes(n_samples, rng)
         if cluster is None:

@@ -18,6 +18,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._validation import check_positive_int
+
 __all__ = ["plot_latent", "plot_samples", "plot_manifold", "plot_cluster_heads"]
 
 # Above this many distinct labels, plot_latent shows a colorbar, not a legend.
@@ -38,13 +40,6 @@ def _check_axes(ax):
     if ax is None:
         _, ax = plt.subplots()
     return ax
-
-
-def _check_positive_int(value, name):
-    """Return ``value`` as an int if it is a positive integer (not a bool)."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
 
 
 def _check_image_shape(image_shape, n_features):
@@ -256,7 +251,7 @@ def plot_samples(
     >>> ax = plot_samples(X[:20], n_cols=5)  # doctest: +SKIP
     """
     X = check_array(X, input_name="X")
-    n_cols = _check_positive_int(n_cols, "n_cols")
+    n_cols = check_positive_int(n_cols, "n_cols")
     image_shape = _check_image_shape(image_shape, X.shape[1])
     ax = _check_axes(ax)
     _show_tiles(ax, _tile_images(X, image_shape, n_cols), image_shape, cmap, vmin, vmax)
@@ -331,7 +326,7 @@ def plot_manifold(
             f"n_components={getattr(estimator, 'n_components', None)!r}."
         )
     check_is_fitted(estimator)
-    n_steps = _check_positive_int(n_steps, "n_steps")
+    n_steps = check_positive_int(n_steps, "n_steps")
     low, high = percentiles
     if not 0 <= low < high <= 1:
         raise ValueError(
@@ -418,7 +413,7 @@ def plot_cluster_heads(
     """
     check_is_fitted(clusterer)
     X = check_array(X, input_name="X")
-    n_examples = _check_positive_int(n_examples, "n_examples")
+    n_examples = check_positive_int(n_examples, "n_examples")
     image_shape = _check_image_shape(image_shape, X.shape[1])
     ax = _check_axes(ax)
     rng = check_random_state(random_state)

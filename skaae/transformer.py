@@ -6,16 +6,12 @@ import numbers
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import (
-    check_array,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import (
-    CATEGORY_TERM_CONSTRAINTS, BaseAAE, _seed, class_indices, labels_in_classes, split_labels,
-)
-from ._neighbors import nearest_neighbors
+from . import _engine
+from ._base import CATEGORY_TERM_CONSTRAINTS, BaseAAE, _seed
+from ._labels import class_indices, split_labels
+from ._neighbor_search import nearest_neighbors
 from .priors import check_prior
 
 
@@ -84,10 +80,8 @@ class AAETransformer(BaseAAE):
     category_consistency : float, default=0.0
         With ``n_cluster_heads``: weight of the virtual adversarial consistency
         of q(y|x), added to the generator phase; see :class:`AAEClusterer`.
-        0 (the paper's model) leaves it out. With 20 unsupervised heads on
-        MNIST, 5.0 lifted the 2-D map's held-out 5-NN accuracy from 0.67 to
-        0.80, and with 1,000 labels the nearest-head error from 14.1% to
-        6.2% (one seed each; ``benchmarks/README.md``).
+        Turn it on (5.0) for maps: it keeps cluster borders out of the dense
+        regions of the data. 0 (the paper's model) leaves it out.
 
     consistency_radius : float, default=0.2
         Length of the consistency term's perturbation, per standardised
@@ -95,36 +89,21 @@ class AAETransformer(BaseAAE):
 
     neighbor_weight : float, default=0.0
         Weight of a neighbour-embedding term added to the reconstruction
-        phase: the objective of parametric UMAP over the k-nearest-neighbour
-        graph of the training rows. On every minibatch each row's code is
-        drawn toward the codes of ``n_neighbor_samples`` of its
-        ``n_neighbors`` nearest rows (Euclidean, in the data space, searched
-        on the 50 leading principal components of wider data) and, for each
-        of them, pushed away from the codes of 5 other rows of its
-        minibatch, with UMAP's similarity ``1 / (1 + a d^(2b))`` (a = 1.577,
-        b = 0.895); with ``n_cluster_heads`` the codes are the representation
-        W_C·y + z. 0 (the paper's model) leaves it out and skips the
-        neighbour search; ``history_["reconstruction"]`` includes the
-        weighted term. Not in the paper. Use it with cluster heads and
-        the consistency term: on MNIST, ``n_cluster_heads=20,
-        category_consistency=5.0, neighbor_weight=1.0`` gave the best
-        unsupervised 2-D map (``benchmarks/README.md``): held-out 5-NN
-        accuracy 0.915 ± 0.017 after 10 epochs (3 seeds), against 0.798
-        without the term after 20 (seed 0). With the plain Gaussian prior
-        the term fights the prior, whose mass has no room for gaps between
-        clusters, and made the maps worse (20,000 MNIST rows, 5 epochs: 0.23
-        against 0.56; digits, 20 epochs: 0.40 against 0.79). It needs many
-        minibatches to pay off: with one neighbour draw, on the 1,797 digits
-        or 5,000 MNIST rows it did not help, on 20,000 it gained 0.02; with
-        4 draws (10 epochs) it gained 0.07 on 20,000 rows (0.871 against
-        0.797, seed 0) and on 5,000 0.00 and 0.06 (seeds 0 and 1). For a
-        fit in UMAP's time put ``PCA(50)`` in front and take larger steps:
-        ``make_pipeline(PCA(50), AAETransformer(n_cluster_heads=20,
-        category_consistency=5.0, neighbor_weight=1.0, n_neighbor_samples=8,
-        batch_size=512, learning_rate=3e-3, discriminator_learning_rate=3e-3,
-        generator_learning_rate=3e-3, max_iter=10))`` reached 0.918 ± 0.016
-        on MNIST in 63.0 ± 5.4 s on two CPU cores (3 seeds), where the map on
-        the pixels with the default steps took 149 s for 0.915.
+        phase: the objective of parametric UMAP (Sainburg et al., 2021) over
+        the k-nearest-neighbour graph of the training rows. On every
+        minibatch each row's code is drawn toward the codes of
+        ``n_neighbor_samples`` of its ``n_neighbors`` nearest rows
+        (Euclidean, in the data space, searched on the 50 leading principal
+        components of wider data) and pushed away from the codes of 5 other
+        rows of its minibatch for each, with UMAP's similarity ``1 / (1 + a
+        d^(2b))``; with ``n_cluster_heads`` the codes are W_C·y + z. Not in
+        the paper; 0 leaves it out and skips the neighbour search.
+        ``history_["reconstruction"]`` includes the weighted term. Use 1.0
+        with cluster heads and the consistency term for a UMAP-like map
+        (``n_cluster_heads=20, category_consistency=5.0``); with the plain
+        Gaussian prior, whose mass leaves no room for gaps between clusters,
+        it makes maps worse. It pays off over many minibatches: thousands
+        of rows or more (:ref:`benchmarks`).
 
     n_neighbors : int, default=15
         Neighbours per row of the graph of ``neighbor_weight``; must be
@@ -134,11 +113,9 @@ class AAETransformer(BaseAAE):
     n_neighbor_samples : int, default=4
         Neighbours drawn (uniformly, with replacement) for each row on each
         minibatch by the term of ``neighbor_weight``, each with its own 5
-        negative pairs. The draws go through the encoder with their rows in
-        one larger matrix product, so a few more pairs per step cost little:
-        on MNIST (20 heads, 10 epochs, 3 seeds) 1, 4 and 16 draws gave
-        held-out 5-NN accuracy 0.904 ± 0.012, 0.915 ± 0.017 and 0.932 ± 0.019
-        in 150, 149 and 244 s on two CPU cores.
+        negative pairs. They go through the encoder with their rows in one
+        larger matrix product, so more draws cost little per step and give
+        better maps; raise it (8-16) when the fit time allows.
 
     encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
         Kind of posterior q(z|x) (paper §2): a deterministic map, a Gaussian
@@ -182,8 +159,7 @@ class AAETransformer(BaseAAE):
     generator_learning_rate : float, default=1e-3
         Adam step size of the encoder in the regularization phase. Together
         with ``discriminator_learning_rate`` it sets how hard the prior is
-        imposed: on digits, 2e-4 for both left the codes 40% wider than a
-        unit Gaussian prior, 1e-3 matched it (``benchmarks/README.md``).
+        imposed: lower both and the codes match the prior less closely.
 
     beta_1 : float, default=0.5
         Adam's first-moment decay for all optimizers; 0.5 is the usual choice
@@ -463,12 +439,8 @@ class AAETransformer(BaseAAE):
     def _fit(self, X, y, partial=False, classes=None):
         """Validate, then train for ``max_iter`` epochs, or one (``partial``)."""
         resume = partial and hasattr(self, "model_")
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-            ensure_min_samples=1, reset=not resume,
-        )
+        X = self._validate_training_data(X, reset=not resume)
         prior = check_prior(self.prior, self.n_components)
-        schedule = {"n_epochs": 1, "resume": True} if partial else {}
         uses_labels = self.n_cluster_heads is not None or prior.supports_labels
         label_indices = None
         if y is not None and uses_labels:
@@ -479,43 +451,37 @@ class AAETransformer(BaseAAE):
             # A fit without labels must not keep the classes of an earlier fit.
             self.__dict__.pop("classes_", None)
         if self.n_cluster_heads is not None:
-            return self._fit_cluster_heads(X, prior, label_indices, schedule)
+            return self._fit_cluster_heads(X, prior, label_indices, partial)
         self.__dict__.pop("cluster_heads_", None)
-        return self._fit_engine(X, prior, label_indices=label_indices, **schedule)
+        return self._fit_engine(
+            X, prior, _engine.LatentLayout.continuous(), label_indices=label_indices,
+            partial=partial,
+        )
 
     def _label_indices(self, y, n_samples, resume, classes):
-        """Class index of each row (-1 unlabeled), setting ``classes_``; None if no labels.
-
-        A resumed ``partial_fit`` maps labels onto the classes fixed before;
-        otherwise ``classes`` (or the labels of ``y``) fix them.
-        """
-        known = getattr(self, "classes_", None) if resume else None
-        if known is None and classes is not None:
-            known = split_labels(classes, len(classes))[0]
-        if known is None:
-            classes, indices = split_labels(y, n_samples)
-            if len(classes) == 0:
-                return None
-            self._check_warm_start_classes(classes)
-        else:
-            classes = known
-            indices = labels_in_classes(y, n_samples, classes)
+        """Class index of each row (-1 unlabeled), setting ``classes_``; None if no labels."""
+        classes, indices = self._classes_and_indices(y, n_samples, resume, classes)
+        if len(classes) == 0:
+            return None
         self.classes_ = classes
         return indices
 
-    def _fit_cluster_heads(self, X, prior, targets, schedule):
+    def _fit_cluster_heads(self, X, prior, targets, partial):
         """Fit the cluster-head representation of §7, semi-supervised with labels."""
         if targets is not None and len(self.classes_) > self.n_cluster_heads:
             raise ValueError(
-                f"y has {len(self.classes_)} classes but n_cluster_heads={self.n_cluster_heads}; "
-                "each class needs a cluster head of its own."
+                f"y has {len(self.classes_)} classes but n_cluster_heads="
+                f"{self.n_cluster_heads}; each class needs a cluster head of its own."
             )
-        self._fit_engine(
-            X, prior, n_categories=self.n_cluster_heads, targets=targets,
-            cluster_head_margin=self.cluster_head_margin,
-            fixed_cluster_heads=self._check_fixed_cluster_heads(), **schedule,
+        fixed_heads = self._check_fixed_cluster_heads()
+        layout = _engine.LatentLayout.cluster_heads(
+            self.n_cluster_heads, self.cluster_head_margin, learn=fixed_heads is None
         )
-        self.cluster_heads_ = self.model_.cluster_heads.detach().cpu().double().numpy()
+        self._fit_engine(
+            X, prior, layout, targets=targets, initial_cluster_heads=fixed_heads,
+            partial=partial,
+        )
+        self.cluster_heads_ = _engine.inference.cluster_heads(self.model_)
         return self
 
     def _check_fixed_cluster_heads(self):
@@ -547,22 +513,6 @@ class AAETransformer(BaseAAE):
             return None
         return nearest_neighbors(X, self.n_neighbors, _seed(self.random_state))
 
-    def transform(self, X):
-        """Embed ``X`` with the encoder.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to embed; need not have been seen during fit.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-            Deterministic codes (W_C·y + z with cluster heads), float32 for
-            float32 input and float64 otherwise.
-        """
-        return self._encode(self._validate_inference_input(X))
-
     def inverse_transform(self, Z):
         """Decode codes back to the data space.
 
@@ -578,8 +528,8 @@ class AAETransformer(BaseAAE):
         """
         check_is_fitted(self)
         Z = self._validate_codes(Z)
-        X = self._map_rows(self.model_.decode_representation, Z)
-        return X.cpu().numpy().astype(Z.dtype, copy=False)
+        X = _engine.inference.decode_representation(self.model_, Z, self.device_)
+        return X.astype(Z.dtype, copy=False)
 
     def sample(self, n_samples=1, y=None, random_state=None):
         """Generate data by decoding draws of the prior.

@@ -1,4 +1,4 @@
-"""The torch engine on its own: devices, networks, phases and the epoch loop."""
+"""The torch engine on its own: devices, networks, loss terms, phases and the epoch loop."""
 
 
 import numpy as np
@@ -7,31 +7,43 @@ import scipy.sparse as sp
 import torch
 
 from skaae._engine import (
-    LabeledBatches,
     AdversarialAutoencoder,
+    Callback,
+    History,
+    LatentLayout,
     ModelConfig,
-    NeighborGraph,
     Trainer,
     TrainingConfig,
     TrainingDivergedError,
+    TrainingSet,
     as_training_data,
     make_generator,
-    map_batches,
     resolve_device,
 )
-from skaae._engine.neighbors import KERNEL_A, KERNEL_B, N_NEGATIVES, neighbor_embedding_loss
+from skaae._engine import losses
+from skaae._engine.callbacks import WeightAverage
+from skaae._engine.data import LabeledBatches, NeighborGraph
+from skaae._engine.inference import map_batches
+from skaae._engine.losses import (
+    KERNEL_A,
+    KERNEL_B,
+    N_NEGATIVES,
+    consistency_divergence,
+    neighbor_embedding_loss,
+)
 from skaae._engine.networks import Encoder
 from skaae._engine.phases import (
-    consistency_divergence,
-    discriminator_step,
-    generator_step,
-    reconstruction_step,
-    supervised_step,
+    GeneratorPhase,
+    Minibatch,
+    ReconstructionPhase,
+    SupervisedPhase,
+    build_phases,
 )
-from skaae._engine.trainer import WeightAverage, autocast_dtype
+from skaae._engine.trainer import autocast_dtype
 
 
 def make_model(encoder="deterministic", n_label_slots=0, loss="mse", seed=0, n_categories=0):
+    layout = LatentLayout.categorical(n_categories) if n_categories else LatentLayout()
     config = ModelConfig(
         n_features=6,
         n_components=2,
@@ -40,10 +52,25 @@ def make_model(encoder="deterministic", n_label_slots=0, loss="mse", seed=0, n_c
         encoder=encoder,
         reconstruction_loss=loss,
         n_label_slots=n_label_slots,
-        n_categories=n_categories,
+        layout=layout,
     )
     shift, scale = np.linspace(0, 1, 6), np.linspace(1, 2, 6)
     return AdversarialAutoencoder(config, shift, scale, generator=make_generator(seed, "cpu"))
+
+
+def minibatch(X, Z_prior=None, Y_prior=None, label_codes=None, X_neighbors=None, labeled=None,
+              seed=0):
+    """A Minibatch of clean rows ``X``, seen by the encoder as they are."""
+    if Z_prior is None:
+        Z_prior = torch.randn(len(X), 2, generator=make_generator(seed + 100, "cpu"))
+    return Minibatch(X, X, Z_prior, Y_prior, label_codes, X_neighbors, labeled,
+                     make_generator(seed, "cpu"))
+
+
+def gaussian_prior(n_components=2, seed=0):
+    """A prior sampler for a TrainingSet: standard normal draws, one per row."""
+    rng = np.random.default_rng(seed)
+    return lambda rows: rng.standard_normal((len(rows), n_components))
 
 
 def parameters_of(module):
@@ -141,27 +168,30 @@ def test_autocast_dtype_rejects_unknown_precision():
         autocast_dtype("float16", torch.device("cpu"))
 
 
+def step(trainer, phase, batch):
+    """Run one phase of ``trainer`` (by name) on ``batch``."""
+    phase = {p.name: p for p in trainer.phases + [SupervisedPhase([losses.CrossEntropy()])]}[phase]
+    return phase.step(trainer.model, batch, trainer.optimizers[phase.name])
+
+
 def test_each_phase_updates_only_its_own_networks():
     model = make_model(n_label_slots=3)
-    generator = make_generator(0, "cpu")
-    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), generator)
-    X = torch.rand(4, 6)
+    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), make_generator(0, "cpu"))
     labels = torch.nn.functional.one_hot(torch.tensor([0, 1, 3, 2]), 4).float()
+    batch = minibatch(torch.rand(4, 6), label_codes=labels)
 
     disc, dec, enc = (parameters_of(m) for m in (model.discriminator, model.decoder, model.encoder))
-    reconstruction_step(model, X, X, trainer.reconstruction_optimizer, generator)
+    step(trainer, "reconstruction", batch)
     assert unchanged(disc, model.discriminator)
     assert not unchanged(enc, model.encoder) and not unchanged(dec, model.decoder)
 
     enc, dec = parameters_of(model.encoder), parameters_of(model.decoder)
-    discriminator_step(
-        model, X, torch.randn(4, 2), None, labels, trainer.discriminator_optimizer, generator
-    )
+    step(trainer, "discriminator", batch)
     assert unchanged(enc, model.encoder) and unchanged(dec, model.decoder)
     assert not unchanged(disc, model.discriminator)
 
     disc = parameters_of(model.discriminator)
-    generator_step(model, X, labels, trainer.generator_optimizer, generator)
+    step(trainer, "generator", batch)
     assert unchanged(disc, model.discriminator) and unchanged(dec, model.decoder)
     assert not unchanged(enc, model.encoder)
 
@@ -170,9 +200,8 @@ def test_generator_phase_computes_no_discriminator_gradients():
     # The generator phase backpropagates through the discriminators into the
     # encoder; their own weight gradients would be wasted work.
     model = make_model(n_categories=3)
-    generator = make_generator(0, "cpu")
-    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), generator)
-    generator_step(model, torch.rand(4, 6), None, trainer.generator_optimizer, generator)
+    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), make_generator(0, "cpu"))
+    step(trainer, "generator", minibatch(torch.rand(4, 6)))
     discriminators = [model.discriminator, model.category_discriminator]
     assert all(p.grad is None for d in discriminators for p in d.parameters())
     assert all(p.grad is not None for p in model.encoder.parameters())
@@ -181,9 +210,66 @@ def test_generator_phase_computes_no_discriminator_gradients():
 def test_cpu_optimizers_are_fused():
     model = make_model(n_categories=3)
     trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), make_generator(0, "cpu"))
-    optimizers = [trainer.reconstruction_optimizer, trainer.discriminator_optimizer,
-                  trainer.generator_optimizer, trainer.supervised_optimizer]
-    assert all(optimizer.defaults["fused"] for optimizer in optimizers)
+    assert list(trainer.optimizers) == ["reconstruction", "discriminator", "generator",
+                                        "supervised"]
+    assert all(optimizer.defaults["fused"] for optimizer in trainer.optimizers.values())
+
+
+def test_build_phases_switches_terms_on_by_layout_and_weight():
+    config = TrainingConfig(4, 1e-3, 1e-3, 1e-3, category_balance=2.0, neighbor_weight=0.5)
+    names = {
+        phase.name: [type(term).__name__ for term in phase.terms]
+        for phase in build_phases(LatentLayout.cluster_heads(3, 2.0), config, supervised=True)
+    }
+    assert names == {
+        "reconstruction": ["Reconstruction", "NeighborEmbedding", "ClusterHeadHinge"],
+        "discriminator": ["PriorAdversary", "CategoryAdversary"],
+        "generator": ["FoolPriorAdversary", "FoolCategoryAdversary", "CategoryBalance"],
+        "supervised": ["CrossEntropy"],
+    }
+    # The paper's plain model: one adversary, no extra terms.
+    plain = build_phases(LatentLayout.continuous(), TrainingConfig(4, 1e-3, 1e-3, 1e-3))
+    assert [[type(t).__name__ for t in p.terms] for p in plain] == [
+        ["Reconstruction"], ["PriorAdversary"], ["FoolPriorAdversary"]
+    ]
+    # Fixed heads are not moved, so they need no hinge.
+    fixed = build_phases(LatentLayout.cluster_heads(3, 2.0, learn=False), config)
+    assert "ClusterHeadHinge" not in [type(t).__name__ for t in fixed[0].terms]
+
+
+def test_latent_layout_is_a_value():
+    assert LatentLayout.categorical(4) == LatentLayout("categorical", 4)
+    assert LatentLayout.cluster_heads(5, 6.0).n_decoder_inputs(2) == 2
+    assert LatentLayout.categorical(5).n_decoder_inputs(2) == 7
+    assert not LatentLayout.continuous().has_categories
+    with pytest.raises(ValueError, match="kind must be one of"):
+        LatentLayout("mixture")
+    with pytest.raises(ValueError, match="cannot have n_categories=0"):
+        LatentLayout("categorical", 0)
+
+
+def test_phase_loss_is_the_weighted_sum_of_its_terms():
+    model = make_model(n_categories=3)
+    batch = minibatch(torch.rand(8, 6))
+    fool = GeneratorPhase([losses.FoolPriorAdversary()]).loss(model, batch)
+    balance = GeneratorPhase([losses.CategoryBalance(1.0)]).loss(model, batch)
+    both = GeneratorPhase([losses.FoolPriorAdversary(), losses.CategoryBalance(2.5)])
+    torch.testing.assert_close(both.loss(model, batch), fool + 2.5 * balance)
+
+
+class RecordEpochs(Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_train_begin(self, trainer):
+        self.events.append("begin")
+
+    def on_epoch_end(self, trainer, losses):
+        self.events.append(sorted(losses))
+        return False
+
+    def on_train_end(self, trainer):
+        self.events.append("end")
 
 
 @pytest.mark.parametrize("precision, dtype", [
@@ -191,20 +277,17 @@ def test_cpu_optimizers_are_fused():
 ])
 def test_trainer_fills_history_and_learns(precision, dtype):
     model = make_model()
-    generator = make_generator(0, "cpu")
     X = torch.rand(256, 6, generator=make_generator(5, "cpu"))
-    data = as_training_data(X.numpy(), "cpu")
-    history = {"reconstruction": [], "discriminator": [], "generator": []}
-    epochs_seen = []
+    history = {}
+    record = RecordEpochs()
     dtypes_seen = set()
     model.decoder.register_forward_hook(lambda m, i, out: dtypes_seen.add(out.dtype))
     config = TrainingConfig(32, 1e-2, 1e-3, 1e-3, precision=precision)
-    trainer = Trainer(model, config, generator)
-    trainer.fit(
-        data, None, lambda order: torch.randn(len(order), 2, generator=generator), 15,
-        history, progress=lambda epoch, losses: epochs_seen.append(epoch),
-    )
-    assert epochs_seen == list(range(1, 16))
+    trainer = Trainer(model, config, make_generator(0, "cpu"))
+    trainer.fit(TrainingSet(X.numpy(), gaussian_prior()), 15,
+                callbacks=[History(history), record])
+    phases = ["discriminator", "generator", "reconstruction"]
+    assert record.events == ["begin"] + [phases] * 15 + ["end"]
     assert all(len(losses) == 15 for losses in history.values())
     assert history["reconstruction"][-1] < 0.5 * history["reconstruction"][0]
     # bfloat16 autocast lowers the forward matmuls; the weights stay float32.
@@ -214,16 +297,48 @@ def test_trainer_fills_history_and_learns(precision, dtype):
 
 def test_non_finite_loss_names_phase_and_epoch():
     model = make_model()
-    generator = make_generator(0, "cpu")
-    data = as_training_data(np.random.default_rng(0).random((20, 6)), "cpu")
-    history = {"reconstruction": [], "discriminator": [], "generator": []}
-    trainer = Trainer(model, TrainingConfig(8, 1e-3, 1e-3, 1e-3), generator)
+    trainer = Trainer(model, TrainingConfig(8, 1e-3, 1e-3, 1e-3), make_generator(0, "cpu"))
+    before = parameters_of(model)
 
-    def broken_prior(order):
-        return torch.full((len(order), 2), float("nan"))
+    def broken_prior(rows):
+        return np.full((len(rows), 2), np.nan)
 
-    with pytest.raises(TrainingDivergedError, match="discriminator loss became nan at epoch 1"):
-        trainer.fit(data, None, broken_prior, 3, history)
+    rows = np.random.default_rng(0).random((20, 6))
+    with pytest.raises(TrainingDivergedError, match="discriminator loss became nan at epoch 4"):
+        trainer.fit(TrainingSet(rows, broken_prior), 3, epochs_trained=3)
+    # The diverged epoch is undone.
+    assert unchanged(before, model)
+
+
+def test_an_interrupted_epoch_is_undone():
+    model = make_model()
+    trainer = Trainer(model, TrainingConfig(8, 1e-3, 1e-3, 1e-3), make_generator(0, "cpu"))
+
+    class InterruptSecondEpoch(Callback):
+        """Ctrl-C in the second epoch's second minibatch (3 minibatches an epoch)."""
+
+        def __init__(self):
+            self.n_batches, self.after_first = 0, None
+
+        def on_batch_end(self, trainer):
+            self.n_batches += 1
+            if self.n_batches == 5:
+                raise KeyboardInterrupt
+
+        def on_epoch_end(self, trainer, losses):
+            self.after_first = parameters_of(trainer.model)
+            return False
+
+    history = {}
+    interrupt = InterruptSecondEpoch()
+    rows = np.random.default_rng(0).random((20, 6))
+    interrupted = trainer.fit(TrainingSet(rows, gaussian_prior()), 5,
+                              callbacks=[History(history), interrupt])
+    assert interrupted
+    assert {phase: len(values) for phase, values in history.items()} == {
+        "reconstruction": 1, "discriminator": 1, "generator": 1
+    }
+    assert unchanged(interrupt.after_first, model)
 
 
 def test_sparse_batches_equal_dense_batches():
@@ -243,8 +358,7 @@ def test_map_batches_keeps_row_order():
 
 def test_categorical_layout_phases_update_the_right_networks():
     model = make_model(n_categories=3)
-    generator = make_generator(0, "cpu")
-    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), generator)
+    trainer = Trainer(model, TrainingConfig(4, 1e-2, 1e-2, 1e-2), make_generator(0, "cpu"))
     X = torch.rand(4, 6)
     Y_prior = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0]), 3).float()
 
@@ -254,12 +368,11 @@ def test_categorical_layout_phases_update_the_right_networks():
 
     categorical = parameters_of(model.category_discriminator)
     style_head = parameters_of(model.encoder.style_head)
-    discriminator_step(model, X, torch.randn(4, 2), Y_prior, None,
-                       trainer.discriminator_optimizer, generator)
+    step(trainer, "discriminator", minibatch(X, Y_prior=Y_prior))
     assert not unchanged(categorical, model.category_discriminator)
 
     decoder = parameters_of(model.decoder)
-    supervised_step(model, X, torch.tensor([0, 1, 2, 1]), trainer.supervised_optimizer, generator)
+    step(trainer, "supervised", minibatch(X, labeled=lambda: (X, torch.tensor([0, 1, 2, 1]))))
     # Cross-entropy trains q(y|x) only: the style head and the decoder stay put.
     assert unchanged(style_head, model.encoder.style_head)
     assert unchanged(decoder, model.decoder)
@@ -290,21 +403,20 @@ def test_consistency_finds_a_worse_direction_than_chance():
 
 def test_generator_step_adds_the_weighted_consistency_term():
     X = torch.rand(16, 6)
-    losses = {}
+    values = {}
     for weight in (0.0, 3.0):
         model = make_model(n_categories=4, seed=2)
-        optimizer = torch.optim.SGD(model.encoder.parameters(), lr=0.0)
-        losses[weight] = generator_step(
-            model, X, None, optimizer, make_generator(0, "cpu"),
-            category_consistency=weight, consistency_radius=1.5,
-        )
+        terms = [losses.FoolPriorAdversary(), losses.FoolCategoryAdversary()]
+        if weight:
+            terms.append(losses.CategoryConsistency(weight, radius=1.5))
+        values[weight] = GeneratorPhase(terms).loss(model, minibatch(X)).detach()
     model = make_model(n_categories=4, seed=2)
     S = model.standardize(X)
     with torch.no_grad():
         probabilities = torch.softmax(model.encoder(S)[1], dim=1)
     # The generator step draws nothing before the term, so the same seed gives the same direction.
     term = consistency_divergence(model, S, probabilities, 1.5, make_generator(0, "cpu"))
-    torch.testing.assert_close(losses[3.0] - losses[0.0], 3.0 * term.detach())
+    torch.testing.assert_close(values[3.0] - values[0.0], 3.0 * term.detach())
     assert term > 0
 
 
@@ -327,14 +439,12 @@ def test_semi_supervised_training_learns_labels():
     targets = np.where(rng.random(300) < 0.1, y, -1)
 
     model = make_model(n_categories=3)
-    generator = make_generator(0, "cpu")
-    trainer = Trainer(model, TrainingConfig(32, 1e-2, 1e-3, 1e-3, input_noise=0.1), generator)
-    labeled = LabeledBatches(torch.as_tensor(targets), 32, generator)
-    history = {phase: [] for phase in trainer.phases(labeled)}
+    trainer = Trainer(model, TrainingConfig(32, 1e-2, 1e-3, 1e-3, input_noise=0.1),
+                      make_generator(0, "cpu"))
+    history = {}
+    trainer.fit(TrainingSet(X, gaussian_prior(), targets=targets), 20,
+                callbacks=[History(history)])
     assert list(history) == ["reconstruction", "discriminator", "generator", "supervised"]
-    trainer.fit(as_training_data(X, "cpu"), None,
-                lambda order: torch.randn(len(order), 2, generator=generator), 20, history,
-                labeled=labeled)
     predicted = model.classify(torch.as_tensor(X, dtype=torch.float32)).argmax(1).numpy()
     assert (predicted == y).mean() > 0.9
 
@@ -439,11 +549,10 @@ def test_reconstruction_step_adds_the_weighted_neighbor_term():
     model = make_model()
     X = torch.rand(16, 6, generator=make_generator(1, "cpu"))
     X_neighbors = X.roll(1, dims=0)
-    optimizer = torch.optim.SGD(model.autoencoder_parameters(), lr=0.0)
-    plain = reconstruction_step(model, X, X, optimizer, make_generator(2, "cpu"))
-    with_term = reconstruction_step(
-        model, X, X, optimizer, make_generator(2, "cpu"), X_neighbors, 2.0
-    )
+    plain = ReconstructionPhase([losses.Reconstruction()]).loss(model, minibatch(X, seed=2))
+    with_term = ReconstructionPhase(
+        [losses.Reconstruction(), losses.NeighborEmbedding(2.0)]
+    ).loss(model, minibatch(X, X_neighbors=X_neighbors, seed=2))
     Z = model.encode(X).detach()
     term = neighbor_embedding_loss(Z, model.encode(X_neighbors).detach(), make_generator(2, "cpu"))
-    assert float(with_term) == pytest.approx(float(plain) + 2.0 * float(term), rel=1e-5)
+    assert float(with_term.detach()) == pytest.approx(float(plain) + 2.0 * float(term), rel=1e-5)

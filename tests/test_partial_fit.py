@@ -8,6 +8,7 @@ from numpy.testing import assert_array_equal
 from sklearn.linear_model import LogisticRegression
 
 from skaae import AAEClassifier, AAEClusterer, AAETransformer
+from skaae._engine import inference
 from skaae.metrics import clustering_accuracy, label_clusters
 from skaae.priors import GaussianMixturePrior
 
@@ -66,8 +67,8 @@ def test_partial_fit_trains_at_undecayed_rates(digits_split):
     stream(aae, X_train, 400, n_passes=2)
     # Eight chunks in, a decay per call would have cut the rates 128-fold.
     trainer = aae._session.trainer
-    assert trainer.reconstruction_optimizer.param_groups[0]["lr"] == aae.learning_rate
-    assert trainer.discriminator_optimizer.param_groups[0]["lr"] == 1e-3
+    assert trainer.optimizers["reconstruction"].param_groups[0]["lr"] == aae.learning_rate
+    assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == 1e-3
 
 
 def test_later_chunk_must_have_the_same_features(digits_split):
@@ -200,7 +201,7 @@ def test_clusterer_labels_keep_their_category_across_calls(digits_split):
         history.append(km.cluster_categories_.copy())
         # Labels are consecutive from 0 and map back to the category of y they came from.
         assert km.labels_.max() < km.n_clusters_
-        categories = km._category_logits(chunk).argmax(dim=1).numpy()
+        categories = inference.category_logits(km.model_, chunk, km.device_).argmax(axis=1)
         assert_array_equal(km.cluster_categories_[km.labels_], categories)
     for before, after in zip(history, history[1:]):
         assert_array_equal(after[:len(before)], before)  # a label never changes category

@@ -323,7 +323,7 @@ def test_verbose_shows_progress(digits_split, capsys):
 def test_verbose_is_quiet_in_parallel_workers(digits_split, capfd):
     from joblib import Parallel, delayed
 
-    from skaae._base import _in_parallel_worker
+    from skaae._engine import in_parallel_worker as _in_parallel_worker
 
     assert not _in_parallel_worker()
     for backend in ("loky", "threading"):
@@ -443,9 +443,9 @@ def test_unknown_device_is_a_clear_error(digits_split):
 # ------------------------------------------------------------ interrupts
 def interrupt_at_call(monkeypatch, n_call):
     """Make the reconstruction phase raise KeyboardInterrupt on its ``n_call``-th call."""
-    import skaae._engine.trainer as trainer_module
+    from skaae._engine.phases import ReconstructionPhase
 
-    step = trainer_module.reconstruction_step
+    step = ReconstructionPhase.step
     calls = []
 
     def interrupted_step(*args, **kwargs):
@@ -454,7 +454,7 @@ def interrupt_at_call(monkeypatch, n_call):
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "reconstruction_step", interrupted_step)
+    monkeypatch.setattr(ReconstructionPhase, "step", interrupted_step)
 
 
 def test_ctrl_c_keeps_the_model_of_the_last_completed_epoch(digits_split, monkeypatch):
@@ -506,8 +506,8 @@ def test_learning_rate_decay_counts_every_epoch_trained(digits_split):
     assert_array_equal(warm.transform(X_test), once.transform(X_test))
     trainer = once._session.trainer
     # The sixth epoch trained at half the rate of the fifth.
-    assert trainer.generator_optimizer.param_groups[0]["lr"] == 1e-3 * 0.5 ** 5
-    assert trainer.reconstruction_optimizer.param_groups[0]["lr"] == 1e-3 * 0.5 ** 5
+    assert trainer.optimizers["generator"].param_groups[0]["lr"] == 1e-3 * 0.5 ** 5
+    assert trainer.optimizers["reconstruction"].param_groups[0]["lr"] == 1e-3 * 0.5 ** 5
 
 
 def test_learning_rate_decay_slows_later_epochs(digits_split):
@@ -528,7 +528,7 @@ def test_warm_start_after_unpickling_and_with_new_settings(digits_split):
     restored.fit(X_train)
     assert restored.n_iter_ == 6
     aae.set_params(learning_rate=1e-5).fit(X_train)
-    assert aae._session.trainer.reconstruction_optimizer.param_groups[0]["lr"] == 1e-5
+    assert aae._session.trainer.optimizers["reconstruction"].param_groups[0]["lr"] == 1e-5
     # A changed architecture starts afresh.
     aae.set_params(n_components=3).fit(X_train)
     assert aae.n_iter_ == 3 and aae.transform(X_train).shape[1] == 3

@@ -1,47 +1,39 @@
 """The torch engine behind skaae's estimators; it knows nothing of scikit-learn.
 
-It takes and returns tensors: networks, the model, the per-minibatch phases,
-the epoch loop and device handling.
+The estimators hand it arrays (:class:`TrainingSet`) and get arrays back
+(:mod:`~skaae._engine.inference`). Inside: the networks and the model in its
+three latent layouts (``model``), the loss terms (``losses``), the phases
+that sum them (``phases``), the epoch loop (``trainer``) and what happens
+around it (``callbacks``).
 """
 
-from .data import as_training_data
+from . import inference
+from .callbacks import Callback, EarlyStopping, History, ProgressBar, in_parallel_worker
+from .data import TrainingSet, as_training_data
 from .device import make_generator, resolve_device
-from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, ModelConfig
-from .neighbors import NeighborGraph
+from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, LatentLayout, ModelConfig
 from .networks import ACTIVATIONS, ENCODER_KINDS
-from .trainer import (
-    PHASES,
-    PRECISIONS,
-    SUPERVISED_PHASE,
-    EarlyStopping,
-    LabeledBatches,
-    Trainer,
-    TrainingConfig,
-    TrainingDivergedError,
-    accuracy_score,
-    map_batches,
-    reconstruction_score,
-)
+from .trainer import PRECISIONS, Trainer, TrainingConfig, TrainingDivergedError
 
 __all__ = [
     "ACTIVATIONS",
     "ENCODER_KINDS",
-    "EarlyStopping",
-    "LabeledBatches",
-    "PHASES",
     "PRECISIONS",
     "RECONSTRUCTION_LOSSES",
-    "SUPERVISED_PHASE",
     "AdversarialAutoencoder",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LatentLayout",
     "ModelConfig",
-    "NeighborGraph",
+    "ProgressBar",
     "Trainer",
     "TrainingConfig",
     "TrainingDivergedError",
-    "accuracy_score",
+    "TrainingSet",
     "as_training_data",
+    "in_parallel_worker",
+    "inference",
     "make_generator",
-    "map_batches",
-    "reconstruction_score",
     "resolve_device",
 ]

@@ -1,13 +1,15 @@
 """The adversarial autoencoder as one torch module, in three latent layouts.
 
-* ``z`` (paper §2): the code is a continuous z; one discriminator imposes the
-  prior on it, optionally told each row's label (§2.3).
-* ``(y, z)`` (§5, §6): the encoder also gives a categorical y (classes or
+:class:`LatentLayout` names them:
+
+* ``continuous`` (paper §2): the code is a continuous z; one discriminator
+  imposes the prior on it, optionally told each row's label (§2.3).
+* ``categorical`` (§5, §6): the encoder also gives a categorical y (classes or
   clusters); the decoder reconstructs from [y, z], one discriminator imposes a
   Categorical prior on y and another the prior on the style z.
-* cluster heads (§7): as ``(y, z)``, but the decoder reads the representation
-  W_C·y + z, where the rows of W_C are learned (or fixed) cluster heads kept
-  at least a margin apart by a hinge penalty.
+* ``cluster_heads`` (§7): as ``categorical``, but the decoder reads the
+  representation W_C·y + z, where the rows of W_C are learned (or fixed)
+  cluster heads kept at least a margin apart by a hinge penalty.
 
 The model standardises its input with fixed per-feature statistics, so the
 encoder sees unit-scale data whatever the units of the features, and maps the
@@ -34,6 +36,81 @@ from .networks import Encoder, mlp, reset_parameters
 RECONSTRUCTION_LOSSES = ("mse", "bce")
 
 
+LAYOUT_KINDS = ("continuous", "categorical", "cluster_heads")
+
+
+@dataclass(frozen=True)
+class LatentLayout:
+    """What the encoder's code is made of: one of the paper's three layouts.
+
+    Build one with :meth:`continuous`, :meth:`categorical` or
+    :meth:`cluster_heads`; plain data, picklable, compared by value.
+
+    Attributes
+    ----------
+    kind : {"continuous", "categorical", "cluster_heads"}
+        ``"continuous"``: a code z (paper §2). ``"categorical"``: a softmax y
+        over ``n_categories`` and a style z, decoded from [y, z] (§5, §6).
+        ``"cluster_heads"``: as ``"categorical"``, decoded from W_C·y + z (§7).
+    n_categories : int
+        Size of y; 0 in the continuous layout.
+    learn_cluster_heads : bool
+        Whether W_C is learned (with the hinge penalty) or kept as given.
+    cluster_head_margin : float
+        The hinge threshold eta of §7: learned heads closer than this are
+        pushed apart.
+    """
+
+    kind: str = "continuous"
+    n_categories: int = 0
+    learn_cluster_heads: bool = False
+    cluster_head_margin: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in LAYOUT_KINDS:
+            raise ValueError(f"kind must be one of {LAYOUT_KINDS}; got {self.kind!r}.")
+        if (self.kind == "continuous") != (self.n_categories == 0):
+            raise ValueError(
+                f"the {self.kind} layout cannot have n_categories={self.n_categories}."
+            )
+
+    @classmethod
+    def continuous(cls):
+        """A continuous code z (paper §2)."""
+        return cls()
+
+    @classmethod
+    def categorical(cls, n_categories):
+        """A categorical y of ``n_categories`` and a style z (paper §5, §6)."""
+        return cls("categorical", int(n_categories))
+
+    @classmethod
+    def cluster_heads(cls, n_categories, margin, learn=True):
+        """The representation W_C·y + z of paper §7, with ``n_categories`` heads."""
+        return cls("cluster_heads", int(n_categories), bool(learn), float(margin))
+
+    @property
+    def has_categories(self):
+        """Whether the encoder also gives q(y|x) (every layout but the continuous one)."""
+        return self.n_categories > 0
+
+    @property
+    def has_cluster_heads(self):
+        """Whether the decoder reads W_C·y + z."""
+        return self.kind == "cluster_heads"
+
+    @property
+    def learns_cluster_heads(self):
+        """Whether the reconstruction phase moves the heads (and keeps them apart)."""
+        return self.has_cluster_heads and self.learn_cluster_heads
+
+    def n_decoder_inputs(self, n_components):
+        """Width of the decoder's input: [y, z] in the categorical layout, else z's."""
+        if self.kind == "categorical":
+            return n_components + self.n_categories
+        return n_components
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of an :class:`AdversarialAutoencoder`; plain data, picklable."""
@@ -48,14 +125,7 @@ class ModelConfig:
     # Number of label values fed to the discriminator (paper §2.3); 0 turns the
     # label-guided regularization off. One extra slot marks unlabeled rows.
     n_label_slots: int = 0
-    # Size of the categorical code y of the (y, z) layout; 0 is the z layout.
-    n_categories: int = 0
-    # The cluster-head layout (§7): the decoder reads W_C·y + z.
-    cluster_heads: bool = False
-    # Learn W_C (with the hinge penalty) or keep it at its initial value.
-    learn_cluster_heads: bool = True
-    # The hinge threshold eta: heads closer than this are pushed apart.
-    cluster_head_margin: float = 0.0
+    layout: LatentLayout = LatentLayout()
 
     def to_dict(self):
         """Return the configuration as a plain dict."""
@@ -92,39 +162,49 @@ class AdversarialAutoencoder(nn.Module):
         # Built on the meta device, then materialised: nn.Linear's own
         # initialisation would otherwise draw from torch's global generator.
         with torch.device("meta"):
-            self.encoder = Encoder(
-                config.n_features,
-                config.hidden_layer_sizes,
-                config.n_components,
-                config.activation,
-                config.encoder,
-                config.n_categories,
-            )
-            n_decoder_inputs = config.n_components
-            if config.n_categories and not config.cluster_heads:
-                n_decoder_inputs += config.n_categories
-            self.decoder = mlp(
-                n_decoder_inputs,
-                tuple(reversed(config.hidden_layer_sizes)),
-                config.n_features,
-                config.activation,
-            )
-            n_label_inputs = config.n_label_slots + 1 if config.n_label_slots else 0
-            self.discriminator = mlp(
-                config.n_components + n_label_inputs,
+            self._build_networks(config)
+        self.to_empty(device="cpu")
+        self._register_scaling(mean, std)
+        self.cluster_head_units = None
+        if config.layout.has_cluster_heads:
+            self._init_cluster_heads(cluster_heads, generator)
+        if generator is not None:
+            reset_parameters(self, generator)
+
+    def _build_networks(self, config):
+        """The encoder, decoder and discriminator(s) of ``config``."""
+        self.encoder = Encoder(
+            config.n_features,
+            config.hidden_layer_sizes,
+            config.n_components,
+            config.activation,
+            config.encoder,
+            config.layout.n_categories,
+        )
+        self.decoder = mlp(
+            config.layout.n_decoder_inputs(config.n_components),
+            tuple(reversed(config.hidden_layer_sizes)),
+            config.n_features,
+            config.activation,
+        )
+        n_label_inputs = config.n_label_slots + 1 if config.n_label_slots else 0
+        self.discriminator = mlp(
+            config.n_components + n_label_inputs,
+            config.discriminator_hidden_layer_sizes,
+            1,
+            config.activation,
+        )
+        self.category_discriminator = None
+        if config.layout.has_categories:
+            self.category_discriminator = mlp(
+                config.layout.n_categories,
                 config.discriminator_hidden_layer_sizes,
                 1,
                 config.activation,
             )
-            self.category_discriminator = None
-            if config.n_categories:
-                self.category_discriminator = mlp(
-                    config.n_categories,
-                    config.discriminator_hidden_layer_sizes,
-                    1,
-                    config.activation,
-                )
-        self.to_empty(device="cpu")
+
+    def _register_scaling(self, mean, std):
+        """The per-feature statistics that standardise the input and rescale the output."""
         std = torch.as_tensor(std, dtype=torch.float32)
         variance = std.pow(2).mean()
         self.register_buffer("shift", torch.as_tensor(mean, dtype=torch.float32))
@@ -134,33 +214,44 @@ class AdversarialAutoencoder(nn.Module):
         self.register_buffer(
             "mean_variance", variance if variance > 0 else torch.ones_like(variance)
         )
-        self.cluster_head_units = None
-        if config.cluster_heads:
-            shape = (config.n_categories, config.n_components)
-            if cluster_heads is None:
-                cluster_heads = torch.zeros(shape)
-                if generator is not None:
-                    cluster_heads.normal_(generator=generator)
-                    cluster_heads *= self._cluster_head_scale
-            cluster_heads = torch.as_tensor(cluster_heads, dtype=torch.float32)
-            if cluster_heads.shape != shape:
-                raise ValueError(
-                    f"cluster_heads must have shape {shape}; got {tuple(cluster_heads.shape)}."
-                )
-            # Stored in units of the margin: Adam moves a parameter by about
-            # its learning rate per step, and heads live on the margin's scale.
-            self.cluster_head_units = nn.Parameter(
-                cluster_heads / self._cluster_head_scale,
-                requires_grad=config.learn_cluster_heads,
+
+    def _init_cluster_heads(self, cluster_heads, generator):
+        """W_C as given, or drawn from ``generator`` (Gaussian, the margin as scale)."""
+        shape = (self.config.layout.n_categories, self.config.n_components)
+        if cluster_heads is None:
+            cluster_heads = torch.zeros(shape)
+            if generator is not None:
+                cluster_heads.normal_(generator=generator)
+                cluster_heads *= self._cluster_head_scale
+        cluster_heads = torch.as_tensor(cluster_heads, dtype=torch.float32)
+        if cluster_heads.shape != shape:
+            raise ValueError(
+                f"cluster_heads must have shape {shape}; got {tuple(cluster_heads.shape)}."
             )
-        if generator is not None:
-            reset_parameters(self, generator)
+        # Stored in units of the margin: Adam moves a parameter by about
+        # its learning rate per step, and heads live on the margin's scale.
+        self.cluster_head_units = nn.Parameter(
+            cluster_heads / self._cluster_head_scale,
+            requires_grad=self.config.layout.learn_cluster_heads,
+        )
+
+    def portable_state(self):
+        """The weights and buffers as CPU tensors, to store with the configuration."""
+        return {name: value.detach().cpu() for name, value in self.state_dict().items()}
+
+    @classmethod
+    def from_portable_state(cls, config, state, device):
+        """The model of ``config`` with the weights of :meth:`portable_state`, on
+        ``device``, in eval mode."""
+        model = cls(config, state["shift"], state["output_scale"])
+        model.load_state_dict(state)
+        return model.to(device).eval()
 
     @property
     def _cluster_head_scale(self):
-        if not self.config.learn_cluster_heads:
+        if not self.config.layout.learn_cluster_heads:
             return 1.0  # fixed heads are kept exactly as given
-        return max(self.config.cluster_head_margin, 1.0)
+        return max(self.config.layout.cluster_head_margin, 1.0)
 
     @property
     def cluster_heads(self):
@@ -206,7 +297,7 @@ class AdversarialAutoencoder(nn.Module):
         with ``Z`` in the (y, z) layout, mapped through the cluster heads and
         added to ``Z`` in the cluster-head layout, ignored in the z layout.
         """
-        if not self.config.n_categories:
+        if not self.config.layout.has_categories:
             return Z
         if self.cluster_head_units is not None:
             return categories @ self.cluster_heads + Z
@@ -229,17 +320,6 @@ class AdversarialAutoencoder(nn.Module):
     def decode_representation(self, R):
         """Return data-space outputs for decoder inputs ``R`` (see :meth:`represent`)."""
         return self.to_data_space(self.decoder(R))
-
-    def cluster_head_penalty(self):
-        """Hinge penalty on pairs of cluster heads closer than the margin (§7)."""
-        if self.cluster_head_units is None or not self.cluster_head_units.requires_grad:
-            return None
-        heads = self.cluster_heads
-        squared = (heads.unsqueeze(0) - heads.unsqueeze(1)).pow(2).sum(dim=2)
-        pairs = torch.triu_indices(len(heads), len(heads), offset=1, device=heads.device)
-        # The small constant keeps the gradient of the distance finite at 0.
-        distances = (squared[pairs[0], pairs[1]] + 1e-12).sqrt()
-        return torch.relu(self.config.cluster_head_margin - distances).sum()
 
     def reconstruction_loss(self, raw, X):
         """Mean reconstruction error of raw decoder output against data-space ``X``."""

@@ -1,173 +1,265 @@
 """The per-minibatch phases of adversarial autoencoder training (paper §2, §5).
 
+A phase is the list of its loss terms (:mod:`~skaae._engine.losses`) plus the
+parameters its optimizer steps. It runs the encoder once for all its terms
+(:meth:`Phase.encode`), sums the terms in order and takes one optimizer step.
+:func:`build_phases` is the one place that says which terms each phase has.
+
 Each phase zeroes the gradients of the parameters it updates right before its
 backward pass, so gradients that another phase leaves on a shared module (the
 encoder is updated by several phases) never leak into its step. Losses are
 returned detached and stay on the device: reading them would force a host sync
 on every step.
-
-``X_in`` is what the encoder sees (the minibatch, possibly corrupted by input
-noise) and ``X`` the clean minibatch the decoder must reconstruct.
 """
 
+import itertools
+from dataclasses import dataclass
+
 import torch
-from torch.nn import functional as F
 
-from .neighbors import neighbor_embedding_loss
+from . import losses
 
 
-def _update(loss, optimizer):
-    """Step ``optimizer`` down the gradient of ``loss``; return the loss, detached.
+@dataclass
+class Minibatch:
+    """What one training step sees, on the device.
 
-    The backward pass reaches only the parameters ``optimizer`` updates: the
-    generator phase, say, goes through the discriminators but leaves their
-    weight gradients uncomputed.
+    Attributes
+    ----------
+    X : torch.Tensor of shape (n_rows, n_features)
+        The clean rows, which the decoder must reconstruct.
+    X_in : torch.Tensor of shape (n_rows, n_features)
+        What the encoder sees: ``X``, possibly corrupted by input noise.
+    Z_prior : torch.Tensor of shape (n_rows, n_components)
+        Prior draws matched to the rows (from each labeled row's component).
+    Y_prior : torch.Tensor of shape (n_rows, n_categories) or None
+        One-hot draws of the uniform Categorical prior; None without categories.
+    label_codes : torch.Tensor of shape (n_rows, n_label_slots + 1) or None
+        One-hot labels fed to the discriminator (label-guided prior, §2.3).
+    X_neighbors : torch.Tensor of shape (n_draws * n_rows, n_features) or None
+        The encoder's view of nearest neighbours of the rows, draw by draw.
+    labeled : callable or None
+        ``labeled()`` draws the next labeled minibatch as ``(X_in, targets)``;
+        called by the supervised phase at its turn.
+    generator : torch.Generator
+        Source of encoder noise and the terms' random draws.
     """
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward(inputs=[p for group in optimizer.param_groups for p in group["params"]])
-    optimizer.step()
-    return loss.detach()
+
+    X: torch.Tensor
+    X_in: torch.Tensor
+    Z_prior: torch.Tensor
+    Y_prior: torch.Tensor = None
+    label_codes: torch.Tensor = None
+    X_neighbors: torch.Tensor = None
+    labeled: object = None
+    generator: torch.Generator = None
 
 
-def _adversarial_loss(logits_prior, logits_codes):
-    """Discriminator loss: prior draws are labelled 1, codes 0."""
-    return F.binary_cross_entropy_with_logits(
-        logits_prior, torch.ones_like(logits_prior)
-    ) + F.binary_cross_entropy_with_logits(logits_codes, torch.zeros_like(logits_codes))
+@dataclass
+class Encoded:
+    """The encoder's outputs that a phase computes once and its terms share.
+
+    ``S`` is the standardised input, ``Z`` the style codes, ``logits`` and
+    ``categories`` q(y|x) before and after the softmax (None without
+    categories), ``targets`` the class indices of a labeled minibatch.
+    """
+
+    Z: torch.Tensor
+    logits: torch.Tensor = None
+    categories: torch.Tensor = None
+    S: torch.Tensor = None
+    targets: torch.Tensor = None
 
 
-def _fooling_loss(logits_codes):
-    """Encoder loss -log D(code): the non-saturating form of the paper's code."""
-    return F.binary_cross_entropy_with_logits(logits_codes, torch.ones_like(logits_codes))
-
-
-def _categories(logits):
+def _softmax(logits):
     return None if logits is None else torch.softmax(logits, dim=1)
 
 
-def reconstruction_error(model, X_in, X, generator=None):
-    """Mean reconstruction loss of ``X`` decoded from the codes of ``X_in``."""
-    Z, logits = model.encode_latent(X_in, generator)
-    return model.reconstruction_loss(model.decode_raw(Z, _categories(logits)), X)
+class Phase:
+    """One update per minibatch: the sum of ``terms``, stepped by one optimizer.
 
-
-def reconstruction_step(
-    model, X_in, X, optimizer, generator, X_neighbors=None, neighbor_weight=0.0,
-):
-    """Update encoder and decoder on the reconstruction error of ``X``.
-
-    In the cluster-head layout the learned heads are updated too, with the
-    hinge penalty that keeps them apart added to the loss. With
-    ``X_neighbors`` (the encoder's view of a few nearest neighbours of each
-    row, draw by draw as :meth:`~skaae._engine.neighbors.NeighborGraph.sample`
-    lays them out), ``neighbor_weight`` weighs the neighbour-embedding term of
-    :func:`~skaae._engine.neighbors.neighbor_embedding_loss` on the
-    representations, added to the loss; rows and neighbours share one
-    encoder pass.
+    Parameters
+    ----------
+    terms : list of LossTerm
+        The loss terms, summed in this order.
     """
-    if X_neighbors is None:
-        loss = reconstruction_error(model, X_in, X, generator)
-    else:
-        n_rows = len(X_in)
-        Z, logits = model.encode_latent(torch.cat([X_in, X_neighbors]), generator)
-        categories = _categories(logits)
-        rows = slice(None, n_rows)
-        loss = model.reconstruction_loss(
-            model.decode_raw(Z[rows], None if categories is None else categories[rows]), X
-        )
-        representation = model.represent(Z, categories)
-        loss = loss + neighbor_weight * neighbor_embedding_loss(
-            representation[rows], representation[n_rows:], generator
-        )
-    penalty = model.cluster_head_penalty()
-    if penalty is not None:
-        loss = loss + penalty
-    return _update(loss, optimizer)
+
+    #: Key of the phase in ``history_`` and in the trainer's optimizers.
+    name = None
+
+    def __init__(self, terms):
+        self.terms = list(terms)
+
+    @staticmethod
+    def parameters(model):
+        """The parameters this phase's optimizer steps."""
+        raise NotImplementedError
+
+    @staticmethod
+    def learning_rate(config):
+        """This phase's step size in the :class:`~skaae._engine.trainer.TrainingConfig`."""
+        raise NotImplementedError
+
+    def encode(self, model, batch):
+        """The :class:`Encoded` outputs this phase's terms read."""
+        raise NotImplementedError
+
+    def loss(self, model, batch):
+        """The phase's loss on ``batch``: its terms, summed in order."""
+        encoded = self.encode(model, batch)
+        total = None
+        for term in self.terms:
+            value = term(model, batch, encoded)
+            total = value if total is None else total + value
+        return total
+
+    def step(self, model, batch, optimizer):
+        """Step ``optimizer`` down the gradient of the loss; return the loss, detached.
+
+        The backward pass reaches only the parameters ``optimizer`` updates:
+        the generator phase, say, goes through the discriminators but leaves
+        their weight gradients uncomputed.
+        """
+        loss = self.loss(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward(inputs=[p for group in optimizer.param_groups for p in group["params"]])
+        optimizer.step()
+        return loss.detach()
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.terms})"
 
 
-def discriminator_step(model, X_in, Z_prior, Y_prior, label_codes, optimizer, generator):
-    """Update the discriminator(s) to tell prior draws from the codes of ``X_in``.
+class ReconstructionPhase(Phase):
+    """Encoder and decoder (and learned cluster heads) on the reconstruction error.
 
-    ``Y_prior`` are one-hot draws of the Categorical prior of the (y, z)
-    layout, ``None`` in the z layout.
+    Rows and their drawn neighbours share one encoder pass.
     """
-    with torch.no_grad():
-        Z_codes, logits = model.encode_latent(X_in, generator)
-    loss = _adversarial_loss(
-        model.discriminate(Z_prior, label_codes), model.discriminate(Z_codes, label_codes)
-    )
-    if Y_prior is not None:
-        loss = loss + _adversarial_loss(
-            model.discriminate_categories(Y_prior),
-            model.discriminate_categories(_categories(logits)),
-        )
-    return _update(loss, optimizer)
+
+    name = "reconstruction"
+
+    @staticmethod
+    def parameters(model):
+        return model.autoencoder_parameters()
+
+    @staticmethod
+    def learning_rate(config):
+        return config.learning_rate
+
+    def encode(self, model, batch):
+        X_in = batch.X_in
+        if batch.X_neighbors is not None:
+            X_in = torch.cat([X_in, batch.X_neighbors])
+        Z, logits = model.encode_latent(X_in, batch.generator)
+        return Encoded(Z, logits, _softmax(logits))
 
 
-def _marginal_divergence(probabilities):
-    """KL divergence of the minibatch's mean q(y|x) from the uniform distribution."""
-    marginal = probabilities.mean(dim=0)
-    return (marginal * (marginal * marginal.numel()).clamp_min(1e-12).log()).sum()
+class DiscriminatorPhase(Phase):
+    """The discriminator(s) learn to tell prior draws from the (fixed) codes."""
+
+    name = "discriminator"
+
+    @staticmethod
+    def parameters(model):
+        discriminators = [model.discriminator, model.category_discriminator]
+        return list(itertools.chain(*(d.parameters() for d in discriminators if d is not None)))
+
+    @staticmethod
+    def learning_rate(config):
+        return config.discriminator_learning_rate
+
+    def encode(self, model, batch):
+        with torch.no_grad():
+            Z, logits = model.encode_latent(batch.X_in, batch.generator)
+        return Encoded(Z, logits, _softmax(logits))
 
 
-def _unit_rows(directions):
-    """Each row of ``directions`` scaled to Euclidean length 1."""
-    return directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)
+class GeneratorPhase(Phase):
+    """The encoder learns to make its codes pass for prior draws."""
+
+    name = "generator"
+
+    @staticmethod
+    def parameters(model):
+        return list(model.encoder.parameters())
+
+    @staticmethod
+    def learning_rate(config):
+        return config.generator_learning_rate
+
+    def encode(self, model, batch):
+        S = model.standardize(batch.X_in)
+        Z, logits = model.encoder(S, batch.generator)
+        return Encoded(Z, logits, _softmax(logits), S=S)
 
 
-def consistency_divergence(model, S, probabilities, radius, generator):
-    """Change of q(y|x) under the virtual adversarial perturbation of ``S``.
+class SupervisedPhase(Phase):
+    """q(y|x) learns the labels of a labeled minibatch (paper §5), drawn at its turn."""
 
-    Virtual adversarial training (Miyato et al., 2018): one power iteration
-    from a random direction finds, for each row of the standardised input
-    ``S``, the direction of length ``radius`` that changes q(y|x) the most;
-    the result is the mean KL divergence from ``probabilities`` (q(y|x) at
-    ``S``, held fixed) to q(y|x) at the perturbed row. Penalising it makes the
-    categories smooth in the input, so a small change of a row cannot move it
-    to another category.
+    name = "supervised"
+
+    @staticmethod
+    def parameters(model):
+        encoder = model.encoder
+        return [*encoder.trunk.parameters(), *encoder.category_head.parameters()]
+
+    @staticmethod
+    def learning_rate(config):
+        return config.supervised_learning_rate or config.learning_rate
+
+    def encode(self, model, batch):
+        X_in, targets = batch.labeled()
+        Z, logits = model.encode_latent(X_in, batch.generator)
+        return Encoded(Z, logits, targets=targets)
+
+
+def phase_types(layout):
+    """The phases a model of ``layout`` has an optimizer for, in order."""
+    types = [ReconstructionPhase, DiscriminatorPhase, GeneratorPhase]
+    if layout.has_categories:
+        types.append(SupervisedPhase)
+    return types
+
+
+def build_phases(layout, config, supervised=False):
+    """The phases of one training step and their loss terms, in order.
+
+    The one place that switches loss terms on.
+
+    Parameters
+    ----------
+    layout : LatentLayout
+        The model's latent layout.
+    config : TrainingConfig
+        The terms' weights and settings.
+    supervised : bool, default=False
+        Add the cross-entropy phase on labeled minibatches.
+
+    Returns
+    -------
+    phases : list of Phase
     """
-    start = torch.randn(S.shape, generator=generator, device=S.device, dtype=S.dtype)
-    # A probe step far smaller than the radius: the power iteration's finite
-    # difference, in float32 because under bfloat16 autocast it would be rounding noise.
-    probe = (0.1 * _unit_rows(start)).requires_grad_()
-    with torch.autocast(S.device.type, enabled=False):
-        logits = model.encoder(S + probe)[1]
-        divergence = F.kl_div(
-            F.log_softmax(logits, dim=1), probabilities.float(), reduction="batchmean"
-        )
-        direction = torch.autograd.grad(divergence, probe)[0]
-    logits = model.encoder(S + radius * _unit_rows(direction))[1]
-    return F.kl_div(F.log_softmax(logits, dim=1), probabilities, reduction="batchmean")
-
-
-def generator_step(
-    model, X_in, label_codes, optimizer, generator, category_balance=0.0,
-    category_consistency=0.0, consistency_radius=1.0,
-):
-    """Update the encoder to make the discriminator(s) take its codes for prior draws.
-
-    ``category_balance`` weighs an extra term pulling the minibatch's mean
-    q(y|x) toward the uniform Categorical prior, ``category_consistency`` one
-    keeping q(y|x) unchanged under a perturbation of the standardised input
-    of length ``consistency_radius`` (:func:`consistency_divergence`).
-    """
-    S = model.standardize(X_in)
-    Z, logits = model.encoder(S, generator)
-    loss = _fooling_loss(model.discriminate(Z, label_codes))
-    if logits is not None:
-        categories = _categories(logits)
-        loss = loss + _fooling_loss(model.discriminate_categories(categories))
-        if category_balance:
-            loss = loss + category_balance * _marginal_divergence(categories)
-        if category_consistency:
-            loss = loss + category_consistency * consistency_divergence(
-                model, S, categories.detach(), consistency_radius, generator
+    reconstruction = [losses.Reconstruction()]
+    if config.neighbor_weight:
+        reconstruction.append(losses.NeighborEmbedding(config.neighbor_weight))
+    if layout.learns_cluster_heads:
+        reconstruction.append(losses.ClusterHeadHinge())
+    discriminator = [losses.PriorAdversary()]
+    generator = [losses.FoolPriorAdversary()]
+    if layout.has_categories:
+        discriminator.append(losses.CategoryAdversary())
+        generator.append(losses.FoolCategoryAdversary())
+        if config.category_balance:
+            generator.append(losses.CategoryBalance(config.category_balance))
+        if config.category_consistency:
+            generator.append(
+                losses.CategoryConsistency(config.category_consistency, config.consistency_radius)
             )
-    return _update(loss, optimizer)
-
-
-def supervised_step(model, X_in, targets, optimizer, generator):
-    """Update q(y|x) by cross-entropy on a labeled minibatch (on logits, §5)."""
-    logits = model.encode_latent(X_in, generator)[1]
-    loss = F.cross_entropy(logits, targets)
-    return _update(loss, optimizer)
+    phases = [
+        ReconstructionPhase(reconstruction),
+        DiscriminatorPhase(discriminator),
+        GeneratorPhase(generator),
+    ]
+    if supervised:
+        phases.append(SupervisedPhase([losses.CrossEntropy()]))
+    return phases

@@ -8,7 +8,7 @@ from numpy.testing import assert_array_equal
 from sklearn.metrics import pairwise_distances
 
 from skaae import AAETransformer
-from skaae._neighbors import SEARCH_COMPONENTS, nearest_neighbors
+from skaae._neighbor_search import SEARCH_COMPONENTS, nearest_neighbors
 
 from test_transformer import knn_accuracy
 
