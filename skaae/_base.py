@@ -75,6 +75,27 @@ class _TrainingSession:
     prior_rng: np.random.Generator
 
 
+@dataclass
+class _FitPlan:
+    """What one call of fit or partial_fit trains with.
+
+    ``session`` holds the trainer (a new model, or the fitted one going on);
+    ``training_set`` the rows as the engine takes them; ``history`` the
+    losses of earlier epochs, which training extends; ``stopping`` the
+    early-stopping callback or None; ``warm`` whether the fitted model goes
+    on training; ``partial`` whether this is one epoch of ``partial_fit``.
+    """
+
+    prior: object
+    session: _TrainingSession
+    training_set: "_engine.TrainingSet"
+    history: dict
+    n_epochs: int
+    stopping: object = None
+    warm: bool = False
+    partial: bool = False
+
+
 # The terms on q(y|x) that the estimators with a categorical code share.
 CATEGORY_TERM_CONSTRAINTS = {
     "category_balance": [Interval(numbers.Real, 0, None, closed="left")],
@@ -235,6 +256,15 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             One epoch of ``partial_fit``: go on training the fitted model at
             undecayed learning rates, without early stopping.
         """
+        plan = self._plan_fit(
+            X, prior, layout, label_indices, targets, initial_cluster_heads, partial
+        )
+        self._train(plan)
+        self._set_fitted_attributes(plan)
+        return self
+
+    def _plan_fit(self, X, prior, layout, label_indices, targets, initial_cluster_heads, partial):
+        """Everything a fit runs with: see :class:`_FitPlan`."""
         if self.reconstruction_loss == "bce":
             _check_unit_interval(X)
         validation = None
@@ -255,17 +285,18 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             targets=targets,
             neighbors=self._neighbor_indices(X),
         )
-        history = {phase: list(losses) for phase, losses in self.history_.items()} if warm else {}
         stopping = None
         if validation is not None:
             stopping = _engine.EarlyStopping(
                 _engine.inference.validation_score(*validation, session.trainer.generator.device),
                 self.n_iter_no_change, self.tol,
             )
-        n_epochs = 1 if partial else self.max_iter
-        self._train(session, training_set, n_epochs, history, stopping, warm, partial)
-        self._set_fitted_attributes(prior, session, history, stopping)
-        return self
+        return _FitPlan(
+            prior, session, training_set,
+            history={name: list(losses) for name, losses in self.history_.items()} if warm else {},
+            n_epochs=1 if partial else self.max_iter,
+            stopping=stopping, warm=warm, partial=partial,
+        )
 
     def _n_label_slots(self, prior, label_indices):
         """Labels the discriminator is told about (paper §2.3): the prior's components."""
@@ -296,30 +327,30 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             layout=layout,
         )
 
-    def _train(self, session, training_set, n_epochs, history, stopping, warm, partial):
+    def _train(self, plan):
         """Run the trainer with the history, progress and early-stopping callbacks.
 
         A fit that diverges leaves a fresh estimator unfitted; one interrupted
         (Ctrl-C) keeps the model of its last completed epoch, with a warning.
         """
-        n_previous = _history_length(history)
-        callbacks = [_engine.History(history)]
+        n_previous, n_epochs = _history_length(plan.history), plan.n_epochs
+        callbacks = [_engine.History(plan.history)]
         if self.verbose and not _engine.in_parallel_worker():
             callbacks.append(_engine.ProgressBar(n_epochs, type(self).__name__))
-        if stopping is not None:
-            callbacks.append(stopping)
+        if plan.stopping is not None:
+            callbacks.append(plan.stopping)
         try:
-            interrupted = session.trainer.fit(
-                training_set, n_epochs, callbacks=callbacks, epochs_trained=n_previous,
-                decay=not partial,
+            interrupted = plan.session.trainer.fit(
+                plan.training_set, n_epochs, callbacks=callbacks, epochs_trained=n_previous,
+                decay=not plan.partial,
             )
         except _engine.TrainingDivergedError:
-            if not warm:
+            if not plan.warm:
                 self._discard_fitted_state()
             raise
         if interrupted:
-            n_completed = _history_length(history) - n_previous
-            if not warm and n_completed == 0:
+            n_completed = _history_length(plan.history) - n_previous
+            if not plan.warm and n_completed == 0:
                 self._discard_fitted_state()
                 raise KeyboardInterrupt  # nothing trained worth keeping
             warnings.warn(
@@ -330,15 +361,16 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 stacklevel=4,
             )
 
-    def _set_fitted_attributes(self, prior, session, history, stopping):
-        self.prior_ = prior
-        self.model_ = session.trainer.inference_model
-        self.device_ = session.trainer.generator.device
-        self.history_ = history
-        self.n_iter_ = _history_length(history)
+    def _set_fitted_attributes(self, plan):
+        trainer, stopping = plan.session.trainer, plan.stopping
+        self.prior_ = plan.prior
+        self.model_ = trainer.inference_model
+        self.device_ = trainer.generator.device
+        self.history_ = plan.history
+        self.n_iter_ = _history_length(plan.history)
         self.validation_scores_ = None if stopping is None else stopping.scores
         self.best_validation_score_ = None if stopping is None else stopping.best_score
-        self._session = session
+        self._session = plan.session
 
     def _validation_split(self, X, label_indices, targets):
         """Hold out ``validation_fraction`` of the rows for early stopping.
