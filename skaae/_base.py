@@ -227,7 +227,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _fit_engine(
         self, X, prior, layout, *, label_indices=None, targets=None,
-        initial_cluster_heads=None, partial=False,
+        initial_cluster_heads=None, partial=False, neighbors=None,
     ):
         """Build (or go on training) the model on validated ``X``; set the fitted attributes.
 
@@ -255,20 +255,30 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         partial : bool, default=False
             One epoch of ``partial_fit``: go on training the fitted model at
             undecayed learning rates, without early stopping.
+        neighbors : ndarray of int of shape (n_samples, n_neighbors), default=None
+            Precomputed nearest neighbours of the rows, for the
+            neighbour-embedding term; None searches them when the term is on.
         """
         plan = self._plan_fit(
-            X, prior, layout, label_indices, targets, initial_cluster_heads, partial
+            X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors
         )
         self._train(plan)
         self._set_fitted_attributes(plan)
         return self
 
-    def _plan_fit(self, X, prior, layout, label_indices, targets, initial_cluster_heads, partial):
+    def _plan_fit(
+        self, X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors
+    ):
         """Everything a fit runs with: see :class:`_FitPlan`."""
         if self.reconstruction_loss == "bce":
             _check_unit_interval(X)
         validation = None
         if self.early_stopping and not partial:
+            if neighbors is not None:
+                raise ValueError(
+                    "A precomputed knn_graph cannot be used with early_stopping=True, "
+                    "which holds some of its rows out for validation."
+                )
             X, label_indices, targets, validation = self._validation_split(
                 X, label_indices, targets
             )
@@ -283,7 +293,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             label_slots=_label_slots(label_indices, n_label_slots),
             n_label_slots=n_label_slots,
             targets=targets,
-            neighbors=self._neighbor_indices(X),
+            neighbors=self._neighbor_indices(X) if neighbors is None else neighbors,
         )
         stopping = None
         if validation is not None:

@@ -1,21 +1,84 @@
-"""The k-nearest-neighbour graph behind the neighbour-embedding term."""
+"""The k-nearest-neighbour graph behind the neighbour-embedding term.
 
+The graph is searched once per fit, exactly (scikit-learn's
+``NearestNeighbors``) or approximately by nearest-neighbour descent
+(pynndescent, as UMAP does), or taken from a precomputed sparse graph such as
+scikit-learn's ``KNeighborsTransformer`` produces.
+"""
+
+import warnings
+
+import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
 
 #: Wider data is projected onto this many principal components before the
 #: neighbour search: on MNIST the neighbours found there share their row's
 #: digit as often as the pixels' own, in an eighth of the time.
 SEARCH_COMPONENTS = 50
 
+METRICS = ("euclidean", "cosine")
+SEARCH_METHODS = ("auto", "exact", "approximate")
 
-def nearest_neighbors(X, n_neighbors, random_state=None):
+#: ``"auto"`` searches exactly up to this many rows. The exact search grows
+#: with the square of the rows; nearest-neighbour descent grows about
+#: linearly but first compiles its numba kernels, which costs as much as an
+#: exact search of some 100,000 rows on two CPU cores.
+EXACT_SEARCH_MAX_SAMPLES = 100_000
+
+
+def _check_n_neighbors(n_neighbors, n_samples):
+    if n_neighbors >= n_samples:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} must be smaller than the number of "
+            f"samples, {n_samples}: each row needs that many other rows as neighbours."
+        )
+
+
+def _search_features(X, metric, random_state):
+    """The rows as the search sees them: unit length for the cosine metric (whose
+    neighbours are then the Euclidean ones), projected when wider than
+    ``SEARCH_COMPONENTS`` features."""
+    if metric == "cosine":
+        X = normalize(X)
+    if X.shape[1] <= SEARCH_COMPONENTS:
+        return X
+    projection = TruncatedSVD if sp.issparse(X) else PCA
+    return projection(n_components=SEARCH_COMPONENTS, random_state=random_state).fit_transform(X)
+
+
+def _approximate_search(features, n_neighbors, random_state):
+    """Nearest-neighbour descent, or None when pynndescent is not installed."""
+    try:
+        from pynndescent import NNDescent
+    except ImportError:
+        return None
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    index = NNDescent(
+        features, n_neighbors=n_neighbors + 1, metric="euclidean", random_state=seed,
+        low_memory=True, compressed=True,
+    )
+    indices = index.neighbor_graph[0]
+    return _drop_self(indices, n_neighbors)
+
+
+def _drop_self(indices, n_neighbors):
+    """The first ``n_neighbors`` entries of each row of ``indices`` that are not the row."""
+    rows = np.arange(len(indices))[:, None]
+    others = indices != rows
+    # Stable sort of the "is not self" flags puts the others first, in order.
+    order = np.argsort(~others, axis=1, kind="stable")
+    return np.take_along_axis(indices, order, axis=1)[:, :n_neighbors]
+
+
+def nearest_neighbors(X, n_neighbors, metric="euclidean", method="auto", random_state=None):
     """Indices of each row's ``n_neighbors`` nearest other rows.
 
-    Euclidean distances in the data space, as UMAP's default; data wider than
-    ``SEARCH_COMPONENTS`` features is first projected onto its leading
-    principal components (``TruncatedSVD`` for sparse input).
+    Data wider than ``SEARCH_COMPONENTS`` features is first projected onto its
+    leading principal components (``TruncatedSVD`` for sparse input).
 
     Parameters
     ----------
@@ -23,8 +86,15 @@ def nearest_neighbors(X, n_neighbors, random_state=None):
         Validated training rows.
     n_neighbors : int
         Neighbours per row; must be smaller than ``n_samples``.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between rows.
+    method : {"auto", "exact", "approximate"}, default="auto"
+        ``"exact"``: scikit-learn's ``NearestNeighbors``. ``"approximate"``:
+        nearest-neighbour descent (pynndescent; the exact search, with a
+        warning, when it is not installed). ``"auto"``: exact up to
+        ``EXACT_SEARCH_MAX_SAMPLES`` rows, approximate beyond.
     random_state : int, RandomState instance or None
-        Seeds the randomized projection.
+        Seeds the randomized projection and the descent.
 
     Returns
     -------
@@ -32,18 +102,87 @@ def nearest_neighbors(X, n_neighbors, random_state=None):
         Row ``i`` lists the rows nearest to row ``i``, nearest first; a row
         is never its own neighbour (duplicates of it may be).
     """
-    n_samples, n_features = X.shape
-    if n_neighbors >= n_samples:
-        raise ValueError(
-            f"n_neighbors={n_neighbors} must be smaller than the number of "
-            f"samples, {n_samples}: each row needs that many other rows as neighbours."
+    n_samples = X.shape[0]
+    _check_n_neighbors(n_neighbors, n_samples)
+    features = _search_features(X, metric, random_state)
+    if method == "approximate" or (method == "auto" and n_samples > EXACT_SEARCH_MAX_SAMPLES):
+        indices = _approximate_search(features, n_neighbors, random_state)
+        if indices is not None:
+            return indices
+        warnings.warn(
+            f"pynndescent is not installed: searching the neighbours of {n_samples} rows "
+            "exactly, which grows with the square of the rows. Install it "
+            "(pip install 'skaae[graph]') for the approximate search.",
+            UserWarning,
+            stacklevel=3,
         )
-    features = X
-    if n_features > SEARCH_COMPONENTS:
-        projection = TruncatedSVD if sp.issparse(X) else PCA
-        features = projection(
-            n_components=SEARCH_COMPONENTS, random_state=random_state
-        ).fit_transform(X)
     search = NearestNeighbors(n_neighbors=n_neighbors).fit(features)
     # Without a query, kneighbors leaves each row out of its own neighbours.
     return search.kneighbors(return_distance=False)
+
+
+def graph_neighbors(knn_graph, n_samples, n_neighbors):
+    """Each row's ``n_neighbors`` nearest other rows, from a precomputed graph.
+
+    Parameters
+    ----------
+    knn_graph : sparse matrix of shape (n_samples, n_samples) or array-like \
+            of int of shape (n_samples, k)
+        A sparse matrix of distances whose row ``i`` stores the distances to
+        row ``i``'s nearest rows (as ``KNeighborsTransformer(mode="distance")``
+        produces; an entry of a row for itself is ignored), or an array of
+        neighbour indices, nearest first.
+    n_samples : int
+        Rows of the training data.
+    n_neighbors : int
+        Neighbours to keep per row, the nearest ones.
+
+    Returns
+    -------
+    indices : ndarray of int of shape (n_samples, n_neighbors)
+    """
+    _check_n_neighbors(n_neighbors, n_samples)
+    if sp.issparse(knn_graph):
+        indices = _sparse_graph_indices(sp.csr_matrix(knn_graph), n_samples)
+    else:
+        indices = np.asarray(knn_graph)
+        if indices.ndim != 2 or indices.shape[0] != n_samples:
+            raise ValueError(
+                f"knn_graph must have shape (n_samples, n_neighbors) = ({n_samples}, k) "
+                f"with n_samples the rows of X; got {indices.shape}."
+            )
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"knn_graph must hold integer indices; got dtype {indices.dtype}.")
+        if indices.size and (indices.min() < 0 or indices.max() >= n_samples):
+            raise ValueError(
+                f"knn_graph holds indices outside [0, {n_samples - 1}]; got values in "
+                f"[{indices.min()}, {indices.max()}]."
+            )
+        if (indices == np.arange(n_samples)[:, None]).any():
+            raise ValueError("knn_graph lists a row among its own neighbours.")
+    if indices.shape[1] < n_neighbors:
+        raise ValueError(
+            f"knn_graph has {indices.shape[1]} neighbours for some row, fewer than "
+            f"n_neighbors={n_neighbors}; lower n_neighbors or pass a larger graph."
+        )
+    return np.ascontiguousarray(indices[:, :n_neighbors], dtype=np.int64)
+
+
+def _sparse_graph_indices(graph, n_samples):
+    """Neighbour indices of a sparse distance graph, nearest first, self left out."""
+    if graph.shape != (n_samples, n_samples):
+        raise ValueError(
+            f"knn_graph must have shape (n_samples, n_samples) = ({n_samples}, {n_samples}) "
+            f"with n_samples the rows of X; got {graph.shape}."
+        )
+    if graph.nnz and (not np.isfinite(graph.data).all() or graph.data.min() < 0):
+        raise ValueError("knn_graph must hold finite, non-negative distances.")
+    rows = np.repeat(np.arange(n_samples), np.diff(graph.indptr))
+    others = graph.indices != rows  # each row's entry for itself is left out
+    rows, columns, distances = rows[others], graph.indices[others], graph.data[others]
+    order = np.lexsort((distances, rows))  # by row, then nearest first (stable)
+    rows, columns = rows[order], columns[order]
+    counts = np.bincount(rows, minlength=n_samples)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    k = int(counts.min()) if n_samples else 0
+    return columns[starts[:, None] + np.arange(k)]

@@ -2,16 +2,17 @@
 
 import dataclasses
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _engine
 from ._base import CATEGORY_TERM_CONSTRAINTS, BaseAAE, _seed
 from ._labels import class_indices, split_labels
-from ._neighbor_search import nearest_neighbors
+from ._neighbor_search import METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors
 from .priors import check_prior
 
 
@@ -116,6 +117,21 @@ class AAETransformer(BaseAAE):
         negative pairs. They go through the encoder with their rows in one
         larger matrix product, so more draws cost little per step and give
         better maps; raise it (8-16) when the fit time allows.
+
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between training rows in the neighbour search of
+        ``neighbor_weight``. ``"cosine"`` suits rows whose direction matters
+        more than their length (word counts, embeddings). For any other
+        distance, pass the graph to :meth:`fit` as ``knn_graph``.
+
+    neighbor_search : {"auto", "exact", "approximate"}, default="auto"
+        How the neighbours of ``neighbor_weight`` are found: ``"exact"`` by
+        scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors`, whose
+        time grows with the square of the rows; ``"approximate"`` by
+        nearest-neighbour descent (pynndescent, as UMAP does; install
+        ``skaae[graph]``), about linear in the rows after a fixed start-up
+        cost of compiling its kernels; ``"auto"`` searches exactly up to
+        100,000 rows and approximately beyond.
 
     encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
         Kind of posterior q(z|x) (paper §2): a deterministic map, a Gaussian
@@ -303,6 +319,8 @@ class AAETransformer(BaseAAE):
         "neighbor_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_neighbor_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "metric": [StrOptions(set(METRICS))],
+        "neighbor_search": [StrOptions(set(SEARCH_METHODS))],
     }
 
     def __init__(
@@ -319,6 +337,8 @@ class AAETransformer(BaseAAE):
         neighbor_weight=0.0,
         n_neighbors=15,
         n_neighbor_samples=4,
+        metric="euclidean",
+        neighbor_search="auto",
         encoder="deterministic",
         hidden_layer_sizes=(256, 256),
         discriminator_hidden_layer_sizes=(256, 256),
@@ -353,6 +373,8 @@ class AAETransformer(BaseAAE):
         self.neighbor_weight = neighbor_weight
         self.n_neighbors = n_neighbors
         self.n_neighbor_samples = n_neighbor_samples
+        self.metric = metric
+        self.neighbor_search = neighbor_search
         self.encoder = encoder
         self.hidden_layer_sizes = hidden_layer_sizes
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
@@ -377,7 +399,7 @@ class AAETransformer(BaseAAE):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, knn_graph=None):
         """Fit the adversarial autoencoder to ``X``.
 
         Parameters
@@ -395,15 +417,26 @@ class AAETransformer(BaseAAE):
             unlabeled rows on the whole prior (paper §2.3). With another
             prior, ``y`` is checked but otherwise unused.
 
+        knn_graph : sparse matrix of shape (n_samples, n_samples) or array-like \
+                of int of shape (n_samples, k), default=None
+            A precomputed k-nearest-neighbour graph of the rows of ``X`` for
+            ``neighbor_weight``, instead of searching it: a sparse matrix of
+            distances with each row's nearest rows stored, as
+            :class:`~sklearn.neighbors.KNeighborsTransformer` (``mode="distance"``)
+            produces, or an array of each row's neighbour indices, nearest
+            first. Each row needs at least ``n_neighbors`` neighbours other
+            than itself; the nearest ``n_neighbors`` are used. Not with
+            ``early_stopping``, which holds rows of the graph out.
+
         Returns
         -------
         self : AAETransformer
             The fitted estimator.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, knn_graph=knn_graph)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, classes=None):
+    def partial_fit(self, X, y=None, classes=None, knn_graph=None):
         """Train for one epoch on ``X``, one chunk of a stream.
 
         For data that does not fit in memory, or arrives over time: each call
@@ -429,17 +462,23 @@ class AAETransformer(BaseAAE):
             labeled call fixes ``classes_`` and a later label outside them
             is an error.
 
+        knn_graph : sparse matrix or array-like, default=None
+            A precomputed neighbour graph of this chunk's rows, as in
+            :meth:`fit`. Without it, the neighbours of ``neighbor_weight``
+            are searched within the chunk.
+
         Returns
         -------
         self : AAETransformer
             The updated estimator.
         """
-        return self._fit(X, y, partial=True, classes=classes)
+        return self._fit(X, y, partial=True, classes=classes, knn_graph=knn_graph)
 
-    def _fit(self, X, y, partial=False, classes=None):
+    def _fit(self, X, y, partial=False, classes=None, knn_graph=None):
         """Validate, then train for ``max_iter`` epochs, or one (``partial``)."""
         resume = partial and hasattr(self, "model_")
         X = self._validate_training_data(X, reset=not resume)
+        neighbors = self._precomputed_neighbors(knn_graph, X.shape[0])
         prior = check_prior(self.prior, self.n_components)
         uses_labels = self.n_cluster_heads is not None or prior.supports_labels
         label_indices = None
@@ -451,11 +490,11 @@ class AAETransformer(BaseAAE):
             # A fit without labels must not keep the classes of an earlier fit.
             self.__dict__.pop("classes_", None)
         if self.n_cluster_heads is not None:
-            return self._fit_cluster_heads(X, prior, label_indices, partial)
+            return self._fit_cluster_heads(X, prior, label_indices, partial, neighbors)
         self.__dict__.pop("cluster_heads_", None)
         return self._fit_engine(
             X, prior, _engine.LatentLayout.continuous(), label_indices=label_indices,
-            partial=partial,
+            partial=partial, neighbors=neighbors,
         )
 
     def _label_indices(self, y, n_samples, resume, classes):
@@ -466,7 +505,7 @@ class AAETransformer(BaseAAE):
         self.classes_ = classes
         return indices
 
-    def _fit_cluster_heads(self, X, prior, targets, partial):
+    def _fit_cluster_heads(self, X, prior, targets, partial, neighbors):
         """Fit the cluster-head representation of §7, semi-supervised with labels."""
         if targets is not None and len(self.classes_) > self.n_cluster_heads:
             raise ValueError(
@@ -479,7 +518,7 @@ class AAETransformer(BaseAAE):
         )
         self._fit_engine(
             X, prior, layout, targets=targets, initial_cluster_heads=fixed_heads,
-            partial=partial,
+            partial=partial, neighbors=neighbors,
         )
         self.cluster_heads_ = _engine.inference.cluster_heads(self.model_)
         return self
@@ -511,7 +550,23 @@ class AAETransformer(BaseAAE):
     def _neighbor_indices(self, X):
         if not self.neighbor_weight:
             return None
-        return nearest_neighbors(X, self.n_neighbors, _seed(self.random_state))
+        return nearest_neighbors(
+            X, self.n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
+        )
+
+    def _precomputed_neighbors(self, knn_graph, n_samples):
+        """The neighbour indices of a ``knn_graph`` passed to fit, or None."""
+        if knn_graph is None:
+            return None
+        if not self.neighbor_weight:
+            warnings.warn(
+                "knn_graph is not used: it serves the neighbour-embedding term, which "
+                "neighbor_weight=0 leaves out.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return None
+        return graph_neighbors(knn_graph, n_samples, self.n_neighbors)
 
     def inverse_transform(self, Z):
         """Decode codes back to the data space.

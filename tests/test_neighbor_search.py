@@ -6,9 +6,11 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 from sklearn.metrics import pairwise_distances
+from sklearn.neighbors import KNeighborsTransformer
+from sklearn.pipeline import make_pipeline
 
 from skaae import AAETransformer
-from skaae._neighbor_search import SEARCH_COMPONENTS, nearest_neighbors
+from skaae._neighbor_search import SEARCH_COMPONENTS, graph_neighbors, nearest_neighbors
 
 from test_transformer import knn_accuracy
 
@@ -87,3 +89,98 @@ def test_partial_fit_finds_neighbours_within_each_chunk(digits_split):
     assert np.isfinite(model.history_["reconstruction"]).all()
     with pytest.raises(ValueError, match="n_neighbors=5 must be smaller"):
         model.partial_fit(X[:5])
+
+
+def test_cosine_neighbours_are_the_nearest_by_angle():
+    X = np.random.default_rng(1).normal(size=(150, 6))
+    distances = pairwise_distances(X, metric="cosine")
+    np.fill_diagonal(distances, np.inf)
+    expected = np.argsort(distances, axis=1)[:, :5]
+    assert_array_equal(nearest_neighbors(X, 5, metric="cosine"), expected)
+    # The length of a row does not change its neighbours.
+    scaled = X * np.random.default_rng(2).uniform(0.1, 10, size=(150, 1))
+    assert_array_equal(nearest_neighbors(scaled, 5, metric="cosine"), expected)
+
+
+def test_approximate_search_finds_nearly_every_exact_neighbour():
+    pytest.importorskip("pynndescent")
+    X = np.random.default_rng(0).normal(size=(2000, 8))
+    exact = nearest_neighbors(X, 10, method="exact")
+    approximate = nearest_neighbors(X, 10, method="approximate", random_state=0)
+    assert approximate.shape == (2000, 10)
+    assert not (approximate == np.arange(2000)[:, None]).any()
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approximate, exact)])
+    assert recall > 0.95
+    assert_array_equal(
+        approximate, nearest_neighbors(X, 10, method="approximate", random_state=0)
+    )
+
+
+def test_approximate_search_without_pynndescent_warns_and_searches_exactly(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pynndescent(name, *args, **kwargs):
+        if name == "pynndescent":
+            raise ImportError("No module named 'pynndescent'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pynndescent)
+    X = np.random.default_rng(0).normal(size=(100, 4))
+    with pytest.warns(UserWarning, match="pynndescent is not installed"):
+        indices = nearest_neighbors(X, 5, method="approximate")
+    assert_array_equal(indices, nearest_neighbors(X, 5, method="exact"))
+
+
+def test_a_precomputed_graph_gives_the_searched_neighbours():
+    # Continuous data: no ties, so the nearest neighbours are unique and ordered.
+    X = np.random.default_rng(0).normal(size=(300, 5))
+    expected = nearest_neighbors(X, 7)
+    graph = KNeighborsTransformer(n_neighbors=9, mode="distance").fit_transform(X)
+    assert_array_equal(graph_neighbors(graph, 300, 7), expected)
+    assert_array_equal(graph_neighbors(expected, 300, 7), expected)
+    # A fit on the graph is the fit that searched the same neighbours itself.
+    params = dict(neighbor_weight=1.0, n_neighbors=7, random_state=0, **TINY)
+    searched = AAETransformer(**params).fit(X)
+    given = AAETransformer(**params).fit(X, knn_graph=graph)
+    assert_array_equal(given.transform(X), searched.transform(X))
+    pipeline = make_pipeline(AAETransformer(**params))
+    pipeline.fit(X, aaetransformer__knn_graph=expected)
+    assert_array_equal(pipeline.transform(X), searched.transform(X))
+
+
+@pytest.mark.parametrize("graph, error, message", [
+    (sp.csr_matrix((30, 29)), ValueError, r"must have shape \(n_samples, n_samples\)"),
+    (np.zeros((29, 5), dtype=int), ValueError, r"shape \(n_samples, n_neighbors\)"),
+    (np.full((30, 5), -1), ValueError, "indices outside"),
+    (np.full((30, 5), 30), ValueError, "indices outside"),
+    (np.tile(np.arange(30)[:, None], (1, 5)), ValueError, "among its own neighbours"),
+    (np.ones((30, 5)), TypeError, "integer indices"),
+    ((np.arange(30)[:, None] + np.arange(1, 3)) % 30, ValueError, "fewer than n_neighbors=5"),
+    (-KNeighborsTransformer(n_neighbors=6).fit_transform(np.random.rand(30, 2)), ValueError,
+     "non-negative distances"),
+])
+def test_bad_precomputed_graphs_are_refused(graph, error, message):
+    model = AAETransformer(neighbor_weight=1.0, n_neighbors=5, **TINY)
+    with pytest.raises(error, match=message):
+        model.fit(np.random.rand(30, 3), knn_graph=graph)
+
+
+def test_a_precomputed_graph_without_the_term_or_with_early_stopping():
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    graph = nearest_neighbors(X, 5)
+    with pytest.warns(UserWarning, match="knn_graph is not used"):
+        AAETransformer(**TINY).fit(X, knn_graph=graph)
+    stopping = AAETransformer(neighbor_weight=1.0, n_neighbors=5, early_stopping=True, **TINY)
+    with pytest.raises(ValueError, match="cannot be used with early_stopping"):
+        stopping.fit(X, knn_graph=graph)
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"metric": "manhattan"}, "metric"),
+    ({"neighbor_search": "kd_tree"}, "neighbor_search"),
+])
+def test_unknown_metric_or_search_is_named(params, name):
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        AAETransformer(neighbor_weight=1.0, **params, **TINY).fit(np.random.rand(30, 3))
