@@ -213,8 +213,9 @@ class Prior(BaseEstimator, ABC):
 
     @property
     def n_label_slots(self):
-        """Number of label values :meth:`sample` accepts (0 if unsupported)."""
-        return 0
+        """Number of label values :meth:`sample` accepts: one per component for
+        the priors that support labels, 0 for the others."""
+        return self.n_components if self.supports_labels else 0
 
     def _validate_params(self):
         """Check the parameters against ``_parameter_constraints`` (raising
@@ -518,11 +519,6 @@ class GaussianMixturePrior(Prior):
         self.tangential_std = tangential_std
         super().__init__(n_dims=n_dims)
 
-    @property
-    def n_label_slots(self):
-        """Number of label values :meth:`sample` accepts: ``n_components``."""
-        return self.n_components
-
     def component_means(self):
         """Return the means of the mixture components.
 
@@ -636,11 +632,6 @@ class SwissRollPrior(Prior):
         self.n_turns = n_turns
         self.noise = noise
         super().__init__(n_dims=n_dims)
-
-    @property
-    def n_label_slots(self):
-        """Number of label values :meth:`sample` accepts: ``n_components``."""
-        return self.n_components
 
     def _check_dimension(self, n_dims):
         if n_dims != 2:
