@@ -11,6 +11,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, make_swiss_roll
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 from sklearn.model_selection import train_test_split
@@ -37,6 +38,13 @@ MNIST_ENV_VAR = "SKAAE_MNIST"
 
 #: Seed of the digits split, of the trustworthiness subset and of the reference PCA.
 DATA_SEED = 0
+#: The swiss roll with a known 2-D truth: rows, the dimension its 3-D points are carried
+#: into, the standard deviation of the noise added in every dimension, and the label
+#: bins (equal lengths of the unrolled roll).
+SWISS_ROLL_ROWS = 10000
+SWISS_ROLL_FEATURES = 50
+SWISS_ROLL_NOISE = 0.05
+SWISS_ROLL_BINS = 10
 #: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
 WARM_UP_ROWS = 512
 #: Neighbours of the held-out classifier and of trustworthiness.
@@ -64,52 +72,97 @@ def scaled_digits():
     return (X / 16.0).astype(np.float32), y
 
 
+def swiss_roll(n_samples=SWISS_ROLL_ROWS, n_features=SWISS_ROLL_FEATURES,
+               noise=SWISS_ROLL_NOISE, n_bins=SWISS_ROLL_BINS, seed=DATA_SEED):
+    """scikit-learn's swiss roll in ``n_features`` dimensions, with its true 2-D coordinates.
+
+    The 3-D points of ``make_swiss_roll`` are carried into ``n_features``
+    dimensions by a fixed random map with orthonormal columns (so distances are
+    kept), then ``N(0, noise²)`` is added in every dimension.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32
+    y : ndarray of shape (n_samples,)
+        Which of ``n_bins`` equal lengths of the unrolled roll a point lies in.
+    manifold : ndarray of shape (n_samples, 2)
+        The roll unrolled: the arc length along the spiral and the height. The
+        unrolling is an isometry, so distances between these coordinates are
+        the distances along the roll.
+    """
+    points, t = make_swiss_roll(n_samples, random_state=seed)
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((n_features, 3)))
+    X = points @ basis.T + noise * rng.standard_normal((n_samples, n_features))
+    # The spiral (t cos t, t sin t) has ds/dt = sqrt(1 + t²).
+    arc_length = 0.5 * (t * np.sqrt(1 + t**2) + np.arcsinh(t))
+    manifold = np.column_stack([arc_length, points[:, 1]])
+    edges = np.linspace(arc_length.min(), arc_length.max(), n_bins + 1)[1:-1]
+    return X.astype(np.float32), np.digitize(arc_length, edges), manifold
+
+
 def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction=0.25):
-    """Training and test rows as float32 in [0, 1], with a name and a description.
+    """Training and test rows as float32, with a name and a description.
 
     Parameters
     ----------
-    dataset : {"mnist", "digits"}
-        MNIST (read from ``mnist_path``; nothing is downloaded) or scikit-learn's
-        8x8 digits, the quick stand-in.
+    dataset : {"mnist", "digits", "swiss_roll"}
+        MNIST (read from ``mnist_path``; nothing is downloaded), scikit-learn's
+        8x8 digits, the quick stand-in (pixels of both scaled to [0, 1]), or
+        :func:`swiss_roll`, whose true 2-D coordinates are known.
     mnist_path : path-like, default=None
         MNIST ``.npz`` file or folder, for ``dataset="mnist"``.
     n_train, n_test : int, default=None
         Keep the first rows of each part; None keeps them all.
     test_fraction : float, default=0.25
-        Digits only: the share of rows held out, by a stratified split (seed
-        ``DATA_SEED``). MNIST has its standard split.
+        Digits and swiss roll: the share of rows held out, by a split
+        stratified by label (seed ``DATA_SEED``). MNIST has its standard split.
 
     Returns
     -------
     data : Bunch
         ``X_train``, ``y_train``, ``X_test``, ``y_test``, ``name`` and
-        ``description`` (a sentence for the report).
+        ``description`` (a sentence for the report); for the swiss roll also
+        ``manifold_train`` and ``manifold_test``, the true 2-D coordinates.
     """
+    extras = {}
     if dataset == "mnist":
         if mnist_path is None:
             raise ValueError("MNIST needs a path: pass --mnist PATH or set SKAAE_MNIST")
         mnist = load_mnist(mnist_path)
         X_train, y_train, X_test, y_test = mnist.X_train, mnist.y_train, mnist.X_test, mnist.y_test
         source = f"MNIST from {Path(mnist_path).resolve()}"
-    elif dataset == "digits":
-        X, y = scaled_digits()
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=test_fraction, stratify=y, random_state=DATA_SEED)
-        source = (f"scikit-learn digits (8x8) scaled to [0, 1], stratified split (seed "
-                  f"{DATA_SEED}, {test_fraction:.0%} held out)")
+    elif dataset in ("digits", "swiss_roll"):
+        if dataset == "digits":
+            arrays, source = scaled_digits(), "scikit-learn digits (8x8) scaled to [0, 1]"
+        else:
+            arrays = swiss_roll()
+            source = (f"scikit-learn's swiss roll, {SWISS_ROLL_ROWS:,} points carried into "
+                      f"{SWISS_ROLL_FEATURES}-D by a random orthonormal map plus "
+                      f"N(0, {SWISS_ROLL_NOISE}²) noise, labelled by which of "
+                      f"{SWISS_ROLL_BINS} equal lengths of the unrolled roll a point lies in")
+        parts = train_test_split(*arrays, test_size=test_fraction, stratify=arrays[1],
+                                 random_state=DATA_SEED)
+        X_train, X_test, y_train, y_test = parts[:4]
+        if dataset == "swiss_roll":
+            extras = {"manifold_train": parts[4], "manifold_test": parts[5]}
+        source += (f", stratified split (seed {DATA_SEED}, {test_fraction:.0%} held out)")
     else:
         raise ValueError(f"unknown dataset {dataset!r}")
     n_all = len(X_train), len(X_test)
     X_train, y_train = X_train[:n_train], y_train[:n_train]
     X_test, y_test = X_test[:n_test], y_test[:n_test]
+    extras = {key: value[:n_train if key.endswith("train") else n_test]
+              for key, value in extras.items()}
     if (len(X_train), len(X_test)) == n_all:
         rows = f"all {len(X_train):,} training and {len(X_test):,} test rows"
     else:
         rows = f"the first {len(X_train):,} training and first {len(X_test):,} test rows"
+    if dataset != "swiss_roll":
+        rows += ", pixels scaled to [0, 1]"
+    names = {"mnist": "MNIST", "digits": "Digits", "swiss_roll": "Swiss roll"}
     return Bunch(X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
-                 name="MNIST" if dataset == "mnist" else "Digits",
-                 description=f"{source}: {rows}, pixels scaled to [0, 1]")
+                 name=names[dataset], description=f"{source}: {rows}", **extras)
 
 
 def balanced_labels(y, n_labels, seed):
@@ -265,8 +318,25 @@ def summarize(rows, keys, ddof=1):
 
 
 # ------------------------------------------------------------------ record
+def skaae_source():
+    """The git commit of the checkout skaae is imported from, and whether its ``skaae/``
+    differs from that commit; ``{}`` outside a git checkout."""
+    package = Path(skaae.__file__).resolve().parent
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=package, capture_output=True, text=True,
+                              timeout=30, check=True).stdout.strip()
+
+    try:
+        return {"skaae_commit": git("rev-parse", "HEAD"),
+                "skaae_changed": bool(git("status", "--porcelain", "--", "."))}
+    except (OSError, subprocess.SubprocessError):
+        return {}
+
+
 def machine_info():
-    """Processor, platform, CPU and thread counts, CUDA and library versions."""
+    """Processor, platform, CPU and thread counts, CUDA and library versions, and the
+    commit skaae was imported from."""
     return {
         "processor": platform.processor() or platform.machine(),
         "platform": platform.platform(),
@@ -278,6 +348,7 @@ def machine_info():
         "skaae": skaae.__version__,
         "scikit-learn": sklearn.__version__,
         "numpy": np.__version__,
+        **skaae_source(),
     }
 
 

@@ -96,10 +96,23 @@ def header_lines(report):
         + (f", CUDA available: {m['cuda_available']}" if "cuda_available" in m else ""),
         "- Versions: " + ", ".join(f"{name} {m[key]}" for name, key in [
             ("Python", "python"), ("torch", "torch"), ("skaae", "skaae"),
-            ("scikit-learn", "scikit-learn"), ("numpy", "numpy")] if m.get(key)),
-        f"- Data: {s['data']}",
+            ("scikit-learn", "scikit-learn"), ("numpy", "numpy")] if m.get(key))
+        + source_text(m),
     ]
+    # A benchmark over several datasets records a description of each.
+    data = s["data"] if isinstance(s["data"], list) else [s["data"]]
+    lines += [f"- Data: {description}" for description in data]
     return lines
+
+
+def source_text(machine):
+    """`` (skaae at commit ..., ...)`` from the record of the machine; empty for records
+    made before the commit was recorded."""
+    if not machine.get("skaae_commit"):
+        return ""
+    changes = (", with uncommitted changes to skaae/" if machine.get("skaae_changed")
+               else "")
+    return f" (skaae at commit {machine['skaae_commit'][:12]}{changes})"
 
 
 def renamed_note(estimator_name, params):

@@ -267,7 +267,8 @@ def _rate(row):
     return f"{row['gflops_per_s']:.0f} ({100 * row['fraction_of_ceiling']:.0f}%)"
 
 
-RUN_COLUMNS = [
+#: The columns of a row of :func:`measure` (and of ``maps``' tables).
+EMBEDDING_COLUMNS = [
     ("Method", lambda row: row["method"]),
     ("Fit rows", lambda row: fmt(row.get("n_fit"), ",")),
     ("Fit (s)", lambda row: fmt(row["fit_s"], ".1f")),
@@ -276,9 +277,9 @@ RUN_COLUMNS = [
     (f"Trust. k={TRUST_K}", lambda row: fmt(row["trustworthiness"], ".3f")),
     ("Transform (points/s)", lambda row: fmt(row.get("transform_points_per_s"), ",.0f")),
     ("Latency 1 row (ms)", lambda row: fmt(row.get("latency_ms"), ".2f")),
-    ("Train GFLOP/s (% of ceiling)", _rate),
-    ("Note", lambda row: row["note"] or ""),
 ]
+NOTE_COLUMN = ("Note", lambda row: row["note"] or "")
+RUN_COLUMNS = [*EMBEDDING_COLUMNS, ("Train GFLOP/s (% of ceiling)", _rate), NOTE_COLUMN]
 SCALING_COLUMNS = [
     ("Rows", lambda row: f"{row['n_rows']:,}"),
     ("Epochs", lambda row: str(row["epochs"])),
@@ -294,12 +295,17 @@ STREAM_COLUMNS = [
 ]
 
 
+def skipped_cells(row, columns):
+    """A row of the table as it is, or, for a method skipped, its name and why."""
+    if "skipped" not in row:
+        return row
+    return [row["method"], f"skipped: {row['skipped']}"] + [""] * (len(columns) - 2)
+
+
 def to_markdown(report):
     """The report as a markdown document."""
     s = report["settings"]
-    rows = [row if "skipped" not in row else
-            [row["method"], f"skipped: {row['skipped']}"] + [""] * (len(RUN_COLUMNS) - 2)
-            for row in report["runs"]]
+    rows = [skipped_cells(row, RUN_COLUMNS) for row in report["runs"]]
     lines = [
         f"# {s['dataset_name']} → 2-D: skaae and its peers, one process",
         "",
