@@ -39,6 +39,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import digits_settings  # noqa: E402
+import maps  # noqa: E402
 import mnist_2d  # noqa: E402
 import mnist_clustering  # noqa: E402
 import mnist_likelihood  # noqa: E402
@@ -51,7 +52,8 @@ from _common import (  # noqa: E402
 #: The benchmarks, by name: each module has TITLE, ESTIMATOR, OPTIONS, RESERVED,
 #: EXPERIMENTS, run(data, options, params, output) and to_markdown(report).
 BENCHMARKS = {module.__name__: module for module in (
-    mnist_2d, mnist_semisupervised, mnist_clustering, mnist_likelihood, peers, digits_settings)}
+    mnist_2d, mnist_semisupervised, mnist_clustering, mnist_likelihood, peers, digits_settings,
+    maps)}
 RESULTS = HERE / "results"
 #: Options every benchmark has, and their defaults.
 COMMON_OPTIONS = {"dataset": "mnist", "threads": None}
@@ -126,7 +128,7 @@ def run_experiment(name, experiment, changes=None, mnist_path=None, results=RESU
     """
     benchmark = BENCHMARKS[name]
     options, params = resolve(benchmark, experiment, changes)
-    if options["dataset"] == "mnist" and mnist_path is None:
+    if "mnist" in dataset_names(options["dataset"]) and mnist_path is None:
         mnist_path = default_mnist_path()
         if mnist_path is None:
             raise FileNotFoundError(f"MNIST not found at {SHARED_MNIST}: pass --mnist PATH "
@@ -139,10 +141,10 @@ def run_experiment(name, experiment, changes=None, mnist_path=None, results=RESU
         torch.set_num_threads(threads)
     try:
         with nullcontext() if threads is None else threadpool_limits(threads):
-            data = load_data(options["dataset"], mnist_path, options.get("n_train"),
-                             options.get("n_test"), options.get("test_fraction", 0.25))
-            log(f"data: {data.description}")
-            body = benchmark.run(data, options, params, output)
+            datasets = load(options, mnist_path)
+            several = not isinstance(options["dataset"], str)
+            body = benchmark.run(datasets if several else datasets[options["dataset"]],
+                                 options, params, output)
         machine = machine_info()
     finally:  # torch's thread count is process-wide
         torch.set_num_threads(previous_threads)
@@ -155,11 +157,8 @@ def run_experiment(name, experiment, changes=None, mnist_path=None, results=RESU
         "machine": machine,
         "settings": {
             "dataset": options["dataset"],
-            "dataset_name": data.name,
             "mnist_path": None if mnist_path is None else str(Path(mnist_path).resolve()),
-            "data": data.description,
-            "n_train": len(data.X_train),
-            "n_test": len(data.X_test),
+            **data_settings(datasets, several),
             "threads": threads,
             **body.pop("settings"),
         },
@@ -167,6 +166,36 @@ def run_experiment(name, experiment, changes=None, mnist_path=None, results=RESU
     }
     write_report(report, output)
     return report
+
+
+def dataset_names(dataset):
+    """The ``dataset`` option as a tuple of names: one name, or several."""
+    return (dataset,) if isinstance(dataset, str) else tuple(dataset)
+
+
+def load(options, mnist_path):
+    """The rows of an experiment, :func:`_common.load_data`'s Bunch for each name in its
+    ``dataset`` option (one name, or several for a benchmark over several), by name."""
+    data = {}
+    for dataset in dataset_names(options["dataset"]):
+        data[dataset] = load_data(dataset, mnist_path, options.get("n_train"),
+                                  options.get("n_test"), options.get("test_fraction", 0.25))
+        log(f"data: {data[dataset].description}")
+    return data
+
+
+def data_settings(datasets, several):
+    """The report's name, description and row counts of the datasets :func:`load`
+    returned; for ``several``, the names joined, a list of descriptions and counts by
+    name."""
+    if not several:
+        (data,) = datasets.values()
+        return {"dataset_name": data.name, "data": data.description,
+                "n_train": len(data.X_train), "n_test": len(data.X_test)}
+    return {"dataset_name": ", ".join(data.name for data in datasets.values()),
+            "data": [data.description for data in datasets.values()],
+            "n_train": {name: len(data.X_train) for name, data in datasets.items()},
+            "n_test": {name: len(data.X_test) for name, data in datasets.items()}}
 
 
 def write_report(report, output):
@@ -299,8 +328,11 @@ def build_parser():
                         help="the seeds, comma-separated (the same as --set seeds=...)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         dest="changes", help="change one setting (repeatable)")
-    parser.add_argument("--dataset", choices=["mnist", "digits"], default=None,
-                        help="'digits' (scikit-learn's 8x8 digits) is a quick stand-in")
+    parser.add_argument("--dataset", choices=["mnist", "digits", "swiss_roll"], default=None,
+                        help="'digits' (scikit-learn's 8x8 digits) is a quick stand-in; "
+                             "'swiss_roll' a swiss roll in 50-D, its 2-D truth known "
+                             "(--set dataset=\"('digits', 'swiss_roll')\" for several, "
+                             "where the benchmark takes several, as maps does)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch's threads and the BLAS/OpenMP pools (default: theirs)")
     parser.add_argument("--mnist", type=Path, default=None,
