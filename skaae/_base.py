@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -65,6 +66,12 @@ def _history_length(history):
 def _seed(random_state):
     """A fresh int seed drawn from ``random_state`` (int, RandomState or None)."""
     return check_random_state(random_state).randint(np.iinfo(np.int32).max)
+
+
+#: ``input_components="auto"`` projects data wider than this many features ...
+AUTO_INPUT_MIN_FEATURES = 100
+#: ... onto this many principal components.
+AUTO_INPUT_COMPONENTS = 50
 
 
 @dataclass
@@ -125,6 +132,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "discriminator_hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(_engine.ACTIVATIONS))],
         "reconstruction_loss": [StrOptions(set(_engine.RECONSTRUCTION_LOSSES))],
+        "input_components": [Interval(numbers.Integral, 1, None, closed="left"),
+                             StrOptions({"auto"}), None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -259,15 +268,21 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Precomputed nearest neighbours of the rows, for the
             neighbour-embedding term; None searches them when the term is on.
         """
+        previous_projection = getattr(self, "input_projection_", None)
+        X = self._fit_input_projection(X, partial)
+        # A new projection is a new input space: the fitted model cannot go on in it.
+        same_input = getattr(self, "input_projection_", None) is previous_projection
         plan = self._plan_fit(
-            X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors
+            X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors,
+            same_input,
         )
         self._train(plan)
         self._set_fitted_attributes(plan)
         return self
 
     def _plan_fit(
-        self, X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors
+        self, X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors,
+        same_input=True,
     ):
         """Everything a fit runs with: see :class:`_FitPlan`."""
         if self.reconstruction_loss == "bce":
@@ -285,7 +300,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_label_slots = self._n_label_slots(prior, label_indices)
         config = self._model_config(X, prior, layout, n_label_slots)
         warm = (self.warm_start or partial) and getattr(self, "model_", None) is not None
-        warm = warm and self.model_.config == config
+        warm = warm and same_input and self.model_.config == config
         session = self._training_session(X, config, warm, initial_cluster_heads)
         training_set = _engine.TrainingSet(
             X,
@@ -307,6 +322,40 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             n_epochs=1 if partial else self.max_iter,
             stopping=stopping, warm=warm, partial=partial,
         )
+
+    def _fit_input_projection(self, X, partial):
+        """Fit the principal-component projection of ``input_components`` (or keep
+        the fitted one when training goes on); return the rows the model reads."""
+        n_components = self.input_components
+        if n_components == "auto":
+            n_components = AUTO_INPUT_COMPONENTS if X.shape[1] > AUTO_INPUT_MIN_FEATURES else None
+        if n_components is None or n_components >= X.shape[1]:
+            self.__dict__.pop("input_projection_", None)
+            return X
+        if self.reconstruction_loss == "bce":
+            raise ValueError(
+                "input_components needs reconstruction_loss='mse': the principal "
+                "components of the input are not in [0, 1]."
+            )
+        projection = getattr(self, "input_projection_", None)
+        goes_on = (partial or self.warm_start) and getattr(self, "model_", None) is not None
+        if not (goes_on and projection is not None
+                and projection.n_components == n_components
+                and projection.n_features_in_ == X.shape[1]):
+            kind = TruncatedSVD if sp.issparse(X) else PCA
+            projection = kind(n_components, random_state=_seed(self.random_state)).fit(X)
+            self.input_projection_ = projection
+        return projection.transform(X)
+
+    def _project(self, X):
+        """The rows the model reads: ``X``, or its principal components."""
+        projection = getattr(self, "input_projection_", None)
+        return X if projection is None else projection.transform(X)
+
+    def _unproject(self, X):
+        """Data-space rows of the model's output ``X``."""
+        projection = getattr(self, "input_projection_", None)
+        return X if projection is None else projection.inverse_transform(X)
 
     def _n_label_slots(self, prior, label_indices):
         """Labels the discriminator is told about (paper §2.3): the prior's components."""
@@ -482,12 +531,14 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return draws
 
     # ------------------------------------------------------------ inference
-    def _validate_inference_input(self, X):
-        """Check that the estimator is fitted and ``X`` matches what it was fitted on."""
+    def _model_input(self, X):
+        """Check that the estimator is fitted and ``X`` matches what it was fitted on;
+        return the rows the model reads (see ``input_components``)."""
         check_is_fitted(self)
-        return validate_data(
+        X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
+        return self._project(X)
 
     def _validate_codes(self, Z):
         """Check codes passed to ``inverse_transform``: 2-D, finite, n_components wide."""
@@ -514,7 +565,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             cluster-head :class:`~skaae.AAETransformer`; float32 for float32
             input and float64 otherwise.
         """
-        X = self._validate_inference_input(X)
+        X = self._model_input(X)
         return _engine.inference.encode(self.model_, X, self.device_).astype(X.dtype, copy=False)
 
     def _decode(self, Z, dtype=np.float64, category_indices=None):
@@ -524,7 +575,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         category of y each row is decoded as, in the layouts with categories.
         """
         X = _engine.inference.decode(self.model_, Z, self.device_, category_indices)
-        return X.astype(dtype, copy=False)
+        return self._unproject(X).astype(dtype, copy=False)
 
     @staticmethod
     def _sample_rng(random_state):

@@ -83,6 +83,19 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         Length of the consistency term's perturbation, per standardised
         feature; see :class:`AAEClusterer`.
 
+    input_components : int, "auto" or None, default=None
+        Project the input onto this many leading principal components
+        (:class:`~sklearn.decomposition.PCA`, or
+        :class:`~sklearn.decomposition.TruncatedSVD` for sparse input),
+        fitted on the training rows, before the encoder; the decoder
+        reconstructs the components, and :meth:`inverse_transform` and
+        :meth:`sample` map them back to the data space. As a ``PCA`` step in
+        a pipeline, but inside the estimator. For wide data (images, counts)
+        it makes training much faster at about the same quality of codes.
+        ``"auto"``: 50 components for data of more than 100 features, none
+        otherwise. None, or no fewer components than features, uses the
+        features as they are. Needs ``reconstruction_loss="mse"``.
+
     batch_size : int, default=128
         Minibatch size of the unlabeled walk and of the labeled minibatches.
 
@@ -232,6 +245,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         discriminator_hidden_layer_sizes=(256, 256),
         activation="relu",
         reconstruction_loss="mse",
+        input_components=None,
         input_noise=0.3,
         category_balance=5.0,
         category_consistency=0.0,
@@ -262,6 +276,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
         self.activation = activation
         self.reconstruction_loss = reconstruction_loss
+        self.input_components = input_components
         self.input_noise = input_noise
         self.category_balance = category_balance
         self.category_consistency = category_consistency
@@ -389,12 +404,12 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
             Probabilities of the classes in the order of ``classes_``; rows
             sum to 1.
         """
-        X = self._validate_inference_input(X)
+        X = self._model_input(X)
         return _engine.inference.category_probabilities(self.model_, X, self.device_)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
-        X = self._validate_inference_input(X)
+        X = self._model_input(X)
         return _engine.inference.category_probabilities(self.model_, X, self.device_, log=True)
 
     def predict(self, X):
@@ -410,7 +425,7 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         y : ndarray of shape (n_samples,)
             Predicted labels, from ``classes_``.
         """
-        X = self._validate_inference_input(X)
+        X = self._model_input(X)
         logits = _engine.inference.category_logits(self.model_, X, self.device_)
         return self.classes_[logits.argmax(axis=1)]
 

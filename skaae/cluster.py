@@ -95,6 +95,19 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         ``consistency_radius * sqrt(n_features_in_)``, a fifth of the
         typical length of a standardised row at the default.
 
+    input_components : int, "auto" or None, default=None
+        Project the input onto this many leading principal components
+        (:class:`~sklearn.decomposition.PCA`, or
+        :class:`~sklearn.decomposition.TruncatedSVD` for sparse input),
+        fitted on the training rows, before the encoder; the decoder
+        reconstructs the components, and :meth:`sample` and
+        :meth:`cluster_heads` map them back to the data space. As a ``PCA`` step in
+        a pipeline, but inside the estimator. For wide data (images, counts)
+        it makes training much faster at about the same quality of codes.
+        ``"auto"``: 50 components for data of more than 100 features, none
+        otherwise. None, or no fewer components than features, uses the
+        features as they are. Needs ``reconstruction_loss="mse"``.
+
     batch_size : int, default=128
         Minibatch size; capped at the number of samples.
 
@@ -238,6 +251,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         discriminator_hidden_layer_sizes=(256, 256),
         activation="relu",
         reconstruction_loss="mse",
+        input_components=None,
         input_noise=0.0,
         category_balance=5.0,
         category_consistency=5.0,
@@ -268,6 +282,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
         self.activation = activation
         self.reconstruction_loss = reconstruction_loss
+        self.input_components = input_components
         self.input_noise = input_noise
         self.category_balance = category_balance
         self.category_consistency = category_consistency
@@ -317,7 +332,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         """
         X = self._validate_training_data(X)
         self._fit_engine(X, check_prior(self.prior, self.n_components), self._layout())
-        self._assign_clusters(X, np.empty(0, dtype=np.int64))
+        self._assign_clusters(self._project(X), np.empty(0, dtype=np.int64))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -358,7 +373,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         known = np.empty(0, dtype=np.int64)
         if self.model_ is previous_model:
             known = self.cluster_categories_
-        self._assign_clusters(X, known)
+        self._assign_clusters(self._project(X), known)
         return self
 
     def _assign_clusters(self, X, known_categories):
@@ -391,7 +406,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
             Column ``k`` is cluster ``k``. Categories that no training sample
             picked are left out and the rest renormalised, so rows sum to 1.
         """
-        X = self._validate_inference_input(X)
+        X = self._model_input(X)
         return _engine.inference.category_probabilities(
             self.model_, X, self.device_, self.cluster_categories_
         )
@@ -409,7 +424,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         labels : ndarray of shape (n_samples,)
             Cluster labels, integers from 0 to ``n_clusters_ - 1``.
         """
-        X = self._validate_inference_input(X)
+        X = self._model_input(X)
         logits = _engine.inference.category_logits(self.model_, X, self.device_)
         return logits[:, self.cluster_categories_].argmax(axis=1)
 

@@ -160,6 +160,19 @@ class AAETransformer(BaseAAE):
         output, for data in [0, 1] such as pixel intensities (the paper's
         MNIST setting); decoded outputs then stay in [0, 1].
 
+    input_components : int, "auto" or None, default=None
+        Project the input onto this many leading principal components
+        (:class:`~sklearn.decomposition.PCA`, or
+        :class:`~sklearn.decomposition.TruncatedSVD` for sparse input),
+        fitted on the training rows, before the encoder; the decoder
+        reconstructs the components, and :meth:`inverse_transform` and
+        :meth:`sample` map them back to the data space. As a ``PCA`` step in
+        a pipeline, but inside the estimator. For wide data (images, counts)
+        it makes training much faster at about the same quality of codes.
+        ``"auto"``: 50 components for data of more than 100 features, none
+        otherwise. None, or no fewer components than features, uses the
+        features as they are. Needs ``reconstruction_loss="mse"``.
+
     batch_size : int, default=128
         Minibatch size; capped at the number of samples.
 
@@ -344,6 +357,7 @@ class AAETransformer(BaseAAE):
         discriminator_hidden_layer_sizes=(256, 256),
         activation="relu",
         reconstruction_loss="mse",
+        input_components=None,
         batch_size=128,
         max_iter=50,
         learning_rate=1e-3,
@@ -380,6 +394,7 @@ class AAETransformer(BaseAAE):
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
         self.activation = activation
         self.reconstruction_loss = reconstruction_loss
+        self.input_components = input_components
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -584,7 +599,7 @@ class AAETransformer(BaseAAE):
         check_is_fitted(self)
         Z = self._validate_codes(Z)
         X = _engine.inference.decode_representation(self.model_, Z, self.device_)
-        return X.astype(Z.dtype, copy=False)
+        return self._unproject(X).astype(Z.dtype, copy=False)
 
     def sample(self, n_samples=1, y=None, random_state=None):
         """Generate data by decoding draws of the prior.

@@ -576,3 +576,68 @@ def test_ema_decay_goes_on_across_warm_starts_and_pickling(digits_split):
 def test_ema_decay_out_of_range_is_refused(digits_split, ema_decay):
     with pytest.raises(ValueError, match="ema_decay"):
         AAETransformer(ema_decay=ema_decay, **TINY).fit(digits_split[0])
+
+
+def test_input_components_is_a_pca_step_inside_the_estimator(digits_split):
+    X_train, X_test = digits_split[0], digits_split[1]
+    aae = AAETransformer(input_components=20, random_state=0, **TINY).fit(X_train)
+    # The same PCA (the estimator seeds it as it seeds its weights) in front of the
+    # same transformer: the same fit, bit for bit.
+    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+    pca = PCA(20, random_state=seed)
+    piped = make_pipeline(pca, AAETransformer(random_state=0, **TINY)).fit(X_train)
+    Z = aae.transform(X_test)
+    assert_array_equal(Z, piped.transform(X_test))
+    X_rec = aae.inverse_transform(Z)
+    assert X_rec.shape == X_test.shape
+    assert_allclose(X_rec, pca.inverse_transform(piped[-1].inverse_transform(Z)), rtol=1e-6)
+    assert aae.sample(5, random_state=0).shape == (5, X_train.shape[1])
+    # The reconstructions are in the data space and nearer the rows than their mean.
+    assert np.mean((X_rec - X_test) ** 2) < np.mean((X_train.mean(0) - X_test) ** 2)
+
+
+def test_input_components_auto_sparse_and_bce():
+    rng = np.random.default_rng(0)
+    wide = rng.normal(size=(200, 150))
+    aae = AAETransformer(input_components="auto", random_state=0, **TINY).fit(wide)
+    assert aae.input_projection_.n_components == 50
+    narrow = AAETransformer(input_components="auto", random_state=0, **TINY).fit(wide[:, :60])
+    assert not hasattr(narrow, "input_projection_")
+    sparse = AAETransformer(input_components=10, random_state=0, **TINY)
+    sparse.fit(sp.random(200, 40, density=0.2, random_state=0, format="csr"))
+    assert type(sparse.input_projection_).__name__ == "TruncatedSVD"
+    with pytest.raises(ValueError, match="input_components needs reconstruction_loss='mse'"):
+        AAETransformer(input_components=10, reconstruction_loss="bce", **TINY).fit(wide.clip(0, 1))
+
+
+def test_input_components_is_kept_while_training_goes_on(digits_split):
+    X_train = digits_split[0]
+    aae = AAETransformer(input_components=10, random_state=0, **TINY)
+    aae.partial_fit(X_train[:500])
+    projection, model = aae.input_projection_, aae.model_
+    aae.partial_fit(X_train[500:])
+    assert aae.input_projection_ is projection and aae.model_ is model
+    warm = AAETransformer(input_components=10, warm_start=True, random_state=0, **TINY)
+    warm.fit(X_train)
+    projection = warm.input_projection_
+    warm.fit(X_train)
+    assert warm.input_projection_ is projection and warm.n_iter_ == 2 * TINY["max_iter"]
+    # Data of another width gets a new projection, and a new model to go with it.
+    warm.fit(X_train[:, :40])
+    assert warm.input_projection_ is not projection and warm.n_iter_ == TINY["max_iter"]
+
+
+def test_input_components_in_the_classifier_and_the_clusterer(digits_split):
+    from skaae import AAEClassifier, AAEClusterer
+
+    X_train, X_test, y_train, y_test = digits_split
+    y_partial = np.where(np.arange(len(y_train)) < 300, y_train, -1)
+    params = dict(random_state=0, **{**TINY, "max_iter": 10})
+    clf = AAEClassifier(input_components=20, **params).fit(X_train, y_partial)
+    plain = AAEClassifier(**params).fit(X_train, y_partial)
+    # 20 of the 64 features' principal components classify about as well as all 64.
+    assert clf.score(X_test, y_test) > max(0.5, plain.score(X_test, y_test) - 0.1)
+    assert clf.sample(4, y=[0, 1, 2, 3], random_state=0).shape == (4, X_train.shape[1])
+    km = AAEClusterer(n_clusters=10, input_components=20, random_state=0, **TINY).fit(X_train)
+    assert_array_equal(km.predict(X_train), km.labels_)
+    assert km.cluster_heads().shape == (km.n_clusters_, X_train.shape[1])
