@@ -335,12 +335,14 @@ def skaae_source():
 
 
 def machine_info():
-    """Processor, platform, CPU and thread counts, CUDA and library versions, and the
-    commit skaae was imported from."""
+    """Processor, platform, CPU and thread counts, the load average (what else ran: the
+    1, 5 and 15-minute averages at the end of the run), CUDA and library versions, and
+    the commit skaae was imported from."""
     return {
         "processor": platform.processor() or platform.machine(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "torch_threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),
         "python": platform.python_version(),

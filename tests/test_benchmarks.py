@@ -383,6 +383,7 @@ def test_maps_digits_and_swiss_roll(runner, tmp_path):
     assert settings["aae_non_default_params"]["max_iter"] == 1
     assert (tmp_path / "maps" / "all.png").is_file() and settings["figure"] == "all.png"
     assert markdown.count("- Data: ") == 2 and "skaae at commit" in markdown
+    assert "load average at the end" in markdown
     assert "## Digits: 300 training rows, 200 held out, 64 features" in markdown
     assert "| Spearman ρ of distances |" in markdown.split("## Swiss roll")[1]
     assert "Spearman" not in markdown.split("## Digits")[1].split("## Swiss roll")[0]
