@@ -73,6 +73,9 @@ EXPERIMENTS = {
                                   {**NEIGHBOR_MAP, **SEEDS_0_2, "n_neighbor_samples": 16}),
     "pca50_map": ("The same behind PCA-50, 512-row minibatches, 8 draws: UMAP's fit time",
                   {**PCA_MAP, **SEEDS_0_2, "pca_components": 50}),
+    "input50_map": ("The PCA-50 map with the projection inside the estimator "
+                    "(input_components=50)",
+                    {**PCA_MAP, **SEEDS_0_2, "input_components": 50}),
     "heads_100labels": ("10 cluster heads, 100 labels, 20 epochs",
                         {**SEMI_HEADS, "labels": 100}),
     "heads_1000labels": ("10 cluster heads, 1,000 labels, 20 epochs",
