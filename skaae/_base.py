@@ -132,6 +132,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "discriminator_hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(_engine.ACTIVATIONS))],
         "reconstruction_loss": [StrOptions(set(_engine.RECONSTRUCTION_LOSSES))],
+        "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
         "input_components": [Interval(numbers.Integral, 1, None, closed="left"),
                              StrOptions({"auto"}), None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -230,7 +230,6 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
     _parameter_constraints = {
         **BaseAAE._parameter_constraints,
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
-        "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
         "supervised_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         **CATEGORY_TERM_CONSTRAINTS,
     }

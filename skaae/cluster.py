@@ -236,7 +236,6 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         **BaseAAE._parameter_constraints,
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
-        "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
         **CATEGORY_TERM_CONSTRAINTS,
     }
 

@@ -641,3 +641,16 @@ def test_input_components_in_the_classifier_and_the_clusterer(digits_split):
     km = AAEClusterer(n_clusters=10, input_components=20, random_state=0, **TINY).fit(X_train)
     assert_array_equal(km.predict(X_train), km.labels_)
     assert km.cluster_heads().shape == (km.n_clusters_, X_train.shape[1])
+
+
+def test_input_noise_corrupts_only_the_encoders_view(digits_split):
+    X_train = digits_split[0]
+    clean = AAETransformer(random_state=0, **TINY).fit(X_train)
+    noisy = AAETransformer(input_noise=0.3, random_state=0, **TINY).fit(X_train)
+    again = AAETransformer(input_noise=0.3, random_state=0, **TINY).fit(X_train)
+    assert_array_equal(noisy.transform(X_train), again.transform(X_train))
+    assert not np.allclose(noisy.transform(X_train), clean.transform(X_train))
+    # The decoder still learns the clean rows: its error is of the same order.
+    assert noisy.history_["reconstruction"][-1] < 1.5 * clean.history_["reconstruction"][-1]
+    with pytest.raises(ValueError, match="'input_noise' parameter"):
+        AAETransformer(input_noise=-0.1, **TINY).fit(X_train)
