@@ -84,17 +84,9 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         feature; see :class:`AAEClusterer`.
 
     input_components : int, "auto" or None, default=None
-        Project the input onto this many leading principal components
-        (:class:`~sklearn.decomposition.PCA`, or
-        :class:`~sklearn.decomposition.TruncatedSVD` for sparse input),
-        fitted on the training rows, before the encoder; the decoder
-        reconstructs the components, and :meth:`inverse_transform` and
-        :meth:`sample` map them back to the data space. As a ``PCA`` step in
-        a pipeline, but inside the estimator. For wide data (images, counts)
-        it makes training much faster at about the same quality of codes.
-        ``"auto"``: 50 components for data of more than 100 features, none
-        otherwise. None, or no fewer components than features, uses the
-        features as they are. Needs ``reconstruction_loss="mse"``.
+        Train on this many leading principal components of the input, fitted
+        inside the estimator, for faster fits on wide data; generated rows are
+        mapped back to the data space. See :class:`AAETransformer`.
 
     batch_size : int, default=128
         Minibatch size of the unlabeled walk and of the labeled minibatches.
