@@ -38,6 +38,23 @@ MNIST_ENV_VAR = "SKAAE_MNIST"
 
 #: Seed of the digits split, of the trustworthiness subset and of the reference PCA.
 DATA_SEED = 0
+
+#: AAETransformer's defaults before the neighbour-embedding map became the default
+#: (2026-11-30): the experiments measured with them pin them, so that running an
+#: experiment again measures what its committed table recorded.
+FORMER_TRANSFORMER_DEFAULTS = {
+    "n_cluster_heads": None,
+    "category_consistency": 0.0,
+    "neighbor_weight": 0.0,
+    "n_neighbor_samples": 4,
+    "input_noise": 0.0,
+    "input_components": None,
+    "batch_size": 128,
+    "max_iter": 50,
+    "learning_rate": 1e-3,
+    "discriminator_learning_rate": 1e-3,
+    "generator_learning_rate": 1e-3,
+}
 #: The swiss roll with a known 2-D truth: rows, the dimension its 3-D points are carried
 #: into, the standard deviation of the noise added in every dimension, and the label
 #: bins (equal lengths of the unrolled roll).

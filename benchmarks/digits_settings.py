@@ -16,7 +16,7 @@ from sklearn.decomposition import PCA
 
 from skaae import AAETransformer
 
-from _common import evaluate_embedding, log, summarize, warm_up
+from _common import FORMER_TRANSFORMER_DEFAULTS, evaluate_embedding, log, summarize, warm_up
 from _tables import as_python, column, header_lines, table
 
 TITLE = "AAETransformer settings on digits"
@@ -41,8 +41,24 @@ OPTIONS = {
 RESERVED = {"n_components": "the codes are 2-D", "random_state": "set by seeds"}
 #: The committed tables: name -> (title, settings).
 EXPERIMENTS = {
-    "defaults": ("The adversary's learning rates, the encoders and the epochs, seeds 0-2",
-                 {}),
+    "map_defaults": ("The default map against one change at a time, seeds 0-2", {
+        "compared": (
+            {},
+            {"neighbor_weight": 0.0},
+            {"n_cluster_heads": None},
+            {"category_consistency": 0.0},
+            {"input_noise": 0.0},
+            {"input_noise": 0.5},
+            {"learning_rate": 1e-3, "discriminator_learning_rate": 1e-3,
+             "generator_learning_rate": 1e-3},
+            {"n_neighbor_samples": 4},
+            {"n_neighbor_samples": 16},
+            {"n_neighbors": 10},
+            {"max_iter": 100},
+        ),
+    }),
+    "defaults": ("The former defaults (the paper's plain AAE): the adversary's learning "
+                 "rates, the encoders and the epochs, seeds 0-2", FORMER_TRANSFORMER_DEFAULTS),
 }
 
 #: Training codes and prior draws compared by the maximum mean discrepancy.

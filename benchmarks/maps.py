@@ -59,7 +59,6 @@ EXPERIMENTS = {
     "all": ("The digits, MNIST and the swiss roll in one process",
             {"dataset": ("digits", "mnist", "swiss_roll")}),
     "digits": ("The digits, 70/30 split", {"dataset": "digits"}),
-    "mnist": ("MNIST, 60,000 training and 10,000 held-out images", {"dataset": "mnist"}),
     "swiss_roll": ("A swiss roll in 50-D, its 2-D truth known", {"dataset": "swiss_roll"}),
 }
 

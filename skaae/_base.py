@@ -72,6 +72,28 @@ def _seed(random_state):
 AUTO_INPUT_MIN_FEATURES = 100
 #: ... onto this many principal components.
 AUTO_INPUT_COMPONENTS = 50
+#: ``max_iter="auto"`` trains for about this many row visits (epochs times rows) ...
+AUTO_ROW_VISITS = 600_000
+#: ... in no fewer and no more epochs than these.
+AUTO_MAX_ITER_RANGE = (2, 50)
+#: ``batch_size="auto"`` splits an epoch into about this many minibatches ...
+AUTO_BATCHES_PER_EPOCH = 100
+#: ... of no fewer and no more rows than these.
+AUTO_BATCH_SIZE_RANGE = (128, 512)
+
+
+def _auto_max_iter(n_samples):
+    """Epochs of ``max_iter="auto"``: a budget of row visits, as UMAP's ``n_epochs``
+    follows the data's size (many epochs on small data, few on large)."""
+    low, high = AUTO_MAX_ITER_RANGE
+    return int(np.clip(round(AUTO_ROW_VISITS / n_samples), low, high))
+
+
+def _auto_batch_size(n_samples):
+    """Rows a minibatch of ``batch_size="auto"``: larger minibatches on larger data,
+    where the per-step overhead would otherwise dominate the fit time."""
+    low, high = AUTO_BATCH_SIZE_RANGE
+    return int(np.clip(n_samples // AUTO_BATCHES_PER_EPOCH, low, high))
 
 
 @dataclass
@@ -135,8 +157,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
         "input_components": [Interval(numbers.Integral, 1, None, closed="left"),
                              StrOptions({"auto"}), None],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "discriminator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "generator_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -190,10 +212,11 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"the previous call to fit. Previously got {previous}, `y` has {classes}."
             )
 
-    def _training_config(self):
-        """The engine's optimisation settings; subclasses add their own."""
+    def _training_config(self, X):
+        """The engine's optimisation settings for the training rows ``X`` (as the
+        model reads them); subclasses add their own."""
         return _engine.TrainingConfig(
-            batch_size=self.batch_size,
+            batch_size=self._batch_size(X.shape[0]),
             learning_rate=self.learning_rate,
             discriminator_learning_rate=self.discriminator_learning_rate,
             generator_learning_rate=self.generator_learning_rate,
@@ -203,17 +226,27 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ema_decay=self.ema_decay,
         )
 
-    def _category_terms(self):
+    def _batch_size(self, n_samples):
+        """Rows a minibatch, ``batch_size`` resolved for ``n_samples`` training rows."""
+        return _auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
+
+    def _max_iter(self, n_samples):
+        """Epochs a fit, ``max_iter`` resolved for ``n_samples`` training rows."""
+        return _auto_max_iter(n_samples) if self.max_iter == "auto" else self.max_iter
+
+    def _category_terms(self, n_model_features):
         """The engine settings of the terms on q(y|x) (see CATEGORY_TERM_CONSTRAINTS).
 
-        The encoder sees standardised features, whose rows have a
-        root-mean-square length of sqrt(n_features); ``consistency_radius`` is
-        relative to it, so one value suits data of any width.
+        The encoder sees ``n_model_features`` standardised features (the
+        principal components of ``input_components``, or the data's), whose
+        rows have a root-mean-square length of their square root;
+        ``consistency_radius`` is relative to it, so one value suits data of
+        any width.
         """
         return dict(
             category_balance=self.category_balance,
             category_consistency=self.category_consistency,
-            consistency_radius=self.consistency_radius * math.sqrt(self.n_features_in_),
+            consistency_radius=self.consistency_radius * math.sqrt(n_model_features),
         )
 
     def _neighbor_indices(self, X):
@@ -320,7 +353,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return _FitPlan(
             prior, session, training_set,
             history={name: list(losses) for name, losses in self.history_.items()} if warm else {},
-            n_epochs=1 if partial else self.max_iter,
+            n_epochs=1 if partial else self._max_iter(X.shape[0]),
             stopping=stopping, warm=warm, partial=partial,
         )
 
@@ -328,8 +361,18 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Fit the principal-component projection of ``input_components`` (or keep
         the fitted one when training goes on); return the rows the model reads."""
         n_components = self.input_components
+        goes_on = (partial or self.warm_start) and getattr(self, "model_", None) is not None
+        projection = getattr(self, "input_projection_", None)
+        if n_components == "auto" and goes_on:
+            # Training goes on in the input space the first fit chose.
+            if projection is None and self.model_.config.n_features == X.shape[1]:
+                return X
+            if projection is not None and projection.n_features_in_ == X.shape[1]:
+                return projection.transform(X)
         if n_components == "auto":
-            n_components = AUTO_INPUT_COMPONENTS if X.shape[1] > AUTO_INPUT_MIN_FEATURES else None
+            wide = X.shape[1] > AUTO_INPUT_MIN_FEATURES and X.shape[0] > AUTO_INPUT_COMPONENTS
+            project = wide and self.reconstruction_loss == "mse"
+            n_components = AUTO_INPUT_COMPONENTS if project else None
         if n_components is None or n_components >= X.shape[1]:
             self.__dict__.pop("input_projection_", None)
             return X
@@ -338,8 +381,6 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "input_components needs reconstruction_loss='mse': the principal "
                 "components of the input are not in [0, 1]."
             )
-        projection = getattr(self, "input_projection_", None)
-        goes_on = (partial or self.warm_start) and getattr(self, "model_", None) is not None
         if not (goes_on and projection is not None
                 and projection.n_components == n_components
                 and projection.n_features_in_ == X.shape[1]):
@@ -490,7 +531,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         session = getattr(self, "_session", None)
         if reuse_model and session is not None and session.trainer.inference_model is self.model_:
-            session.trainer.update_config(self._training_config())
+            session.trainer.update_config(self._training_config(X))
             return session
         seed = _seed(self.random_state)
         if reuse_model:
@@ -506,7 +547,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 cluster_heads=cluster_heads,
             ).to(device)
         trainer = _engine.Trainer(
-            model, self._training_config(), _engine.make_generator(seed, device)
+            model, self._training_config(X), _engine.make_generator(seed, device)
         )
         return _TrainingSession(trainer, np.random.default_rng([seed, 1]))
 

@@ -44,8 +44,8 @@ def _search_features(X, metric, random_state):
     ``SEARCH_COMPONENTS`` features."""
     if metric == "cosine":
         X = normalize(X)
-    if X.shape[1] <= SEARCH_COMPONENTS:
-        return X
+    if min(X.shape) <= SEARCH_COMPONENTS:
+        return X  # narrow data, or so few rows that the search costs nothing
     projection = TruncatedSVD if sp.issparse(X) else PCA
     return projection(n_components=SEARCH_COMPONENTS, random_state=random_state).fit_transform(X)
 

@@ -291,12 +291,12 @@ class AAEClassifier(ClassifierMixin, BaseAAE):
         self.verbose = verbose
         self.random_state = random_state
 
-    def _training_config(self):
+    def _training_config(self, X):
         return dataclasses.replace(
-            super()._training_config(),
+            super()._training_config(X),
             supervised_learning_rate=self.supervised_learning_rate,
             input_noise=self.input_noise,
-            **self._category_terms(),
+            **self._category_terms(X.shape[1]),
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -296,9 +296,11 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self.verbose = verbose
         self.random_state = random_state
 
-    def _training_config(self):
+    def _training_config(self, X):
         return dataclasses.replace(
-            super()._training_config(), input_noise=self.input_noise, **self._category_terms()
+            super()._training_config(X),
+            input_noise=self.input_noise,
+            **self._category_terms(X.shape[1]),
         )
 
     def _layout(self):

@@ -15,6 +15,12 @@ from ._labels import class_indices, split_labels
 from ._neighbor_search import METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors
 from .priors import check_prior
 
+#: Cluster heads of ``n_cluster_heads="auto"`` with the neighbour term on (paper §7
+#: uses 20 on MNIST without labels).
+AUTO_CLUSTER_HEADS = 20
+#: ``neighbor_weight="auto"`` without a label-aware prior.
+AUTO_NEIGHBOR_WEIGHT = 1.0
+
 
 class AAETransformer(BaseAAE):
     """Adversarial autoencoder as a parametric embedding and generative model.
@@ -31,7 +37,15 @@ class AAETransformer(BaseAAE):
     encoder, :meth:`inverse_transform` decodes codes back to the data space and
     :meth:`sample` generates data from the prior.
 
-    With ``n_cluster_heads`` set it is the dimensionality reduction of §7: the
+    At its defaults it makes a neighbourhood-preserving map, as UMAP does: the
+    neighbour-embedding term (``neighbor_weight``) draws the codes of each row's
+    nearest neighbours together, on the cluster-head representation of §7
+    with the consistency term, behind a principal-component front for wide
+    data, with a budget of epochs that follows the data's size.
+    ``neighbor_weight=0`` is the paper's plain adversarial autoencoder
+    (:ref:`user_guide`).
+
+    With cluster heads it is the dimensionality reduction of §7: the
     encoder also gives a softmax y over ``n_cluster_heads`` categories, held to a
     uniform Categorical prior by a second discriminator, and the
     representation is W_C·y + z, where the rows of W_C are ``n_cluster_heads``
@@ -57,10 +71,14 @@ class AAETransformer(BaseAAE):
         (mixture or swiss roll) and ``y`` passed to :meth:`fit`, class ``k`` is
         guided onto component ``k`` (paper §2.3).
 
-    n_cluster_heads : int, default=None
+    n_cluster_heads : int, "auto" or None, default="auto"
         Number of cluster heads of the §7 representation W_C·y + z; None
         gives the plain code z. The paper uses 20 on MNIST without labels
-        and one per class with labels.
+        and one per class with labels. ``"auto"``: 20 heads with the
+        neighbour term (their gaps give the map room to separate clusters)
+        unless the prior is label-aware, the plain code otherwise, and
+        ``y`` is not tied to the heads; pass an int for the semi-supervised
+        heads of :meth:`fit` with labels.
 
     cluster_head_margin : float, default=6.0
         The hinge threshold eta of §7, in units of the style prior's scale:
@@ -78,17 +96,17 @@ class AAETransformer(BaseAAE):
         generator phase to keep every head in use; see
         :class:`AAEClusterer`. 0 is the paper's model.
 
-    category_consistency : float, default=0.0
-        With ``n_cluster_heads``: weight of the virtual adversarial consistency
+    category_consistency : float, default=5.0
+        With cluster heads: weight of the virtual adversarial consistency
         of q(y|x), added to the generator phase; see :class:`AAEClusterer`.
-        Turn it on (5.0) for maps: it keeps cluster borders out of the dense
-        regions of the data. 0 (the paper's model) leaves it out.
+        It keeps cluster borders out of the dense regions of the data, which
+        makes better maps. 0 (the paper's model) leaves it out.
 
     consistency_radius : float, default=0.2
         Length of the consistency term's perturbation, per standardised
         feature; see :class:`AAEClusterer`.
 
-    neighbor_weight : float, default=0.0
+    neighbor_weight : float or "auto", default="auto"
         Weight of a neighbour-embedding term added to the reconstruction
         phase: the objective of parametric UMAP (Sainburg et al., 2021) over
         the k-nearest-neighbour graph of the training rows. On every
@@ -99,24 +117,27 @@ class AAETransformer(BaseAAE):
         rows of its minibatch for each, with UMAP's similarity ``1 / (1 + a
         d^(2b))``; with ``n_cluster_heads`` the codes are W_C·y + z. Not in
         the paper; 0 leaves it out and skips the neighbour search.
-        ``history_["reconstruction"]`` includes the weighted term. Use 1.0
-        with cluster heads and the consistency term for a UMAP-like map
-        (``n_cluster_heads=20, category_consistency=5.0``); with the plain
-        Gaussian prior, whose mass leaves no room for gaps between clusters,
-        it makes maps worse. It pays off over many minibatches: thousands
-        of rows or more (:ref:`benchmarks`).
+        ``history_["reconstruction"]`` includes the weighted term. It
+        makes UMAP-like maps with cluster heads and the consistency term;
+        with the plain Gaussian prior, whose mass leaves no room for gaps
+        between clusters, it makes maps worse, hence
+        ``n_cluster_heads="auto"``. ``"auto"``: 1.0, or 0 with a label-aware
+        prior (mixture or swiss roll), whose components already give the
+        map its shape. 0 is the paper's model: the codes then follow the
+        prior itself (:ref:`benchmarks`).
 
     n_neighbors : int, default=15
-        Neighbours per row of the graph of ``neighbor_weight``; must be
-        smaller than the number of training rows (of each chunk, for
-        :meth:`partial_fit`, whose neighbours are found within the chunk).
+        Neighbours per row of the graph of ``neighbor_weight``. Data with
+        no more rows (or a :meth:`partial_fit` chunk, whose neighbours are
+        found within the chunk) uses all its other rows, with a warning, as
+        UMAP does; a precomputed ``knn_graph`` must have this many.
 
-    n_neighbor_samples : int, default=4
+    n_neighbor_samples : int, default=8
         Neighbours drawn (uniformly, with replacement) for each row on each
         minibatch by the term of ``neighbor_weight``, each with its own 5
         negative pairs. They go through the encoder with their rows in one
         larger matrix product, so more draws cost little per step and give
-        better maps; raise it (8-16) when the fit time allows.
+        better maps; raise it (16) when the fit time allows.
 
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between training rows in the neighbour search of
@@ -160,14 +181,14 @@ class AAETransformer(BaseAAE):
         output, for data in [0, 1] such as pixel intensities (the paper's
         MNIST setting); decoded outputs then stay in [0, 1].
 
-    input_noise : float, default=0.0
+    input_noise : float, default=0.3
         Standard deviation of the Gaussian noise added to the encoder's input
         during training, in units of each feature's standard deviation; the
-        decoder still reconstructs the clean input. A regularizer: raise it
-        (0.3-0.5) when the codes of new rows separate worse than those of the
+        decoder still reconstructs the clean input. A regularizer: it makes
+        the codes of new rows separate about as well as those of the
         training rows. 0 is the paper's model.
 
-    input_components : int, "auto" or None, default=None
+    input_components : int, "auto" or None, default="auto"
         Project the input onto this many leading principal components
         (:class:`~sklearn.decomposition.PCA`, or
         :class:`~sklearn.decomposition.TruncatedSVD` for sparse input),
@@ -176,23 +197,29 @@ class AAETransformer(BaseAAE):
         :meth:`sample` map them back to the data space. As a ``PCA`` step in
         a pipeline, but inside the estimator. For wide data (images, counts)
         it makes training much faster at about the same quality of codes.
-        ``"auto"``: 50 components for data of more than 100 features, none
-        otherwise. None, or no fewer components than features, uses the
-        features as they are. Needs ``reconstruction_loss="mse"``.
+        ``"auto"``: 50 components for data of more than 100 features and
+        50 rows with ``reconstruction_loss="mse"``, none otherwise. None, or no fewer
+        components than features, uses the features as they are. An int
+        needs ``reconstruction_loss="mse"``.
 
-    batch_size : int, default=128
-        Minibatch size; capped at the number of samples.
+    batch_size : int or "auto", default="auto"
+        Minibatch size; capped at the number of samples. ``"auto"``: about a
+        hundredth of the training rows, at least 128 and at most 512, so
+        that large data takes fewer, larger steps.
 
-    max_iter : int, default=50
-        Number of epochs (passes over the training data).
+    max_iter : int or "auto", default="auto"
+        Number of epochs (passes over the training data). ``"auto"``
+        follows the data's size as UMAP's ``n_epochs`` does: about 600,000
+        row visits, at least 2 and at most 50 epochs (50 up to 12,000 rows,
+        10 at 60,000, 2 from 300,000).
 
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=3e-3
         Adam step size of the reconstruction phase.
 
-    discriminator_learning_rate : float, default=1e-3
+    discriminator_learning_rate : float, default=3e-3
         Adam step size of the discriminator.
 
-    generator_learning_rate : float, default=1e-3
+    generator_learning_rate : float, default=3e-3
         Adam step size of the encoder in the regularization phase. Together
         with ``discriminator_learning_rate`` it sets how hard the prior is
         imposed: lower both and the codes match the prior less closely.
@@ -332,11 +359,13 @@ class AAETransformer(BaseAAE):
     _parameter_constraints = {
         **BaseAAE._parameter_constraints,
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_cluster_heads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_cluster_heads": [Interval(numbers.Integral, 1, None, closed="left"),
+                            StrOptions({"auto"}), None],
         "cluster_head_margin": [Interval(numbers.Real, 0, None, closed="left")],
         "fixed_cluster_heads": ["array-like", None],
         **CATEGORY_TERM_CONSTRAINTS,
-        "neighbor_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "neighbor_weight": [Interval(numbers.Real, 0, None, closed="left"),
+                            StrOptions({"auto"})],
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_neighbor_samples": [Interval(numbers.Integral, 1, None, closed="left")],
         "metric": [StrOptions(set(METRICS))],
@@ -348,15 +377,15 @@ class AAETransformer(BaseAAE):
         n_components=2,
         *,
         prior="gaussian",
-        n_cluster_heads=None,
+        n_cluster_heads="auto",
         cluster_head_margin=6.0,
         fixed_cluster_heads=None,
         category_balance=5.0,
-        category_consistency=0.0,
+        category_consistency=5.0,
         consistency_radius=0.2,
-        neighbor_weight=0.0,
+        neighbor_weight="auto",
         n_neighbors=15,
-        n_neighbor_samples=4,
+        n_neighbor_samples=8,
         metric="euclidean",
         neighbor_search="auto",
         encoder="deterministic",
@@ -364,13 +393,13 @@ class AAETransformer(BaseAAE):
         discriminator_hidden_layer_sizes=(256, 256),
         activation="relu",
         reconstruction_loss="mse",
-        input_noise=0.0,
-        input_components=None,
-        batch_size=128,
-        max_iter=50,
-        learning_rate=1e-3,
-        discriminator_learning_rate=1e-3,
-        generator_learning_rate=1e-3,
+        input_noise=0.3,
+        input_components="auto",
+        batch_size="auto",
+        max_iter="auto",
+        learning_rate=3e-3,
+        discriminator_learning_rate=3e-3,
+        generator_learning_rate=3e-3,
         beta_1=0.5,
         learning_rate_decay=1.0,
         ema_decay=None,
@@ -504,7 +533,12 @@ class AAETransformer(BaseAAE):
         X = self._validate_training_data(X, reset=not resume)
         neighbors = self._precomputed_neighbors(knn_graph, X.shape[0])
         prior = check_prior(self.prior, self.n_components)
-        uses_labels = self.n_cluster_heads is not None or prior.supports_labels
+        n_heads = self._n_cluster_heads(prior)
+        # "auto" heads serve the map, not labels: y ties classes to heads only when
+        # n_cluster_heads is given.
+        uses_labels = prior.supports_labels or (
+            n_heads is not None and self.n_cluster_heads != "auto"
+        )
         label_indices = None
         if y is not None and uses_labels:
             label_indices = self._label_indices(y, X.shape[0], resume, classes)
@@ -513,8 +547,8 @@ class AAETransformer(BaseAAE):
         if label_indices is None and not resume:
             # A fit without labels must not keep the classes of an earlier fit.
             self.__dict__.pop("classes_", None)
-        if self.n_cluster_heads is not None:
-            return self._fit_cluster_heads(X, prior, label_indices, partial, neighbors)
+        if n_heads is not None:
+            return self._fit_cluster_heads(X, prior, n_heads, label_indices, partial, neighbors)
         self.__dict__.pop("cluster_heads_", None)
         return self._fit_engine(
             X, prior, _engine.LatentLayout.continuous(), label_indices=label_indices,
@@ -529,16 +563,28 @@ class AAETransformer(BaseAAE):
         self.classes_ = classes
         return indices
 
-    def _fit_cluster_heads(self, X, prior, targets, partial, neighbors):
+    def _n_cluster_heads(self, prior):
+        """``n_cluster_heads`` resolved: an int, or None for the plain code z."""
+        if self.n_cluster_heads != "auto":
+            return self.n_cluster_heads
+        if self.fixed_cluster_heads is not None:
+            return len(self.fixed_cluster_heads)
+        # Heads leave the map room for gaps between clusters, which the neighbour
+        # term needs; a label-aware prior has its own components.
+        if self._neighbor_weight(prior) and not prior.supports_labels:
+            return AUTO_CLUSTER_HEADS
+        return None
+
+    def _fit_cluster_heads(self, X, prior, n_heads, targets, partial, neighbors):
         """Fit the cluster-head representation of §7, semi-supervised with labels."""
-        if targets is not None and len(self.classes_) > self.n_cluster_heads:
+        if targets is not None and len(self.classes_) > n_heads:
             raise ValueError(
                 f"y has {len(self.classes_)} classes but n_cluster_heads="
-                f"{self.n_cluster_heads}; each class needs a cluster head of its own."
+                f"{n_heads}; each class needs a cluster head of its own."
             )
-        fixed_heads = self._check_fixed_cluster_heads()
+        fixed_heads = self._check_fixed_cluster_heads(n_heads)
         layout = _engine.LatentLayout.cluster_heads(
-            self.n_cluster_heads, self.cluster_head_margin, learn=fixed_heads is None
+            n_heads, self.cluster_head_margin, learn=fixed_heads is None
         )
         self._fit_engine(
             X, prior, layout, targets=targets, initial_cluster_heads=fixed_heads,
@@ -547,13 +593,13 @@ class AAETransformer(BaseAAE):
         self.cluster_heads_ = _engine.inference.cluster_heads(self.model_)
         return self
 
-    def _check_fixed_cluster_heads(self):
+    def _check_fixed_cluster_heads(self, n_heads):
         if self.fixed_cluster_heads is None:
             return None
         heads = check_array(
             self.fixed_cluster_heads, dtype=np.float64, input_name="fixed_cluster_heads"
         )
-        expected = (self.n_cluster_heads, self.n_components)
+        expected = (n_heads, self.n_components)
         if heads.shape != expected:
             raise ValueError(
                 f"fixed_cluster_heads must have shape (n_cluster_heads, n_components) = "
@@ -561,32 +607,50 @@ class AAETransformer(BaseAAE):
             )
         return heads
 
-    def _training_config(self):
-        config = dataclasses.replace(
-            super()._training_config(),
-            neighbor_weight=self.neighbor_weight,
+    def _training_config(self, X):
+        return dataclasses.replace(
+            super()._training_config(X),
+            # A single row has no neighbours.
+            neighbor_weight=self._neighbor_weight() if X.shape[0] > 1 else 0.0,
             n_neighbor_samples=self.n_neighbor_samples,
             input_noise=self.input_noise,
+            # The terms on q(y|x) act only on a model with cluster heads.
+            **self._category_terms(X.shape[1]),
         )
-        if self.n_cluster_heads is None:
-            return config
-        return dataclasses.replace(config, **self._category_terms())
 
     def _neighbor_indices(self, X):
-        if not self.neighbor_weight:
+        if not self._neighbor_weight() or X.shape[0] < 2:
             return None
+        n_neighbors = self.n_neighbors
+        if n_neighbors >= X.shape[0]:
+            # As UMAP does: small data gets all its other rows as neighbours.
+            n_neighbors = X.shape[0] - 1
+            warnings.warn(
+                f"n_neighbors={self.n_neighbors} is not smaller than the number of "
+                f"samples, {X.shape[0]}; the neighbour graph uses n_neighbors={n_neighbors}.",
+                UserWarning,
+                stacklevel=5,
+            )
         return nearest_neighbors(
-            X, self.n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
+            X, n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
         )
+
+    def _neighbor_weight(self, prior=None):
+        """``neighbor_weight`` resolved for ``prior`` (checked from ``self.prior`` if None)."""
+        if self.neighbor_weight != "auto":
+            return self.neighbor_weight
+        if prior is None:
+            prior = check_prior(self.prior, self.n_components)
+        return 0.0 if prior.supports_labels else AUTO_NEIGHBOR_WEIGHT
 
     def _precomputed_neighbors(self, knn_graph, n_samples):
         """The neighbour indices of a ``knn_graph`` passed to fit, or None."""
         if knn_graph is None:
             return None
-        if not self.neighbor_weight:
+        if not self._neighbor_weight():
             warnings.warn(
                 "knn_graph is not used: it serves the neighbour-embedding term, which "
-                "neighbor_weight=0 leaves out.",
+                "is off (neighbor_weight=0, or 'auto' with a label-aware prior).",
                 UserWarning,
                 stacklevel=4,
             )

@@ -17,9 +17,10 @@ FAST = dict(
 )
 
 ESTIMATORS = [
+    # The default map: neighbour term, cluster heads (§7) and the consistency term.
     AAETransformer(**FAST),
-    # The cluster-head layout of §7 has its own fit path and inverse_transform.
-    AAETransformer(n_cluster_heads=5, **FAST),
+    # The paper's plain adversarial autoencoder, the continuous code z alone.
+    AAETransformer(neighbor_weight=0.0, **FAST),
     # check_classifiers_train asks for > 83% training accuracy on 300 blobs:
     # small batches and constant rates give the cross-entropy phase enough
     # steps (a decay of 0.9 per epoch left 300 rows too few).
@@ -64,7 +65,7 @@ CLUSTER_HEAD_FAILED_CHECKS = {
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, AAETransformer) and estimator.n_cluster_heads is not None:
+    if isinstance(estimator, AAETransformer) and estimator.neighbor_weight:
         return CLUSTER_HEAD_FAILED_CHECKS
     return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
 

@@ -38,12 +38,21 @@ def test_wide_and_sparse_data_are_searched_on_a_projection():
         assert (groups[indices] == groups[:, None]).all()
 
 
-def test_too_few_rows_for_the_neighbours_is_an_error():
+def test_too_few_rows_for_the_neighbours():
     message = "n_neighbors=15 must be smaller than the number of samples, 10"
     with pytest.raises(ValueError, match=message):
         nearest_neighbors(np.zeros((10, 3)), 15)
-    with pytest.raises(ValueError, match="n_neighbors=15 must be smaller"):
-        AAETransformer(neighbor_weight=1.0, **TINY).fit(np.random.rand(10, 3))
+    # The estimator, as UMAP does, gives small data all its other rows as neighbours.
+    X = np.random.default_rng(0).random((10, 3))
+    with pytest.warns(UserWarning, match="the neighbour graph uses n_neighbors=9"):
+        small = AAETransformer(random_state=0, **TINY).fit(X)
+    assert np.isfinite(small.history_["reconstruction"]).all()
+    # A single row has no neighbours: the term is left out.
+    single = AAETransformer(random_state=0, **TINY).fit(X[:1])
+    assert single.transform(X).shape == (10, 2)
+    # A precomputed graph must have the neighbours asked for.
+    with pytest.raises(ValueError, match=message):
+        AAETransformer(**TINY).fit(X, knn_graph=np.zeros((10, 15), dtype=int))
 
 
 @pytest.mark.parametrize("params, name", [
@@ -56,14 +65,14 @@ def test_bad_neighbour_settings_are_named(params, name):
         AAETransformer(**params, **TINY).fit(np.random.rand(30, 3))
 
 
-def test_neighbour_term_is_reproducible_and_off_by_default(digits_split):
+def test_neighbour_term_is_reproducible_and_off_in_the_paper_model(digits_split):
     X = digits_split[0]
     first = AAETransformer(neighbor_weight=1.0, random_state=0, **TINY).fit_transform(X)
     again = AAETransformer(neighbor_weight=1.0, random_state=0, **TINY).fit_transform(X)
     assert_array_equal(first, again)
     # Off, the term leaves the paper's model, and its random streams, untouched.
-    off = AAETransformer(random_state=0, **TINY).fit_transform(X)
-    unused = dict(n_neighbors=3, n_neighbor_samples=2)
+    off = AAETransformer(neighbor_weight=0.0, random_state=0, **TINY).fit_transform(X)
+    unused = dict(neighbor_weight=0.0, n_neighbors=3, n_neighbor_samples=2)
     assert_array_equal(off, AAETransformer(random_state=0, **unused, **TINY).fit_transform(X))
     assert not np.allclose(first, off)
     # On, the number of neighbours drawn per row changes the fit.
@@ -87,7 +96,7 @@ def test_partial_fit_finds_neighbours_within_each_chunk(digits_split):
         model.partial_fit(chunk)
     assert model.n_iter_ == 4
     assert np.isfinite(model.history_["reconstruction"]).all()
-    with pytest.raises(ValueError, match="n_neighbors=5 must be smaller"):
+    with pytest.warns(UserWarning, match="the neighbour graph uses n_neighbors=4"):
         model.partial_fit(X[:5])
 
 
@@ -171,7 +180,9 @@ def test_a_precomputed_graph_without_the_term_or_with_early_stopping():
     X = np.random.default_rng(0).normal(size=(60, 3))
     graph = nearest_neighbors(X, 5)
     with pytest.warns(UserWarning, match="knn_graph is not used"):
-        AAETransformer(**TINY).fit(X, knn_graph=graph)
+        AAETransformer(neighbor_weight=0.0, **TINY).fit(X, knn_graph=graph)
+    with pytest.warns(UserWarning, match="knn_graph is not used"):
+        AAETransformer(prior="mixture", **TINY).fit(X, knn_graph=graph)
     stopping = AAETransformer(neighbor_weight=1.0, n_neighbors=5, early_stopping=True, **TINY)
     with pytest.raises(ValueError, match="cannot be used with early_stopping"):
         stopping.fit(X, knn_graph=graph)

@@ -30,7 +30,8 @@ FAST = os.environ.get("SKAAE_DOCS_FAST") == "1"  # tiny budget for the docs' CI 
 MNIST_PATH = os.environ.get("SKAAE_MNIST", "../shared/datasets/mnist.npz")
 data = load_mnist_or_digits("digits" if FAST else "auto", path=MNIST_PATH, n_train=30_000)
 aae = AAETransformer(
-    n_components=8, reconstruction_loss="bce", max_iter=2 if FAST else 20, random_state=0
+    n_components=8, reconstruction_loss="bce", neighbor_weight=0, max_iter=2 if FAST else 20,
+    random_state=0,
 ).fit(data.X_train)
 
 # %%

@@ -1,0 +1,119 @@
+"""A million rows: AAETransformer at its defaults on MNIST shifted by up to two pixels.
+
+The training rows are the 60,000 MNIST training images, each also shifted by
+one and two pixels (right/left, up/down and diagonally, nearest shifts first),
+up to ``n_rows`` rows; the 10,000 test images are held out. The neighbour graph
+is searched once, as the defaults search it (pynndescent on the 50 leading
+principal components, :func:`skaae._neighbor_search.nearest_neighbors`), and
+timed on its own; the fit then takes it as ``knn_graph``, so its time is that of
+the projection and training. Reported: graph and fit time, the peak resident
+memory of the process (the rows themselves included), held-out 5-NN accuracy of
+the codes (a classifier fitted on the codes of the unshifted training images)
+and trustworthiness (k=10) on held-out rows.
+"""
+
+import time
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from skaae import AAETransformer
+from skaae._neighbor_search import nearest_neighbors
+
+from _common import evaluate_embedding, log, trust_subset
+from _tables import fmt, header_lines, table
+from peers import peak_memory_since, reset_peak_memory
+
+TITLE = "A million rows"
+ESTIMATOR = AAETransformer
+#: The benchmark's own settings and their defaults (the rest are AAETransformer's).
+OPTIONS = {
+    "n_train": None,        # the first training images (None: all) ...
+    "n_test": None,         # ... and test images
+    "n_rows": 1_000_000,    # training rows: the images and their shifts, nearest shifts first
+    "seed": 0,              # random_state of the fit
+    "trust_rows": 5000,
+}
+RESERVED = {"n_components": "the map is 2-D", "random_state": "set by seed"}
+EXPERIMENTS = {
+    "mnist_shifted": ("MNIST and its shifts by up to two pixels, 1,000,000 rows", {}),
+}
+
+#: Pixel shifts (down, right), nearest first: 1 + 8 + 16 = 25 copies at most.
+SHIFTS = sorted(((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)),
+                key=lambda shift: (max(map(abs, shift)), abs(shift[0]) + abs(shift[1]), shift))
+
+
+def shifted_rows(X, n_rows):
+    """The square images ``X`` (one a row) and their shifts, nearest shifts first,
+    ``n_rows`` rows."""
+    n_copies = -(-n_rows // len(X))
+    if n_copies > len(SHIFTS):
+        raise ValueError(f"at most {len(SHIFTS) * len(X):,} rows: {n_rows:,} asked for")
+    side = int(round(np.sqrt(X.shape[1])))
+    images = X.reshape(-1, side, side)
+    out = np.empty((n_copies * len(X), X.shape[1]), dtype=np.float32)
+    for copy, (dy, dx) in enumerate(SHIFTS[:n_copies]):
+        # np.roll wraps around; the digits' borders are blank, so nothing wraps into view.
+        out[copy * len(X):(copy + 1) * len(X)] = np.roll(
+            images, (dy, dx), axis=(1, 2)).reshape(len(X), -1)
+    return out[:n_rows]
+
+
+def run(data, options, params, output):
+    """One fit on ``n_rows`` rows; the report's settings, timings and scores."""
+    X = shifted_rows(data.X_train, options["n_rows"])
+    log(f"{len(X):,} training rows ({X.nbytes / 2**30:.1f} GiB)")
+    baseline = reset_peak_memory()
+    start = time.perf_counter()
+    features = PCA(50, random_state=0).fit_transform(X)
+    graph = nearest_neighbors(features, 15, random_state=0)
+    graph_s = time.perf_counter() - start
+    del features
+    log(f"graph: {graph_s:.0f} s")
+    start = time.perf_counter()
+    aae = AAETransformer(**params, random_state=options["seed"]).fit(X, knn_graph=graph)
+    fit_s = time.perf_counter() - start
+    peak = peak_memory_since(baseline)
+    log(f"fit: {fit_s:.0f} s, {aae.n_iter_} epochs")
+    n = len(data.X_train)
+    scores = evaluate_embedding(
+        aae.transform(X[:n]), data.y_train, aae.transform(data.X_test), data.y_test,
+        data.X_test, trust_subset(len(data.X_test), options["trust_rows"]),
+    )
+    return {
+        "settings": {"n_rows": len(X), "seed": options["seed"], "aae_params": params,
+                     "epochs": int(aae.n_iter_), "batch_size": aae._batch_size(len(X))},
+        "runs": [{"graph_s": graph_s, "fit_s": fit_s, "total_s": graph_s + fit_s,
+                  "peak_memory_mib": peak, "data_mib": X.nbytes / 2**20, **scores}],
+    }
+
+
+def to_markdown(report):
+    """The report as a markdown document."""
+    s, (r,) = report["settings"], report["runs"]
+    return "\n".join([
+        "# A million rows: AAETransformer's defaults on shifted MNIST",
+        "",
+        *header_lines(report),
+        f"- Rows: {s['n_rows']:,} (MNIST's 60,000 training images and their shifts by up "
+        f"to two pixels); {s['epochs']} epochs of {s['batch_size']} rows "
+        "(`max_iter` and `batch_size` \"auto\"), seed "
+        f"{s['seed']}; parameters set: `{s['aae_params']!r}`.",
+        "- The graph: PCA(50), then the defaults' search (pynndescent above 100,000 rows), "
+        "passed to `fit` as `knn_graph`. Peak memory is the process's resident set above "
+        "its level before the graph, with the rows themselves "
+        f"({r['data_mib']:,.0f} MiB) loaded before.",
+        "- Scores: held-out 5-NN accuracy of the 10,000 test images' codes (neighbours among "
+        "the unshifted training images' codes); trustworthiness (k=10) on held-out rows.",
+        "",
+        *table([
+            ("graph", lambda row: fmt(row["graph_s"], ",.0f") + " s"),
+            ("fit", lambda row: fmt(row["fit_s"], ",.0f") + " s"),
+            ("total", lambda row: fmt(row["total_s"], ",.0f") + " s"),
+            ("peak mem.", lambda row: fmt(row["peak_memory_mib"], ",.0f") + " MiB"),
+            ("held-out 5-NN", lambda row: fmt(row["knn_accuracy"], ".3f")),
+            ("trust. k=10", lambda row: fmt(row["trustworthiness"], ".3f")),
+        ], [r]),
+        "",
+    ])
