@@ -363,16 +363,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_components = self.input_components
         goes_on = (partial or self.warm_start) and getattr(self, "model_", None) is not None
         projection = getattr(self, "input_projection_", None)
-        if n_components == "auto" and goes_on:
-            # Training goes on in the input space the first fit chose.
-            if projection is None and self.model_.config.n_features == X.shape[1]:
-                return X
-            if projection is not None and projection.n_features_in_ == X.shape[1]:
-                return projection.transform(X)
         if n_components == "auto":
-            wide = X.shape[1] > AUTO_INPUT_MIN_FEATURES and X.shape[0] > AUTO_INPUT_COMPONENTS
-            project = wide and self.reconstruction_loss == "mse"
-            n_components = AUTO_INPUT_COMPONENTS if project else None
+            n_components = self._auto_input_components(X, goes_on, projection)
         if n_components is None or n_components >= X.shape[1]:
             self.__dict__.pop("input_projection_", None)
             return X
@@ -388,6 +380,17 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             projection = kind(n_components, random_state=_seed(self.random_state)).fit(X)
             self.input_projection_ = projection
         return projection.transform(X)
+
+    def _auto_input_components(self, X, goes_on, projection):
+        """The components of ``input_components="auto"`` for ``X``: those of the first
+        fit while training goes on in its input space, else 50 for wide data."""
+        if goes_on:
+            width = self.model_.config.n_features if projection is None else (
+                projection.n_features_in_)
+            if width == X.shape[1]:
+                return None if projection is None else projection.n_components
+        wide = X.shape[1] > AUTO_INPUT_MIN_FEATURES and X.shape[0] > AUTO_INPUT_COMPONENTS
+        return AUTO_INPUT_COMPONENTS if wide and self.reconstruction_loss == "mse" else None
 
     def _project(self, X):
         """The rows the model reads: ``X``, or its principal components."""

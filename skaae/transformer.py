@@ -571,7 +571,7 @@ class AAETransformer(BaseAAE):
             return len(self.fixed_cluster_heads)
         # Heads leave the map room for gaps between clusters, which the neighbour
         # term needs; a label-aware prior has its own components.
-        if self._neighbor_weight(prior) and not prior.supports_labels:
+        if self._neighbor_weight(prior=prior) and not prior.supports_labels:
             return AUTO_CLUSTER_HEADS
         return None
 
@@ -610,8 +610,7 @@ class AAETransformer(BaseAAE):
     def _training_config(self, X):
         return dataclasses.replace(
             super()._training_config(X),
-            # A single row has no neighbours.
-            neighbor_weight=self._neighbor_weight() if X.shape[0] > 1 else 0.0,
+            neighbor_weight=self._neighbor_weight(X.shape[0]),
             n_neighbor_samples=self.n_neighbor_samples,
             input_noise=self.input_noise,
             # The terms on q(y|x) act only on a model with cluster heads.
@@ -619,7 +618,7 @@ class AAETransformer(BaseAAE):
         )
 
     def _neighbor_indices(self, X):
-        if not self._neighbor_weight() or X.shape[0] < 2:
+        if not self._neighbor_weight(X.shape[0]):
             return None
         n_neighbors = self.n_neighbors
         if n_neighbors >= X.shape[0]:
@@ -635,8 +634,11 @@ class AAETransformer(BaseAAE):
             X, n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
         )
 
-    def _neighbor_weight(self, prior=None):
-        """``neighbor_weight`` resolved for ``prior`` (checked from ``self.prior`` if None)."""
+    def _neighbor_weight(self, n_samples=None, prior=None):
+        """``neighbor_weight`` resolved for ``prior`` (checked from ``self.prior`` if
+        None); 0 for a single training row, which has no neighbours."""
+        if n_samples == 1:
+            return 0.0
         if self.neighbor_weight != "auto":
             return self.neighbor_weight
         if prior is None:
