@@ -531,8 +531,8 @@ class AAETransformer(BaseAAE):
         """Validate, then train for ``max_iter`` epochs, or one (``partial``)."""
         resume = partial and hasattr(self, "model_")
         X = self._validate_training_data(X, reset=not resume)
-        neighbors = self._precomputed_neighbors(knn_graph, X.shape[0])
         prior = check_prior(self.prior, self.n_components)
+        neighbors = self._precomputed_neighbors(knn_graph, X.shape[0], prior)
         n_heads = self._n_cluster_heads(prior)
         # "auto" heads serve the map, not labels: y ties classes to heads only when
         # n_cluster_heads is given.
@@ -645,11 +645,11 @@ class AAETransformer(BaseAAE):
             prior = check_prior(self.prior, self.n_components)
         return 0.0 if prior.supports_labels else AUTO_NEIGHBOR_WEIGHT
 
-    def _precomputed_neighbors(self, knn_graph, n_samples):
+    def _precomputed_neighbors(self, knn_graph, n_samples, prior):
         """The neighbour indices of a ``knn_graph`` passed to fit, or None."""
         if knn_graph is None:
             return None
-        if not self._neighbor_weight():
+        if not self._neighbor_weight(prior=prior):
             warnings.warn(
                 "knn_graph is not used: it serves the neighbour-embedding term, which "
                 "is off (neighbor_weight=0, or 'auto' with a label-aware prior).",
