@@ -28,7 +28,7 @@ from sklearn.mixture import GaussianMixture
 from skaae import AAEClusterer
 from skaae.metrics import clustering_accuracy, label_clusters, label_clusters_by_exemplar
 
-from _common import log, summarize, warm_up
+from _common import FORMER_CLUSTERER_DEFAULTS, log, summarize, warm_up
 from _tables import as_python, column, header_lines, losses_text, renamed_note, table
 
 TITLE = "Clustering MNIST (paper, Table 3)"
@@ -41,20 +41,27 @@ OPTIONS = {
     "seeds": (0, 1),
     "paper_model": True,    # also fit the paper's model, for the first seed
     "baselines": True,      # KMeans and GaussianMixture
+    "n2d": False,           # and N2D's recipe: UMAP to n_clusters dimensions, then GaussianMixture
 }
 RESERVED = {"n_clusters": "set by clusters", "random_state": "set by seeds"}
 #: The committed tables: name -> (title, settings).
 EXPERIMENTS = {
     "table3": ("16 and 30 clusters, 10 epochs, seeds 0-2",
-               {"clusters": (16, 30), "seeds": (0, 1, 2), "max_iter": 10}),
+               {**FORMER_CLUSTERER_DEFAULTS, "clusters": (16, 30), "seeds": (0, 1, 2),
+                "max_iter": 10}),
+    "ten_clusters": ("10 clusters, the defaults (q(y|x) learns from the neighbour graph), "
+                     "seeds 0-2", {"clusters": (10,), "seeds": (0, 1, 2), "n2d": True}),
+    "digits_ten_clusters": ("The digits, 10 clusters, the defaults, seeds 0-2",
+                            {"dataset": "digits", "clusters": (10,), "seeds": (0, 1, 2),
+                             "n2d": True}),
 }
 
 PCA_COMPONENTS = 50
 #: The paper's MNIST clustering error (Makhzani et al. 2016, Table 3).
 PAPER_ERROR = {16: 9.55, 30: 4.10}
 # The terms skaae adds to the paper's §6 model, turned off.
-PAPER_MODEL = {"category_balance": 0.0, "category_consistency": 0.0}
-PAPER_MODEL_LABEL = "AAEClusterer, paper's model (no balance or consistency term)"
+PAPER_MODEL = {"category_balance": 0.0, "category_consistency": 0.0, "neighbor_agreement": 0.0}
+PAPER_MODEL_LABEL = "AAEClusterer, paper's model (no balance, consistency or agreement term)"
 SCORES = ["error_paper", "error_majority", "error_hungarian", "ari", "nmi", "fit_s",
           "n_clusters_found"]
 
@@ -89,11 +96,23 @@ def run_baseline(name, n_clusters, seed, features, data):
     if name == "KMeans":
         model = KMeans(n_clusters, n_init=4, random_state=seed).fit(F_train)
         scores_train = -model.transform(F_train)
+    elif name == "N2D":
+        # McConville et al. (2021) without their autoencoder: UMAP of the PCA features.
+        import umap
+
+        embedding = umap.UMAP(n_components=n_clusters, n_neighbors=20, min_dist=0.0,
+                              random_state=seed)
+        F_train, F_test = embedding.fit_transform(F_train), embedding.transform(F_test)
+        model = GaussianMixture(n_clusters, random_state=seed).fit(F_train)
+        scores_train = model.predict_proba(F_train)
     else:
         model = GaussianMixture(n_clusters, random_state=seed).fit(F_train)
         scores_train = model.predict_proba(F_train)
     fit_s = time.perf_counter() - start + pca_fit_s
-    return {"method": f"{name} (PCA-{PCA_COMPONENTS})", "n_clusters": n_clusters, "seed": seed,
+    method = ("N2D (UMAP to the clusters' dimension, n_neighbors=20, min_dist=0, then "
+              f"GaussianMixture; on PCA-{PCA_COMPONENTS})" if name == "N2D"
+              else f"{name} (PCA-{PCA_COMPONENTS})")
+    return {"method": method, "n_clusters": n_clusters, "seed": seed,
             "fit_s": fit_s,
             **score(model.predict(F_train), model.predict(F_test), scores_train, data)}
 
@@ -125,9 +144,12 @@ def run(data, options, params, output):
     warm_up(AAEClusterer, params, data.X_train)
     features = pca_features(data) if options["baselines"] else None
     runs = []
+    if options["n2d"] and features is None:
+        features = pca_features(data)
     for n_clusters in options["clusters"]:
         for seed in options["seeds"]:
-            for name in (["KMeans", "GaussianMixture"] if options["baselines"] else []):
+            names = ["KMeans", "GaussianMixture"] if options["baselines"] else []
+            for name in names + (["N2D"] if options["n2d"] else []):
                 log(f"{name}, {n_clusters} clusters, seed {seed} ...")
                 runs.append(run_baseline(name, n_clusters, seed, features, data))
             log(f"AAEClusterer, {n_clusters} clusters, seed {seed} ...")
@@ -145,6 +167,7 @@ def run(data, options, params, output):
         "runs": runs,
         "summary": summarize_methods(runs),
         "paper_error": PAPER_ERROR,
+        "n2d": options["n2d"],
     }
 
 
@@ -159,6 +182,13 @@ def to_markdown(report):
              *renamed_note("AAEClusterer", s["aae_params"]),
              f"- Seeds: {s['seeds']}; KMeans `n_init=4`; GaussianMixture full covariances; "
              f"both on PCA-{PCA_COMPONENTS} fitted on the training rows (its time included).",
+             *(["- N2D (McConville et al. 2021, without its autoencoder): UMAP of the PCA "
+                "features to as many dimensions as clusters (`n_neighbors=20, min_dist=0`), "
+                "GaussianMixture on it; test rows through `UMAP.transform`; its time included."]
+               if report.get("n2d") else []),
+             *(["- The AAE's fit time includes its neighbour search (PCA-50, then exact "
+                "k-nearest neighbours) for `neighbor_agreement`."]
+               if s["aae_params"].get("neighbor_agreement") else []),
              "- Errors are % of test rows; ARI and NMI on the test rows; mean ± std over seeds.",
              "- Paper (Makhzani et al. 2016, Table 3): "
              + ", ".join(f"{k} clusters {v}%" for k, v in PAPER_ERROR.items()) + ".", ""]

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _engine
 from ._labels import labels_in_classes, split_labels
+from ._neighbor_search import METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors
 from ._validation import check_layer_sizes, check_positive_int
 
 
@@ -131,6 +132,40 @@ CATEGORY_TERM_CONSTRAINTS = {
     "category_consistency": [Interval(numbers.Real, 0, None, closed="left")],
     "consistency_radius": [Interval(numbers.Real, 0, None, closed="neither")],
 }
+
+
+# The k-nearest-neighbour graph that the neighbour terms read.
+NEIGHBOR_GRAPH_CONSTRAINTS = {
+    "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+    "n_neighbor_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+    "metric": [StrOptions(set(METRICS))],
+    "neighbor_search": [StrOptions(set(SEARCH_METHODS))],
+}
+
+
+# The agreement of q(y|x) over that graph (NeighborAgreementMixin).
+AGREEMENT_CONSTRAINTS = {
+    "neighbor_agreement": [Interval(numbers.Real, 0, None, closed="left")],
+    **NEIGHBOR_GRAPH_CONSTRAINTS,
+}
+
+
+class NeighborAgreementMixin:
+    """The neighbour graph's term on q(y|x) (``neighbor_agreement``), for the
+    estimators of the (y, z) layout; listed before :class:`BaseAAE`."""
+
+    _GRAPH_TERMS_OFF = "neighbor_agreement=0"
+
+    def _uses_neighbor_graph(self, n_samples=None, prior=None):
+        return bool(self.neighbor_agreement) and n_samples != 1
+
+    def _agreement_terms(self, n_samples):
+        """The engine settings of ``neighbor_agreement`` for ``n_samples`` rows."""
+        on = self._uses_neighbor_graph(n_samples)
+        return dict(
+            neighbor_agreement=self.neighbor_agreement if on else 0.0,
+            n_neighbor_samples=self.n_neighbor_samples,
+        )
 
 
 class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -249,10 +284,43 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             consistency_radius=self.consistency_radius * math.sqrt(n_model_features),
         )
 
+    def _uses_neighbor_graph(self, n_samples=None, prior=None):
+        """Whether a fit on ``n_samples`` rows (None: any number) has a term that
+        reads the k-nearest-neighbour graph; estimators with such terms say so."""
+        return False
+
     def _neighbor_indices(self, X):
-        """Nearest neighbours of the training rows ``X`` for the neighbour-embedding
-        term (an array of shape (n_samples, n_neighbors)), or None without it."""
-        return None
+        """Nearest neighbours of the training rows ``X`` for the neighbour terms
+        (an array of shape (n_samples, n_neighbors)), or None without them."""
+        if not self._uses_neighbor_graph(X.shape[0]):
+            return None
+        n_neighbors = self.n_neighbors
+        if n_neighbors >= X.shape[0]:
+            # As UMAP does: small data gets all its other rows as neighbours.
+            n_neighbors = X.shape[0] - 1
+            warnings.warn(
+                f"n_neighbors={self.n_neighbors} is not smaller than the number of "
+                f"samples, {X.shape[0]}; the neighbour graph uses n_neighbors={n_neighbors}.",
+                UserWarning,
+                stacklevel=5,
+            )
+        return nearest_neighbors(
+            X, n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
+        )
+
+    def _precomputed_neighbors(self, knn_graph, n_samples, prior=None):
+        """The neighbour indices of a ``knn_graph`` passed to fit, or None."""
+        if knn_graph is None:
+            return None
+        if not self._uses_neighbor_graph(prior=prior):
+            warnings.warn(
+                "knn_graph is not used: no term of this estimator reads the neighbour "
+                f"graph with its parameters ({self._GRAPH_TERMS_OFF}).",
+                UserWarning,
+                stacklevel=4,
+            )
+            return None
+        return graph_neighbors(knn_graph, n_samples, self.n_neighbors)
 
     def _validate_training_data(self, X, y="no_validation", reset=True):
         """``validate_data`` as every estimator's ``fit`` and ``partial_fit`` call it.

@@ -9,12 +9,14 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _engine
-from ._base import CATEGORY_TERM_CONSTRAINTS, BaseAAE
+from ._base import (
+    AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
+)
 from ._validation import check_positive_int
 from .priors import check_prior
 
 
-class AAEClusterer(ClusterMixin, BaseAAE):
+class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
     """Unsupervised clustering with an adversarial autoencoder (Makhzani et al., 2016, §6).
 
     The semi-supervised model of :class:`AAEClassifier` without labels: the
@@ -68,13 +70,15 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         during training, in units of each feature's standard deviation; the
         decoder still reconstructs the clean input.
 
-    category_balance : float, default=5.0
+    category_balance : float, default=50.0
         Weight of a term added to the generator phase: the KL divergence of
         the minibatch's mean q(y|x) from the uniform Categorical prior. It is
         not in the paper, whose sample-wise Categorical adversary alone lets
         the encoder collapse onto a few categories early in training; the
         divergence keeps all categories in use while the adversary makes
-        each code one-hot. 0 turns it off.
+        each code one-hot. It is strong at the default because
+        ``neighbor_agreement`` alone would be best served by one category
+        for all rows; without that term 5.0 suffices. 0 turns it off.
 
     category_consistency : float, default=5.0
         Weight of a second term added to the generator phase, also not in the
@@ -95,6 +99,33 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         ``consistency_radius * sqrt(n_features_in_)``, a fifth of the
         typical length of a standardised row at the default.
 
+    neighbor_agreement : float, default=1.0
+        Weight of a term added to the reconstruction phase, not in the
+        paper: each row and ``n_neighbor_samples`` of its ``n_neighbors``
+        nearest training rows add minus the log of the probability that both
+        fall in the same cluster (the consistency loss of SCAN, Van Gansbeke
+        et al., 2020; see :class:`AAEClassifier`). Clusters then follow the
+        neighbour graph of the data: on the digits and MNIST with 10
+        clusters it cut the Hungarian error by about a third
+        (:ref:`clustering`). 0 leaves it out and skips the neighbour
+        search; the paper's model also sets ``category_balance=0`` and
+        ``category_consistency=0``.
+
+    n_neighbors : int, default=10
+        Neighbours per row of the graph of ``neighbor_agreement``; see
+        :class:`AAEClassifier`.
+
+    n_neighbor_samples : int, default=4
+        Neighbours drawn for each row on each minibatch by
+        ``neighbor_agreement``; see :class:`AAEClassifier`.
+
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between training rows in the neighbour search; see
+        :class:`AAETransformer`.
+
+    neighbor_search : {"auto", "exact", "approximate"}, default="auto"
+        How the neighbours are found; see :class:`AAETransformer`.
+
     input_components : int, "auto" or None, default=None
         Train on this many leading principal components of the input, fitted
         inside the estimator, for faster fits on wide data; generated rows are
@@ -103,8 +134,11 @@ class AAEClusterer(ClusterMixin, BaseAAE):
     batch_size : int, default=128
         Minibatch size; capped at the number of samples.
 
-    max_iter : int, default=50
-        Number of epochs (passes over the training data).
+    max_iter : int or "auto", default="auto"
+        Number of epochs (passes over the training data). ``"auto"`` follows
+        the data's size: about 600,000 row visits, at least 2 and at most 50
+        epochs (50 on the digits, 10 on MNIST's 60,000 rows); see
+        :class:`AAETransformer`.
 
     learning_rate : float, default=1e-3
         Adam step size of the reconstruction phase.
@@ -229,6 +263,7 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         **CATEGORY_TERM_CONSTRAINTS,
+        **AGREEMENT_CONSTRAINTS,
     }
 
     def __init__(
@@ -244,11 +279,16 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         reconstruction_loss="mse",
         input_components=None,
         input_noise=0.0,
-        category_balance=5.0,
+        category_balance=50.0,
         category_consistency=5.0,
         consistency_radius=0.2,
+        neighbor_agreement=1.0,
+        n_neighbors=10,
+        n_neighbor_samples=4,
+        metric="euclidean",
+        neighbor_search="auto",
         batch_size=128,
-        max_iter=50,
+        max_iter="auto",
         learning_rate=1e-3,
         discriminator_learning_rate=1e-3,
         generator_learning_rate=1e-3,
@@ -278,6 +318,11 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         self.category_balance = category_balance
         self.category_consistency = category_consistency
         self.consistency_radius = consistency_radius
+        self.neighbor_agreement = neighbor_agreement
+        self.n_neighbors = n_neighbors
+        self.n_neighbor_samples = n_neighbor_samples
+        self.metric = metric
+        self.neighbor_search = neighbor_search
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -301,13 +346,14 @@ class AAEClusterer(ClusterMixin, BaseAAE):
             super()._training_config(X),
             input_noise=self.input_noise,
             **self._category_terms(X.shape[1]),
+            **self._agreement_terms(X.shape[0]),
         )
 
     def _layout(self):
         return _engine.LatentLayout.categorical(self.n_clusters)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, knn_graph=None):
         """Fit the model and cluster ``X``.
 
         Parameters
@@ -318,18 +364,27 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         y : Ignored
             Not used, present for API consistency by convention.
 
+        knn_graph : sparse matrix of shape (n_samples, n_samples) or array-like \
+                of int of shape (n_samples, k), default=None
+            A precomputed k-nearest-neighbour graph of the rows of ``X`` for
+            ``neighbor_agreement``, instead of searching it; see
+            :meth:`AAETransformer.fit`.
+
         Returns
         -------
         self : AAEClusterer
             The fitted clusterer.
         """
         X = self._validate_training_data(X)
-        self._fit_engine(X, check_prior(self.prior, self.n_components), self._layout())
+        self._fit_engine(
+            X, check_prior(self.prior, self.n_components), self._layout(),
+            neighbors=self._precomputed_neighbors(knn_graph, X.shape[0]),
+        )
         self._assign_clusters(self._project(X), np.empty(0, dtype=np.int64))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, knn_graph=None):
         """Train for one epoch on ``X``, one chunk of a stream, and cluster it.
 
         Each call walks the rows of ``X`` once and keeps the model, its
@@ -352,6 +407,11 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         y : Ignored
             Not used, present for API consistency by convention.
 
+        knn_graph : sparse matrix or array-like, default=None
+            A precomputed neighbour graph of this chunk's rows, as in
+            :meth:`fit`. Without it, the neighbours of ``neighbor_agreement``
+            are searched within the chunk.
+
         Returns
         -------
         self : AAEClusterer
@@ -361,7 +421,8 @@ class AAEClusterer(ClusterMixin, BaseAAE):
         previous_model = getattr(self, "model_", None)
         X = self._validate_training_data(X, reset=previous_model is None)
         self._fit_engine(
-            X, check_prior(self.prior, self.n_components), self._layout(), partial=True
+            X, check_prior(self.prior, self.n_components), self._layout(), partial=True,
+            neighbors=self._precomputed_neighbors(knn_graph, X.shape[0]),
         )
         known = np.empty(0, dtype=np.int64)
         if self.model_ is previous_model:

@@ -2,7 +2,6 @@
 
 import dataclasses
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -10,9 +9,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _engine
-from ._base import CATEGORY_TERM_CONSTRAINTS, BaseAAE, _seed
+from ._base import CATEGORY_TERM_CONSTRAINTS, NEIGHBOR_GRAPH_CONSTRAINTS, BaseAAE
 from ._labels import class_indices, split_labels
-from ._neighbor_search import METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors
 from .priors import check_prior
 
 #: Cluster heads of ``n_cluster_heads="auto"`` with the neighbour term on (paper §7
@@ -366,11 +364,9 @@ class AAETransformer(BaseAAE):
         **CATEGORY_TERM_CONSTRAINTS,
         "neighbor_weight": [Interval(numbers.Real, 0, None, closed="left"),
                             StrOptions({"auto"})],
-        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_neighbor_samples": [Interval(numbers.Integral, 1, None, closed="left")],
-        "metric": [StrOptions(set(METRICS))],
-        "neighbor_search": [StrOptions(set(SEARCH_METHODS))],
+        **NEIGHBOR_GRAPH_CONSTRAINTS,
     }
+    _GRAPH_TERMS_OFF = "neighbor_weight=0, or 'auto' with a label-aware prior"
 
     def __init__(
         self,
@@ -617,22 +613,8 @@ class AAETransformer(BaseAAE):
             **self._category_terms(X.shape[1]),
         )
 
-    def _neighbor_indices(self, X):
-        if not self._neighbor_weight(X.shape[0]):
-            return None
-        n_neighbors = self.n_neighbors
-        if n_neighbors >= X.shape[0]:
-            # As UMAP does: small data gets all its other rows as neighbours.
-            n_neighbors = X.shape[0] - 1
-            warnings.warn(
-                f"n_neighbors={self.n_neighbors} is not smaller than the number of "
-                f"samples, {X.shape[0]}; the neighbour graph uses n_neighbors={n_neighbors}.",
-                UserWarning,
-                stacklevel=5,
-            )
-        return nearest_neighbors(
-            X, n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
-        )
+    def _uses_neighbor_graph(self, n_samples=None, prior=None):
+        return bool(self._neighbor_weight(n_samples, prior))
 
     def _neighbor_weight(self, n_samples=None, prior=None):
         """``neighbor_weight`` resolved for ``prior`` (checked from ``self.prior`` if
@@ -644,20 +626,6 @@ class AAETransformer(BaseAAE):
         if prior is None:
             prior = check_prior(self.prior, self.n_components)
         return 0.0 if prior.supports_labels else AUTO_NEIGHBOR_WEIGHT
-
-    def _precomputed_neighbors(self, knn_graph, n_samples, prior):
-        """The neighbour indices of a ``knn_graph`` passed to fit, or None."""
-        if knn_graph is None:
-            return None
-        if not self._neighbor_weight(prior=prior):
-            warnings.warn(
-                "knn_graph is not used: it serves the neighbour-embedding term, which "
-                "is off (neighbor_weight=0, or 'auto' with a label-aware prior).",
-                UserWarning,
-                stacklevel=4,
-            )
-            return None
-        return graph_neighbors(knn_graph, n_samples, self.n_neighbors)
 
     def inverse_transform(self, Z):
         """Decode codes back to the data space.

@@ -33,6 +33,7 @@ from skaae._engine.losses import (
 )
 from skaae._engine.networks import Encoder
 from skaae._engine.phases import (
+    Encoded,
     GeneratorPhase,
     Minibatch,
     ReconstructionPhase,
@@ -232,6 +233,14 @@ def test_build_phases_switches_terms_on_by_layout_and_weight():
     assert [[type(t).__name__ for t in p.terms] for p in plain] == [
         ["Reconstruction"], ["PriorAdversary"], ["FoolPriorAdversary"]
     ]
+    # The agreement of q(y|x) over the graph is a term of layouts with categories only.
+    agreeing = TrainingConfig(4, 1e-3, 1e-3, 1e-3, neighbor_agreement=1.0)
+    assert agreeing.draws_neighbors
+    categorical = build_phases(LatentLayout.categorical(3), agreeing)
+    assert [type(t).__name__ for t in categorical[0].terms] == [
+        "Reconstruction", "NeighborAgreement"]
+    continuous = build_phases(LatentLayout.continuous(), agreeing)
+    assert [type(t).__name__ for t in continuous[0].terms] == ["Reconstruction"]
     # Fixed heads are not moved, so they need no hinge.
     fixed = build_phases(LatentLayout.cluster_heads(3, 2.0, learn=False), config)
     assert "ClusterHeadHinge" not in [type(t).__name__ for t in fixed[0].terms]
@@ -556,3 +565,22 @@ def test_reconstruction_step_adds_the_weighted_neighbor_term():
     Z = model.encode(X).detach()
     term = neighbor_embedding_loss(Z, model.encode(X_neighbors).detach(), make_generator(2, "cpu"))
     assert float(with_term.detach()) == pytest.approx(float(plain) + 2.0 * float(term), rel=1e-5)
+
+
+def test_neighbor_agreement_is_minus_the_log_of_a_shared_category():
+    # Two rows, two neighbour draws each, laid out draw by draw.
+    q = torch.tensor([[0.9, 0.1], [0.2, 0.8],      # the rows
+                      [0.8, 0.2], [0.5, 0.5],      # first draw
+                      [0.1, 0.9], [0.3, 0.7]])     # second draw
+    batch = Minibatch(X=torch.zeros(2, 6), X_in=torch.zeros(2, 6), Z_prior=torch.zeros(2, 2))
+    encoded = Encoded(Z=torch.zeros(6, 2), logits=q.log(), categories=q)
+    shared = np.array([0.9 * 0.8 + 0.1 * 0.2, 0.2 * 0.5 + 0.8 * 0.5,
+                       0.9 * 0.1 + 0.1 * 0.9, 0.2 * 0.3 + 0.8 * 0.7])
+    term = losses.NeighborAgreement(2.0)
+    assert float(term(None, batch, encoded)) == pytest.approx(-2 * np.log(shared).mean(), rel=1e-6)
+    # Neighbours sure of the same category cost nothing; of different ones, a lot.
+    sure = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    agreeing = Encoded(Z=torch.zeros(4, 2), categories=sure)
+    assert float(term(None, batch, agreeing)) == pytest.approx(0.0, abs=1e-6)
+    disagreeing = Encoded(Z=torch.zeros(4, 2), categories=sure[[0, 1, 1, 0]])
+    assert float(term(None, batch, disagreeing)) > 30

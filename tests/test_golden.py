@@ -56,6 +56,19 @@ RECORDED_TRANSFORMER_DEFAULTS = dict(
 )
 
 
+#: AAEClassifier's defaults when its outputs were recorded, pinned likewise.
+RECORDED_CLASSIFIER_DEFAULTS = dict(
+    category_consistency=0.0,
+    neighbor_agreement=0.0,
+    learning_rate_decay=0.95,
+    **SMALL,
+)
+
+
+#: AAEClusterer's defaults when its outputs were recorded, pinned likewise.
+RECORDED_CLUSTERER_DEFAULTS = dict(category_balance=5.0, neighbor_agreement=0.0, **SMALL)
+
+
 def _transformer(**params):
     """An AAETransformer with the recorded defaults under ``params``."""
     return AAETransformer(**{**RECORDED_TRANSFORMER_DEFAULTS, **params})
@@ -177,7 +190,7 @@ def transformer_warm_start_partial_fit(X, X_test, y, y_partial):
 
 
 def classifier(X, X_test, y, y_partial):
-    clf = AAEClassifier(**SMALL).fit(X, y_partial)
+    clf = AAEClassifier(**RECORDED_CLASSIFIER_DEFAULTS).fit(X, y_partial)
     Z = clf.transform(X_test)
     return {
         "predict": clf.predict(X_test),
@@ -190,10 +203,10 @@ def classifier(X, X_test, y, y_partial):
 
 
 def classifier_consistency_early_stopping(X, X_test, y, y_partial):
-    clf = AAEClassifier(
-        category_consistency=2.0, early_stopping=True, n_iter_no_change=2,
-        validation_fraction=0.2, ema_decay=None, **{**SMALL, "max_iter": 5},
-    ).fit(X, y_partial)
+    clf = AAEClassifier(**{
+        **RECORDED_CLASSIFIER_DEFAULTS, "category_consistency": 2.0, "early_stopping": True,
+        "n_iter_no_change": 2, "validation_fraction": 0.2, "ema_decay": None, "max_iter": 5,
+    }).fit(X, y_partial)
     return {
         "predict_proba": clf.predict_proba(X_test),
         "validation_scores": np.array(clf.validation_scores_),
@@ -202,14 +215,14 @@ def classifier_consistency_early_stopping(X, X_test, y, y_partial):
 
 
 def classifier_partial_fit(X, X_test, y, y_partial):
-    clf = AAEClassifier(**SMALL)
+    clf = AAEClassifier(**RECORDED_CLASSIFIER_DEFAULTS)
     clf.partial_fit(X[:600], y_partial[:600], classes=np.arange(10))
     clf.partial_fit(X[600:], np.full(len(X) - 600, -1))  # an all-unlabeled chunk
     return {"predict_proba": clf.predict_proba(X_test), **_history(clf)}
 
 
 def clusterer(X, X_test, y, y_partial):
-    km = AAEClusterer(n_clusters=10, **SMALL).fit(X)
+    km = AAEClusterer(n_clusters=10, **RECORDED_CLUSTERER_DEFAULTS).fit(X)
     return {
         "labels": km.labels_,
         "predict": km.predict(X_test),
@@ -222,7 +235,7 @@ def clusterer(X, X_test, y, y_partial):
 
 
 def clusterer_sparse_partial_fit(X, X_test, y, y_partial):
-    km = AAEClusterer(n_clusters=6, input_noise=0.2, **SMALL)
+    km = AAEClusterer(n_clusters=6, input_noise=0.2, **RECORDED_CLUSTERER_DEFAULTS)
     km.partial_fit(sp.csr_matrix(X[:600])).partial_fit(sp.csr_matrix(X[600:]))
     return {"predict_proba": km.predict_proba(X_test), **_history(km)}
 

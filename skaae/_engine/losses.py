@@ -11,8 +11,8 @@ The paper's terms (Makhzani et al., 2016): :class:`Reconstruction`,
 :class:`PriorAdversary` and :class:`CategoryAdversary` (the discriminators),
 :class:`FoolPriorAdversary` and :class:`FoolCategoryAdversary` (the encoder as
 generator), :class:`ClusterHeadHinge` (§7) and :class:`CrossEntropy` (§5).
-Ours: :class:`NeighborEmbedding`, :class:`CategoryBalance` and
-:class:`CategoryConsistency`.
+Ours: :class:`NeighborEmbedding`, :class:`NeighborAgreement`,
+:class:`CategoryBalance` and :class:`CategoryConsistency`.
 
 Adding a term means writing its class here and appending it in
 ``build_phases``.
@@ -161,6 +161,26 @@ class NeighborEmbedding(LossTerm):
         return neighbor_embedding_loss(
             representation[:n_rows], representation[n_rows:], batch.generator
         )
+
+
+class NeighborAgreement(LossTerm):
+    """Neighbours agree on their category (not in the paper).
+
+    SCAN's consistency loss (Van Gansbeke et al., 2020), over the same
+    k-nearest-neighbour graph as :class:`NeighborEmbedding`: minus the log of
+    the probability that a row and one of its neighbours in the data space
+    (``batch.X_neighbors``, encoded in the same pass as the rows) fall in the
+    same category, ``-log sum_k q(k|x_i) q(k|x_j)``, averaged over the rows
+    and their drawn neighbours. It carries the labels of a few rows along
+    the graph to the unlabeled ones and makes q(y|x) confident.
+    """
+
+    def value(self, model, batch, encoded):
+        n_rows = len(batch.X)
+        categories = encoded.categories[:n_rows]
+        neighbors = encoded.categories[n_rows:].reshape(-1, *categories.shape)
+        agreement = (categories * neighbors).sum(dim=2)
+        return -agreement.clamp_min(1e-8).log().mean()
 
 
 class PriorAdversary(LossTerm):

@@ -242,6 +242,8 @@ def build_phases(layout, config, supervised=False):
     reconstruction = [losses.Reconstruction()]
     if config.neighbor_weight:
         reconstruction.append(losses.NeighborEmbedding(config.neighbor_weight))
+    if layout.has_categories and config.neighbor_agreement:
+        reconstruction.append(losses.NeighborAgreement(config.neighbor_agreement))
     if layout.learns_cluster_heads:
         reconstruction.append(losses.ClusterHeadHinge())
     discriminator = [losses.PriorAdversary()]

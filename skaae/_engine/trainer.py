@@ -59,12 +59,20 @@ class TrainingConfig:
     # for each row on each minibatch.
     neighbor_weight: float = 0.0
     n_neighbor_samples: int = 1
+    # Weight of the agreement of q(y|x) between neighbours, added to the
+    # reconstruction phase of the layouts with categories (it draws neighbours too).
+    neighbor_agreement: float = 0.0
     # See autocast_dtype; inference always runs in float32.
     precision: str = "float32"
     # Factor every learning rate is multiplied by per epoch trained (exponential decay).
     learning_rate_decay: float = 1.0
     # Decay of the moving average of the weights that inference uses; None keeps none.
     ema_decay: float = None
+
+    @property
+    def draws_neighbors(self):
+        """Whether a minibatch draws neighbours of its rows for a neighbour term."""
+        return bool(self.neighbor_weight or self.neighbor_agreement)
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -181,7 +189,7 @@ class Trainer:
         X = data.rows.batch(index)
         X_neighbors = None
         X_in = self._corrupt(X)
-        if self.config.neighbor_weight:
+        if self.config.draws_neighbors:
             drawn = data.neighbors.sample(index, self.config.n_neighbor_samples, self.generator)
             X_neighbors = self._corrupt(data.rows.batch(drawn))
 
@@ -314,8 +322,8 @@ class Trainer:
         TrainingDivergedError
             As soon as an epoch ends with a non-finite loss, naming the phase.
         """
-        if self.config.neighbor_weight and training_set.neighbors is None:
-            raise ValueError("The neighbour-embedding term needs the training set's neighbours.")
+        if self.config.draws_neighbors and training_set.neighbors is None:
+            raise ValueError("The neighbour terms need the training set's neighbours.")
         self.phases = build_phases(
             self.model.config.layout, self.config, training_set.supervised
         )
