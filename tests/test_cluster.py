@@ -221,6 +221,11 @@ def test_bad_parameters_are_named():
         AAEClusterer(category_consistency=-1).fit(X)
     with pytest.raises(ValueError, match="'consistency_radius' parameter"):
         AAEClusterer(consistency_radius=0).fit(X)
+    for params, name in [({"neighbor_agreement": -1.0}, "neighbor_agreement"),
+                         ({"n_neighbors": 0}, "n_neighbors"),
+                         ({"neighbor_search": "ball_tree"}, "neighbor_search")]:
+        with pytest.raises(ValueError, match=f"'{name}' parameter"):
+            AAEClusterer(**params).fit(X)
 
 
 def test_dataframe_in_dataframe_samples_out(digits_split):
