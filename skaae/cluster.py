@@ -105,9 +105,9 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         nearest training rows add minus the log of the probability that both
         fall in the same cluster (the consistency loss of SCAN, Van Gansbeke
         et al., 2020; see :class:`AAEClassifier`). Clusters then follow the
-        neighbour graph of the data: on the digits and MNIST with 10
-        clusters it cut the Hungarian error by about a third
-        (:ref:`clustering`). 0 leaves it out and skips the neighbour
+        neighbour graph of the data: on MNIST with 10 clusters the
+        Hungarian error was 15.4 ± 4.4% (seeds 0-2), level with N2D's recipe
+        and against 50.7% for the paper's model (:ref:`clustering`). 0 leaves it out and skips the neighbour
         search; the paper's model also sets ``category_balance=0`` and
         ``category_consistency=0``.
 
