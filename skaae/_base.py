@@ -675,11 +675,20 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         -------
         Z : ndarray of shape (n_samples, n_components)
             Deterministic codes: the style codes z, or W_C·y + z for the
-            cluster-head :class:`~skaae.AAETransformer`; float32 for float32
-            input and float64 otherwise.
+            cluster-head :class:`~skaae.AAETransformer` (see its
+            ``cluster_head_assignment``); float32 for float32 input and
+            float64 otherwise.
         """
         X = self._model_input(X)
-        return _engine.inference.encode(self.model_, X, self.device_).astype(X.dtype, copy=False)
+        Z = _engine.inference.encode(
+            self.model_, X, self.device_, hard_cluster_heads=self._hard_cluster_heads()
+        )
+        return Z.astype(X.dtype, copy=False)
+
+    def _hard_cluster_heads(self):
+        """Whether :meth:`transform` adds the most probable cluster head rather than
+        the heads' mean under q(y|x); only AAETransformer has heads."""
+        return False
 
     def _decode(self, Z, dtype=np.float64, category_indices=None):
         """Data-space reconstructions of codes ``Z`` (ndarray).

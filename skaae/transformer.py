@@ -88,6 +88,16 @@ class AAETransformer(BaseAAE):
         Cluster heads to use as given instead of learning them, e.g.
         ``10 * np.eye(10)`` with ``n_components=10`` (paper Fig. 11d).
 
+    cluster_head_assignment : {"hard", "soft"}, default="hard"
+        Which head :meth:`transform` adds to a row's style code z, with
+        cluster heads. ``"hard"``: the head of the row's most probable
+        category, W_C·onehot(argmax q(y|x)) + z, as :meth:`sample` draws
+        codes; each row then lies in one cluster of the map. ``"soft"``: the
+        heads' mean under q(y|x), W_C·q(y|x) + z, the representation training
+        uses, which places rows whose category is uncertain between
+        clusters. Read at :meth:`transform` time, so one fitted model gives
+        both. Training is the same either way.
+
     category_balance : float, default=5.0
         With ``n_cluster_heads``: weight of the KL divergence of the minibatch's
         mean q(y|x) from the uniform Categorical prior, added to the
@@ -361,6 +371,7 @@ class AAETransformer(BaseAAE):
                             StrOptions({"auto"}), None],
         "cluster_head_margin": [Interval(numbers.Real, 0, None, closed="left")],
         "fixed_cluster_heads": ["array-like", None],
+        "cluster_head_assignment": [StrOptions({"hard", "soft"})],
         **CATEGORY_TERM_CONSTRAINTS,
         "neighbor_weight": [Interval(numbers.Real, 0, None, closed="left"),
                             StrOptions({"auto"})],
@@ -376,6 +387,7 @@ class AAETransformer(BaseAAE):
         n_cluster_heads="auto",
         cluster_head_margin=6.0,
         fixed_cluster_heads=None,
+        cluster_head_assignment="hard",
         category_balance=5.0,
         category_consistency=5.0,
         consistency_radius=0.2,
@@ -414,6 +426,7 @@ class AAETransformer(BaseAAE):
         self.n_cluster_heads = n_cluster_heads
         self.cluster_head_margin = cluster_head_margin
         self.fixed_cluster_heads = fixed_cluster_heads
+        self.cluster_head_assignment = cluster_head_assignment
         self.category_balance = category_balance
         self.category_consistency = category_consistency
         self.consistency_radius = consistency_radius
@@ -612,6 +625,9 @@ class AAETransformer(BaseAAE):
             # The terms on q(y|x) act only on a model with cluster heads.
             **self._category_terms(X.shape[1]),
         )
+
+    def _hard_cluster_heads(self):
+        return self.cluster_head_assignment == "hard"
 
     def _uses_neighbor_graph(self, n_samples=None, prior=None):
         return bool(self._neighbor_weight(n_samples, prior))

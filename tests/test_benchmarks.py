@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_swiss_roll
+from sklearn.decomposition import PCA
+from sklearn.neighbors import KNeighborsClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_DIR = ROOT / "benchmarks"
@@ -358,7 +360,7 @@ def test_digits_settings(runner, tmp_path):
 def test_maps_digits_and_swiss_roll(runner, tmp_path):
     report, markdown = run(runner, tmp_path, [
         "maps", "all", "--set", "dataset=('digits', 'swiss_roll')", *TINY,
-        "--set", "skip=('umap', 'opentsne')"])
+        "--set", "skip=('umap', 'imitation', 'opentsne')"])
     methods = [(run_["dataset"], run_["method"]) for run_ in report["runs"]]
     assert methods == [(dataset, method) for dataset in ("digits", "swiss_roll")
                        for method in ("skaae defaults", "AAE, the paper's", "PCA")]
@@ -388,6 +390,22 @@ def test_maps_digits_and_swiss_roll(runner, tmp_path):
     assert "## Digits: 300 training rows, 200 held out, 64 features" in markdown
     assert "| Spearman ρ of distances |" in markdown.split("## Swiss roll")[1]
     assert "Spearman" not in markdown.split("## Digits")[1].split("## Swiss roll")[0]
+
+
+def test_maps_imitation_learns_umaps_map(runner, digits_split):
+    pytest.importorskip("umap")
+    maps = runner.BENCHMARKS["maps"]
+    X_train, X_test, y_train, y_test = digits_split
+    imitation = maps.UMAPImitation(random_state=0).fit(X_train)
+    assert imitation.n_epochs_ == maps.IMITATION_EPOCHS
+    Z_train, Z_test = imitation.transform(X_train), imitation.transform(X_test)
+    assert Z_test.shape == (len(X_test), 2)
+    # Its held-out map separates the digits far better than PCA's.
+    pca = PCA(2).fit(X_train)
+    accuracy = KNeighborsClassifier(5).fit(Z_train, y_train).score(Z_test, y_test)
+    accuracy_pca = KNeighborsClassifier(5).fit(
+        pca.transform(X_train), y_train).score(pca.transform(X_test), y_test)
+    assert accuracy > accuracy_pca + 0.2, (accuracy, accuracy_pca)
 
 
 def test_maps_refuses_an_unknown_method(runner, tmp_path):

@@ -43,6 +43,7 @@ SMALL = dict(
 #: that a change of default is not a change of the recorded model.
 RECORDED_TRANSFORMER_DEFAULTS = dict(
     n_cluster_heads=None,
+    cluster_head_assignment="soft",
     category_consistency=0.0,
     neighbor_weight=0.0,
     n_neighbor_samples=4,

@@ -33,9 +33,13 @@ def _numpy(tensor):
     return tensor.cpu().numpy()
 
 
-def encode(model, X, device):
+def encode(model, X, device, hard_cluster_heads=False):
     """The representation of each row of ``X`` (float32 ndarray); see ``model.encode``."""
-    return _numpy(_apply(model.encode, X, device))
+
+    def encode_rows(rows):
+        return model.encode(rows, hard_cluster_heads=hard_cluster_heads)
+
+    return _numpy(_apply(encode_rows, X, device))
 
 
 def category_logits(model, X, device):

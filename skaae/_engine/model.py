@@ -275,16 +275,22 @@ class AdversarialAutoencoder(nn.Module):
         """Return ``(Z, logits)`` of data-space ``X``; ``logits`` is None in the z layout."""
         return self.encoder(self.standardize(X), generator)
 
-    def encode(self, X, generator=None):
+    def encode(self, X, generator=None, hard_cluster_heads=False):
         """Return the representation of data-space ``X``.
 
         The style code z, except in the cluster-head layout where it is
-        W_C·y + z. Deterministic without a generator.
+        W_C·y + z: with y the probabilities q(y|x), or with
+        ``hard_cluster_heads`` the one-hot row of the most probable category,
+        as the generative model draws y. Deterministic without a generator.
         """
         Z, logits = self.encode_latent(X, generator)
         if self.cluster_head_units is None:
             return Z
-        return self.represent(Z, torch.softmax(logits, dim=1))
+        if hard_cluster_heads:
+            categories = F.one_hot(logits.argmax(dim=1), logits.shape[1]).to(Z.dtype)
+        else:
+            categories = torch.softmax(logits, dim=1)
+        return self.represent(Z, categories)
 
     def classify(self, X):
         """Return the logits of q(y|x) for data-space ``X`` (the (y, z) layout)."""
