@@ -30,6 +30,8 @@ from sklearn.manifold import trustworthiness
 from sklearn.preprocessing import StandardScaler
 
 from skaae import AAETransformer
+from skaae._base import AUTO_INPUT_COMPONENTS, AUTO_INPUT_MIN_FEATURES
+from skaae._engine.networks import mlp
 
 from _common import (
     KNN_K, LATENCY_CALLS, THROUGHPUT_REPEATS, TRUST_K, TRUST_ROWS,
@@ -86,9 +88,6 @@ IMITATION_BATCH = 128
 #: 16 on MNIST): longer than the defaults' 600,000 visits, so it is not cut short.
 IMITATION_ROW_VISITS = 1_000_000
 IMITATION_EPOCHS = 300
-#: Data wider than this is encoded from its 50 leading principal components, as the
-#: defaults' input_components="auto" does.
-IMITATION_MAX_FEATURES = 100
 
 
 # ---------------------------------------------------------------- methods
@@ -111,17 +110,16 @@ class UMAPImitation:
     def fit(self, X):
         target = make_umap().fit(X).embedding_
         steps = [StandardScaler()]
-        if X.shape[1] > IMITATION_MAX_FEATURES:
-            steps = [PCA(50, random_state=self.random_state), StandardScaler()]
+        # Wide data is encoded from its leading principal components, as the
+        # defaults' input_components="auto" does.
+        if X.shape[1] > AUTO_INPUT_MIN_FEATURES:
+            steps = [PCA(AUTO_INPUT_COMPONENTS, random_state=self.random_state),
+                     StandardScaler()]
         for step in steps:
             X = step.fit_transform(X)
         self.steps_ = steps
         torch.manual_seed(self.random_state)
-        widths = (X.shape[1], *IMITATION_HIDDEN)
-        layers = []
-        for n_in, n_out in zip(widths[:-1], widths[1:]):
-            layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
-        self.network_ = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], 2))
+        self.network_ = mlp(X.shape[1], IMITATION_HIDDEN, 2, "relu")
         optimizer = torch.optim.Adam(self.network_.parameters(), lr=IMITATION_LEARNING_RATE)
         X = torch.as_tensor(X, dtype=torch.float32)
         target = torch.as_tensor(target, dtype=torch.float32)

@@ -437,6 +437,7 @@ def _graph_lines(report):
 def to_markdown(report):
     """The report as a markdown document."""
     s = report["settings"]
+    graph_lines = _graph_lines(report)
     lines = [
         f"# {s['dataset_name']} semi-supervised classification: AAEClassifier vs baselines",
         "",
@@ -466,10 +467,10 @@ def to_markdown(report):
         f"`warm_start=True`, {s['eval_every']} epoch(s) per `fit` call, test error measured "
         f"after each call; stops once the training time exceeds {s['time_budget_s']:g} s or "
         f"at {s['max_epochs']:,} epochs. Wall time = the `fit` calls "
-        f"{'and the neighbour search' if _graph_lines(report) else 'only'} (evaluation "
+        f"{'and the neighbour search' if graph_lines else 'only'} (evaluation "
         f"excluded). An untimed one-epoch fit on {WARM_UP_ROWS} rows runs first so that "
         "one-time costs are not charged to the first run.",
-        *_graph_lines(report),
+        *graph_lines,
         "- AAE error: the final one is the honest number; the \"best seen\" in the notes is "
         "picked by looking at the test set and is therefore optimistic.",
         *estimator_lines("AAEClassifier", report),
