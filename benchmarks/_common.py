@@ -59,6 +59,7 @@ FORMER_TRANSFORMER_DEFAULTS = {
 #: graph (2026-11-30), pinned likewise by the experiments measured with them.
 FORMER_CLASSIFIER_DEFAULTS = {
     "category_consistency": 0.0,
+    "consistency_radius": 0.2,
     "neighbor_agreement": 0.0,
     "learning_rate_decay": 0.95,
 }

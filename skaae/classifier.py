@@ -83,9 +83,11 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         regions between the graph's clusters (:ref:`semi_supervised`). 0 (the
         paper's model) leaves it out.
 
-    consistency_radius : float, default=0.2
+    consistency_radius : float, default=0.05
         Length of the consistency term's perturbation, per standardised
-        feature; see :class:`AAEClusterer`.
+        feature; see :class:`AAEClusterer`. Shorter than the clusterer's:
+        with labels and the neighbour graph, longer perturbations blur the
+        class borders the labels draw (:ref:`semi_supervised`).
 
     neighbor_agreement : float, default=1.0
         Weight of a term added to the reconstruction phase, not in the
@@ -280,7 +282,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         input_noise=0.3,
         category_balance=5.0,
         category_consistency=5.0,
-        consistency_radius=0.2,
+        consistency_radius=0.05,
         neighbor_agreement=1.0,
         n_neighbors=10,
         n_neighbor_samples=4,

@@ -205,7 +205,8 @@ def classifier(X, X_test, y, y_partial):
 
 def classifier_consistency_early_stopping(X, X_test, y, y_partial):
     clf = AAEClassifier(**{
-        **RECORDED_CLASSIFIER_DEFAULTS, "category_consistency": 2.0, "early_stopping": True,
+        **RECORDED_CLASSIFIER_DEFAULTS, "category_consistency": 2.0, "consistency_radius": 0.2,
+        "early_stopping": True,
         "n_iter_no_change": 2, "validation_fraction": 0.2, "ema_decay": None, "max_iter": 5,
     }).fit(X, y_partial)
     return {
