@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import data_parallel  # noqa: E402
 import digits_settings  # noqa: E402
 import maps  # noqa: E402
 import mnist_2d  # noqa: E402
@@ -54,7 +55,7 @@ from _common import (  # noqa: E402
 #: EXPERIMENTS, run(data, options, params, output) and to_markdown(report).
 BENCHMARKS = {module.__name__: module for module in (
     mnist_2d, mnist_semisupervised, mnist_clustering, mnist_likelihood, peers, digits_settings,
-    maps, scale)}
+    maps, scale, data_parallel)}
 RESULTS = HERE / "results"
 #: Options every benchmark has, and their defaults.
 COMMON_OPTIONS = {"dataset": "mnist", "threads": None}

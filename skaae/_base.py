@@ -26,7 +26,7 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _engine
-from ._labels import labels_in_classes, split_labels
+from ._labels import labels_in_classes, shared_labels, split_labels
 from ._neighbor_search import METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors
 from ._validation import check_layer_sizes, check_positive_int
 
@@ -73,6 +73,8 @@ def _seed(random_state):
 AUTO_INPUT_MIN_FEATURES = 100
 #: ... onto this many principal components.
 AUTO_INPUT_COMPONENTS = 50
+#: In a distributed fit the projection is fitted on this many rows drawn from all ranks.
+DISTRIBUTED_PROJECTION_ROWS = 20_000
 #: ``max_iter="auto"`` trains for about this many row visits (epochs times rows) ...
 AUTO_ROW_VISITS = 600_000
 #: ... in no fewer and no more epochs than these.
@@ -233,7 +235,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             known = classes
         if known is not None:
             return known, labels_in_classes(y, n_samples, known)
-        classes, indices = split_labels(y, n_samples)
+        classes, indices = shared_labels(y, n_samples)
         if len(classes):
             self._check_warm_start_classes(classes)
         return classes, indices
@@ -251,7 +253,11 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The engine's optimisation settings for the training rows ``X`` (as the
         model reads them); subclasses add their own."""
         return _engine.TrainingConfig(
-            batch_size=self._batch_size(X.shape[0]),
+            # In a distributed fit each rank takes its share of every minibatch, so
+            # that a step sees as many rows as in one process.
+            batch_size=_engine.distributed.per_rank(
+                self._batch_size(_engine.distributed.total_rows(X.shape[0]))
+            ),
             learning_rate=self.learning_rate,
             discriminator_learning_rate=self.discriminator_learning_rate,
             generator_learning_rate=self.generator_learning_rate,
@@ -370,6 +376,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Precomputed nearest neighbours of the rows, for the
             neighbour-embedding term; None searches them when the term is on.
         """
+        _engine.distributed.check_same_width(X.shape[1])
         previous_projection = getattr(self, "input_projection_", None)
         X = self._fit_input_projection(X, partial)
         # A new projection is a new input space: the fitted model cannot go on in it.
@@ -414,14 +421,19 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         )
         stopping = None
         if validation is not None:
+            score = _engine.inference.validation_score(
+                *validation, session.trainer.generator.device
+            )
             stopping = _engine.EarlyStopping(
-                _engine.inference.validation_score(*validation, session.trainer.generator.device),
+                _engine.distributed.averaged(score, validation[0].shape[0]),
                 self.n_iter_no_change, self.tol,
             )
         return _FitPlan(
             prior, session, training_set,
             history={name: list(losses) for name, losses in self.history_.items()} if warm else {},
-            n_epochs=1 if partial else self._max_iter(X.shape[0]),
+            n_epochs=1 if partial else self._max_iter(
+                _engine.distributed.total_rows(X.shape[0])
+            ),
             stopping=stopping, warm=warm, partial=partial,
         )
 
@@ -445,7 +457,17 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 and projection.n_components == n_components
                 and projection.n_features_in_ == X.shape[1]):
             kind = TruncatedSVD if sp.issparse(X) else PCA
-            projection = kind(n_components, random_state=_seed(self.random_state)).fit(X)
+            projection = kind(n_components, random_state=_seed(self.random_state))
+            if _engine.distributed.is_distributed():
+                # One projection for all ranks: rank 0's, of rows drawn from every rank.
+                sample = _engine.distributed.gather_sample(
+                    X, DISTRIBUTED_PROJECTION_ROWS, _seed(self.random_state)
+                )
+                projection = _engine.distributed.broadcast_object(
+                    None if sample is None else projection.fit(sample)
+                )
+            else:
+                projection.fit(X)
             self.input_projection_ = projection
         return projection.transform(X)
 
@@ -457,7 +479,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 projection.n_features_in_)
             if width == X.shape[1]:
                 return None if projection is None else projection.n_components
-        wide = X.shape[1] > AUTO_INPUT_MIN_FEATURES and X.shape[0] > AUTO_INPUT_COMPONENTS
+        n_samples = _engine.distributed.total_rows(X.shape[0])
+        wide = X.shape[1] > AUTO_INPUT_MIN_FEATURES and n_samples > AUTO_INPUT_COMPONENTS
         return AUTO_INPUT_COMPONENTS if wide and self.reconstruction_loss == "mse" else None
 
     def _project(self, X):
@@ -611,16 +634,21 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             seed = (seed + self.n_iter_) % np.iinfo(np.int32).max
         else:
             device = _engine.resolve_device(self.device)
-            mean, std = _feature_statistics(X)
+            mean, std = _engine.distributed.combine_statistics(
+                X.shape[0], *_feature_statistics(X)
+            )
             # Weights are drawn on the CPU so that a seed gives the same start on any device.
             model = _engine.AdversarialAutoencoder(
                 config, mean, std, generator=_engine.make_generator(seed, "cpu"),
                 cluster_heads=cluster_heads,
             ).to(device)
+        # The ranks of a distributed fit share the model but not the random streams.
         trainer = _engine.Trainer(
-            model, self._training_config(X), _engine.make_generator(seed, device)
+            model, self._training_config(X),
+            _engine.make_generator(_engine.distributed.rank_seed(seed), device),
         )
-        return _TrainingSession(trainer, np.random.default_rng([seed, 1]))
+        prior_rng = np.random.default_rng(_engine.distributed.rank_entropy([seed, 1]))
+        return _TrainingSession(trainer, prior_rng)
 
     @staticmethod
     def _draw_prior(prior, rng, label_indices, rows):

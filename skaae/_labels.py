@@ -5,6 +5,8 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from ._engine import distributed
+
 
 def _unlabeled_mask(y):
     """Rows of 1-D ``y`` equal to the number -1 (strings are never unlabeled)."""
@@ -55,6 +57,25 @@ def split_labels(y, n_samples):
             "Labels in y must be of one comparable type (all numbers or all strings)."
         ) from exc
     return classes, indices
+
+
+def shared_labels(y, n_samples):
+    """:func:`split_labels` for a fit: in a distributed fit the classes are those
+    of every rank's labels together, so that all ranks build the same model."""
+    classes, indices = split_labels(y, n_samples)
+    if not distributed.is_distributed():
+        return classes, indices
+    every = [part for part in distributed.all_gather_objects(classes) if len(part)]
+    if not every:
+        return classes, indices
+    try:
+        classes = np.unique(np.concatenate(every))
+    except TypeError as exc:
+        raise TypeError(
+            "Labels in y must be of one comparable type (all numbers or all strings) "
+            "on every rank."
+        ) from exc
+    return classes, class_indices(y, classes)
 
 
 def class_indices(y, classes):

@@ -13,7 +13,7 @@ from . import _engine
 from ._base import (
     AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
 )
-from ._labels import class_indices, split_labels
+from ._labels import class_indices, shared_labels, split_labels
 from .priors import check_prior
 
 
@@ -127,6 +127,8 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
 
     batch_size : int, default=128
         Minibatch size of the unlabeled walk and of the labeled minibatches.
+        Over several processes, the rows of all of them, each taking an
+        equal share (:ref:`several_processes`).
 
     max_iter : int or "auto", default="auto"
         Number of epochs (passes over the training data). ``"auto"`` follows
@@ -377,7 +379,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
             The fitted classifier.
         """
         X, y = self._validate_training_data(X, y)
-        classes, targets = split_labels(y, X.shape[0])
+        classes, targets = shared_labels(y, X.shape[0])
         check_classification_targets(y[targets >= 0])
         if len(classes) == 0:
             raise ValueError(

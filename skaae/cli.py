@@ -1,13 +1,23 @@
-"""The ``skaae`` command line: embed a table of numbers in two dimensions.
+"""The ``skaae`` command line: embed a table, or fit an estimator and save it.
 
-Run as ``skaae embed [INPUT] [-o OUTPUT]`` (or ``python -m skaae embed ...``).
-INPUT is a ``.csv`` file (numbers only, an optional header row) or a ``.npy``
-array; without it the built-in digits data set is embedded. The codes are
-written to OUTPUT (``.csv`` with a header, or ``.npy``) and, when matplotlib
-is installed, a scatter plot beside it (OUTPUT with a ``.png`` suffix).
+``skaae embed [INPUT] [-o OUTPUT]`` (or ``python -m skaae embed ...``) embeds
+a table of numbers in two dimensions. INPUT is a ``.csv`` file (numbers only,
+an optional header row) or a ``.npy`` array; without it the built-in digits
+data set is embedded. The codes are written to OUTPUT (``.csv`` with a
+header, or ``.npy``) and, when matplotlib is installed, a scatter plot beside
+it (OUTPUT with a ``.png`` suffix).
+
+``skaae fit ESTIMATOR INPUT -o MODEL.joblib`` fits ``transformer``,
+``classifier`` or ``clusterer`` on a ``.npy``, ``.npz``, CSV or Parquet
+table and saves the fitted estimator with joblib. Launched by ``torchrun``
+it is one fit over all the processes: each reads only its own rows, and rank
+0 saves the model once every rank has finished.
 """
 
 import argparse
+import ast
+import datetime
+import os
 import time
 from pathlib import Path
 
@@ -111,6 +121,28 @@ def build_parser():
                        help="CSV column that colours the plot (left out of the fit)")
     embed.add_argument("--no-plot", action="store_true", help="do not write the .png")
     embed.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    fit = commands.add_parser(
+        "fit", help="fit an estimator on a table and save it (one or several processes)",
+        description="Fit an estimator on a table and save it with joblib. Under torchrun "
+                    "every process reads its own rows and trains one model with the others.",
+    )
+    fit.add_argument("estimator", choices=sorted(ESTIMATORS))
+    fit.add_argument("input", type=Path, help=".npy, .npz, .csv or .parquet table")
+    fit.add_argument("-o", "--output", type=Path, required=True,
+                     help="where to save the fitted estimator (joblib)")
+    fit.add_argument("--key", default=None,
+                     help="the .npz member holding the rows (default: X, or the only one)")
+    fit.add_argument("--labels", default=None,
+                     help="the labels (-1: unlabeled): a .npy file beside a .npy table, the "
+                          ".npz member, or the CSV / Parquet column; the classifier needs them")
+    fit.add_argument("--set", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                     help="an estimator parameter, e.g. --set n_components=2 (repeatable)")
+    fit.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
+                     help="torch.distributed backend under torchrun (auto: nccl with GPUs, "
+                          "else gloo)")
+    fit.add_argument("--timeout", type=float, default=600.0,
+                     help="seconds a process waits for the others before it gives up")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
 
@@ -147,12 +179,91 @@ def embed(args):
     return Z
 
 
+ESTIMATORS = {
+    "transformer": "AAETransformer", "classifier": "AAEClassifier", "clusterer": "AAEClusterer",
+}
+
+
+def parse_params(pairs):
+    """``NAME=VALUE`` strings as a dict; values are Python literals, else strings."""
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set expects NAME=VALUE; got {pair!r}.")
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+    return params
+
+
+def _start_process_group(backend, timeout):
+    """Join the process group ``torchrun`` describes in the environment; return
+    whether this call started it (False when run as a single process)."""
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False
+    if backend == "auto":
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
+    return True
+
+
+def _save_atomically(estimator, path):
+    """Write ``estimator`` to ``path`` through a temporary file, so that a reader
+    never finds a partly written model."""
+    import joblib
+
+    partial = path.with_name(f".{path.name}.partial")
+    joblib.dump(estimator, partial)
+    os.replace(partial, path)
+
+
+def fit(args):
+    import skaae
+
+    from ._engine import distributed
+    from ._shards import read_shard
+
+    started = _start_process_group(args.backend, args.timeout)
+    try:
+        rank, size = distributed.rank_and_size()
+        X, y, n_rows = read_shard(args.input, rank, size, key=args.key, labels=args.labels)
+        if args.estimator == "classifier" and y is None:
+            raise ValueError("the classifier needs --labels (-1 marks an unlabeled row).")
+        params = {"verbose": not args.quiet and rank == 0, **parse_params(args.params)}
+        estimator = getattr(skaae, ESTIMATORS[args.estimator])(**params)
+        start = time.perf_counter()
+        if args.estimator == "classifier":
+            estimator.fit(X, y)
+        else:
+            estimator.fit(X)
+        seconds = time.perf_counter() - start
+        # Every rank has finished (an error on any rank raises on all) before rank 0 saves.
+        distributed.barrier()
+        if rank == 0:
+            _save_atomically(estimator, args.output)
+            if not args.quiet:
+                print(f"fitted {ESTIMATORS[args.estimator]} on {n_rows:,} rows of "
+                      f"{X.shape[1]} features from {args.input} over {size} process(es) "
+                      f"in {seconds:.1f} s; saved {args.output}")
+        return estimator
+    finally:
+        if started:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
 def main(argv=None):
     """Entry point of the ``skaae`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        embed(args)
+        {"embed": embed, "fit": fit}[args.command](args)
     except ValueError as exc:
         parser.exit(2, f"skaae: error: {exc}\n")
     return 0

@@ -133,6 +133,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
 
     batch_size : int, default=128
         Minibatch size; capped at the number of samples.
+        Over several processes, the rows of all of them, each taking an
+        equal share (:ref:`several_processes`).
 
     max_iter : int or "auto", default="auto"
         Number of epochs (passes over the training data). ``"auto"`` follows

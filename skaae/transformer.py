@@ -213,7 +213,9 @@ class AAETransformer(BaseAAE):
     batch_size : int or "auto", default="auto"
         Minibatch size; capped at the number of samples. ``"auto"``: about a
         hundredth of the training rows, at least 128 and at most 512, so
-        that large data takes fewer, larger steps.
+        that large data takes fewer, larger steps. In a fit over several
+        processes it counts the rows of all of them, each taking an equal
+        share (:ref:`several_processes`).
 
     max_iter : int or "auto", default="auto"
         Number of epochs (passes over the training data). ``"auto"``

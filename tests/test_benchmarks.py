@@ -501,3 +501,14 @@ def test_shifted_rows_are_the_images_and_their_shifts(runner):
                                                                    axis=(0, 1)))
     with pytest.raises(ValueError, match="at most 50 rows"):
         scale.shifted_rows(X, 51)
+
+
+def test_data_parallel_digits(runner, tmp_path):
+    report, markdown = run(runner, tmp_path, [
+        "data_parallel", "digits", "--set", "max_iter=2", "--set", "hidden_layer_sizes=(16,)"])
+    one, two = report["runs"]
+    assert (one["processes"], two["processes"]) == (1, 2)
+    assert one["rows_per_rank"] == [1257] and two["rows_per_rank"] == [629, 628]
+    assert one["epochs"] == two["epochs"] == 2 and one["fit_s"] > 0 and two["fit_s"] > 0
+    assert 0 <= two["knn_accuracy"] <= 1
+    assert "| 2 | 1 | 629 / 628 | cpu | 2 |" in markdown

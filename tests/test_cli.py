@@ -65,3 +65,51 @@ def test_embed_rejects_unknown_suffixes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["embed", "-o", str(tmp_path / "out.txt"), *FAST])
     assert "must end in .csv or .npy" in capsys.readouterr().err
+
+
+# ``skaae fit``: an estimator fitted on a table and saved with joblib.
+
+
+def test_fit_saves_an_estimator_that_loads(tmp_path, capsys):
+    import joblib
+
+    X, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "digits.npz", images=X.reshape(-1, 8, 8), target=y)
+    output = tmp_path / "model.joblib"
+    assert main(["fit", "clusterer", str(tmp_path / "digits.npz"), "--key", "images",
+                 "-o", str(output), "--set", "n_clusters=10", "--set", "max_iter=2",
+                 "--set", "random_state=0"]) == 0
+    model = joblib.load(output)
+    assert type(model).__name__ == "AAEClusterer" and model.n_clusters == 10
+    assert model.n_features_in_ == 64 and model.n_iter_ == 2
+    assert "fitted AAEClusterer on 1,797 rows of 64 features" in capsys.readouterr().out
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_fit_classifier_takes_labels_with_unlabeled_rows(tmp_path):
+    import joblib
+
+    X, y = load_digits(return_X_y=True)
+    y = np.where(np.arange(len(y)) % 10 == 0, y, -1)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    output = tmp_path / "clf.joblib"
+    main(["fit", "classifier", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"),
+          "-o", str(output), "--set", "max_iter=2", "--quiet"])
+    np.testing.assert_array_equal(joblib.load(output).classes_, np.arange(10))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "classifier", "{x}", "-o", "{out}"], "the classifier needs --labels"),
+    (["fit", "transformer", "{x}", "-o", "{out}", "--set", "max_iter"], "--set expects NAME=VALUE"),
+    (["fit", "transformer", "{x}", "-o", "{out}", "--set", "max_iter=-1"], "max_iter"),
+])
+def test_fit_bad_arguments_exit_with_a_clear_message(tmp_path, capsys, argv, message):
+    np.save(tmp_path / "x.npy", load_digits().data[:100])
+    out = tmp_path / "m.joblib"
+    argv = [arg.format(x=tmp_path / "x.npy", out=out) for arg in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

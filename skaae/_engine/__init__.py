@@ -7,7 +7,7 @@ that sum them (``phases``), the epoch loop (``trainer``) and what happens
 around it (``callbacks``).
 """
 
-from . import inference
+from . import distributed, inference
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, in_parallel_worker
 from .data import TrainingSet, as_training_data
 from .device import make_generator, resolve_device
@@ -32,6 +32,7 @@ __all__ = [
     "TrainingDivergedError",
     "TrainingSet",
     "as_training_data",
+    "distributed",
     "in_parallel_worker",
     "inference",
     "make_generator",

@@ -4,9 +4,12 @@ Nothing here touches torch's or numpy's global random state: every source of
 randomness in training is a generator created from the estimator's seed.
 """
 
+import os
 import warnings
 
 import torch
+
+from . import distributed
 
 
 def resolve_device(device):
@@ -15,8 +18,9 @@ def resolve_device(device):
     Parameters
     ----------
     device : str or torch.device
-        ``"auto"`` picks CUDA when it is available and the CPU otherwise; any
-        other value is passed to :class:`torch.device`.
+        ``"auto"`` picks CUDA when it is available and the CPU otherwise (in
+        a distributed fit, the rank's own GPU: ``LOCAL_RANK``, as ``torchrun``
+        sets it); any other value is passed to :class:`torch.device`.
 
     Returns
     -------
@@ -26,7 +30,11 @@ def resolve_device(device):
         still loads and predicts on a laptop.
     """
     if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        if distributed.is_distributed():
+            return _rank_gpu()
+        return torch.device("cuda")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -49,3 +57,12 @@ def make_generator(seed, device):
     generator = torch.Generator(device=device)
     generator.manual_seed(int(seed))
     return generator
+
+
+def _rank_gpu():
+    """The GPU of this rank of a distributed fit, made the current CUDA device
+    (NCCL's collectives run on it)."""
+    rank = distributed.rank_and_size()[0]
+    local_rank = int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count()))
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import losses
+from . import distributed, losses
 
 
 @dataclass
@@ -118,11 +118,14 @@ class Phase:
 
         The backward pass reaches only the parameters ``optimizer`` updates:
         the generator phase, say, goes through the discriminators but leaves
-        their weight gradients uncomputed.
+        their weight gradients uncomputed. In a distributed fit the gradients
+        are averaged over the ranks before the step.
         """
         loss = self.loss(model, batch)
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
         optimizer.zero_grad(set_to_none=True)
-        loss.backward(inputs=[p for group in optimizer.param_groups for p in group["params"]])
+        loss.backward(inputs=parameters)
+        distributed.average_gradients(parameters)  # one step for all ranks
         optimizer.step()
         return loss.detach()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import distributed
 from .callbacks import UndoFailedEpoch, WeightAverage
 from .phases import Minibatch, build_phases, phase_types
 
@@ -109,7 +110,10 @@ class Trainer:
         self.model = model
         self.config = config
         self.generator = generator
+        # Every rank of a distributed fit starts from rank 0's model.
+        distributed.broadcast_state(model)
         self.average = None
+        self._rows_per_epoch = None
         self._sync_average()
         self.optimizers = {
             phase.name: self._adam(phase.parameters(model), phase.learning_rate(config))
@@ -228,12 +232,20 @@ class Trainer:
         """
         model, generator, phases = self.model, self.generator, self.phases
         n_phases, n_samples = len(phases), len(data.rows)
-        batch_size = min(self.config.batch_size, n_samples)
+        n_visits = self._rows_per_epoch or n_samples
+        batch_size = min(self.config.batch_size, n_visits)
         order = torch.randperm(n_samples, generator=generator, device=generator.device)
+        if n_visits > n_samples:
+            # A rank with fewer rows than the largest shard revisits some, so that
+            # every rank takes the same number of steps.
+            again = torch.randint(
+                n_samples, (n_visits - n_samples,), generator=generator, device=generator.device
+            )
+            order = torch.cat([order, again])
         draws = np.asarray(prior_sampler(order.cpu().numpy()), dtype=np.float32)
         Z_prior = torch.from_numpy(draws).to(generator.device)
         Y_prior = self._sample_categories(n_samples)
-        n_batches = math.ceil(n_samples / batch_size)
+        n_batches = math.ceil(n_visits / batch_size)
         totals = torch.zeros(n_phases, device=generator.device)
         phase_codes = torch.arange(n_phases, device=generator.device)
         no_failure = torch.tensor(n_phases * n_batches, device=generator.device)
@@ -241,7 +253,7 @@ class Trainer:
         dtype = autocast_dtype(self.config.precision, generator.device)
         # Autocast lowers the matmuls only; losses and optimizer steps stay float32.
         autocast = torch.autocast(generator.device.type, dtype=dtype, enabled=dtype is not None)
-        for step, start in enumerate(range(0, n_samples, batch_size)):
+        for step, start in enumerate(range(0, n_visits, batch_size)):
             rows = slice(start, start + batch_size)
             batch = self._minibatch(
                 data, order[rows], Z_prior[rows], None if Y_prior is None else Y_prior[rows]
@@ -256,6 +268,9 @@ class Trainer:
             totals += losses
             failures = torch.where(torch.isfinite(losses), no_failure, n_phases * step + phase_codes)
             first_failure = torch.minimum(first_failure, failures.min())
+        # The losses of all ranks: a diverging rank stops every rank.
+        totals = distributed.all_reduce(totals) / distributed.rank_and_size()[1]
+        first_failure = distributed.all_reduce(first_failure, op="min")
         return totals / n_batches, first_failure
 
     def checkpoint(self):
@@ -287,6 +302,19 @@ class Trainer:
             f"{losses[phase]} at epoch {epoch} (minibatch {step + 1}). "
             "Lower the learning rates or check the input scale."
         )
+
+    @staticmethod
+    def _agree_on_phases(training_set):
+        """Raise unless every rank runs the same phases: the cross-entropy phase
+        needs labeled rows on each rank once one rank has some."""
+        supervised = distributed.all_gather_objects(training_set.supervised)
+        if any(supervised) and not all(supervised):
+            missing = [rank for rank, labeled in enumerate(supervised) if not labeled]
+            raise ValueError(
+                f"Ranks {missing} have no labeled rows while others do; in a distributed "
+                "fit every rank needs some labeled rows (shard the rows so that the "
+                "labeled ones are spread over the ranks)."
+            )
 
     def fit(self, training_set, n_epochs, *, callbacks=(), epochs_trained=0, decay=True):
         """Train for ``n_epochs`` epochs over ``training_set``.
@@ -324,6 +352,8 @@ class Trainer:
         """
         if self.config.draws_neighbors and training_set.neighbors is None:
             raise ValueError("The neighbour terms need the training set's neighbours.")
+        self._agree_on_phases(training_set)
+        self._rows_per_epoch = distributed.largest_shard(training_set.X.shape[0])
         self.phases = build_phases(
             self.model.config.layout, self.config, training_set.supervised
         )
