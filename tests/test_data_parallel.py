@@ -68,6 +68,19 @@ def _scenario_fits(rank, size):
         n_components=2, input_components=20, max_iter=2, random_state=0
     ).fit(wide)
     report["projection"] = projected.input_projection_.components_
+    # Early stopping scores the ranks' validation rows together: the ranks stop alike.
+    stopped = AAETransformer(
+        n_components=2, max_iter=30, early_stopping=True, n_iter_no_change=2, tol=1.0,
+        random_state=0,
+    ).fit(X)
+    report["early_stopping"] = (_weights(stopped.model_), stopped.validation_scores_)
+    # partial_fit: each call one epoch over the rank's chunk, in step with the other
+    # rank (every rank makes the same calls; the chunks differ in size).
+    streamed = AAEClusterer(n_clusters=10, random_state=0)
+    split = 200 * (rank + 1)
+    for chunk in (X[:split], X[split:]):
+        streamed.partial_fit(chunk)
+    report["partial_fit"] = (_weights(streamed.model_), streamed.n_iter_)
     return report
 
 
@@ -188,11 +201,20 @@ def fits():
     return [reports[rank][1] for rank in range(WORLD_SIZE)]
 
 
-@pytest.mark.parametrize("estimator", ["transformer", "classifier", "clusterer"])
+@pytest.mark.parametrize("estimator", ["transformer", "classifier", "clusterer",
+                                       "early_stopping"])
 def test_ranks_end_with_identical_weights(fits, estimator):
     first, second = (report[estimator][0] for report in fits)
     assert len(first) == len(second)
     for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_and_partial_fit_keep_the_ranks_together(fits):
+    first, second = fits
+    assert first["early_stopping"][1] == second["early_stopping"][1]
+    assert 2 < len(first["early_stopping"][1]) < 30  # stopped early, on both ranks
+    for a, b in zip(first["partial_fit"][0], second["partial_fit"][0]):
         np.testing.assert_array_equal(a, b)
 
 

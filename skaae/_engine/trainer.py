@@ -244,7 +244,7 @@ class Trainer:
             order = torch.cat([order, again])
         draws = np.asarray(prior_sampler(order.cpu().numpy()), dtype=np.float32)
         Z_prior = torch.from_numpy(draws).to(generator.device)
-        Y_prior = self._sample_categories(n_samples)
+        Y_prior = self._sample_categories(n_visits)
         n_batches = math.ceil(n_visits / batch_size)
         totals = torch.zeros(n_phases, device=generator.device)
         phase_codes = torch.arange(n_phases, device=generator.device)
