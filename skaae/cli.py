@@ -23,18 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ._shards import read_shard
+
 INPUT_SUFFIXES = OUTPUT_SUFFIXES = (".csv", ".npy")
-
-
-def _header_names(path):
-    """The column names of a CSV file's first line, or None if it holds numbers."""
-    with open(path, encoding="utf-8") as file:
-        fields = [field.strip() for field in file.readline().strip().split(",")]
-    try:
-        [float(field) for field in fields]
-    except ValueError:
-        return fields
-    return None
 
 
 def read_table(path, label_column=None):
@@ -53,24 +44,11 @@ def read_table(path, label_column=None):
     if path.suffix == ".npy":
         if label_column is not None:
             raise ValueError("--labels-column needs a CSV file with a header row.")
-        X = np.load(path, allow_pickle=False)
-        if X.ndim != 2:
-            raise ValueError(f"{path}: expected a 2-D array, got shape {X.shape}.")
-        return X.astype(np.float64, copy=False), None
-    names = _header_names(path)
-    try:
-        table = np.loadtxt(path, delimiter=",", skiprows=int(names is not None), ndmin=2)
-    except ValueError as exc:
-        raise ValueError(f"{path}: every field after the header must be a number ({exc}).")
-    labels = None
-    if label_column is not None:
-        if names is None or label_column not in names:
-            raise ValueError(f"{path}: no column named {label_column!r} in the header "
-                             f"{names or '(there is no header row)'}.")
-        column = names.index(label_column)
-        labels = table[:, column]
-        table = np.delete(table, column, axis=1)
-    return table, labels
+        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        if len(shape) != 2:
+            raise ValueError(f"{path}: expected a 2-D array, got shape {shape}.")
+    X, labels, _ = read_shard(path, labels=label_column)
+    return X.astype(np.float64, copy=False), labels
 
 
 def write_table(path, Z, names):
@@ -226,7 +204,6 @@ def fit(args):
     import skaae
 
     from ._engine import distributed
-    from ._shards import read_shard
 
     started = _start_process_group(args.backend, args.timeout)
     try:

@@ -172,7 +172,6 @@ def combine_statistics(count, mean, std):
     return combined_mean, np.sqrt(sum_squares / total)
 
 
-
 def rank_seed(seed):
     """This rank's seed for the random streams of training: ``seed`` itself on
     rank 0 (and without a process group), a different one on each other rank,
