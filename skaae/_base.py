@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _engine
 from ._labels import labels_in_classes, shared_labels, split_labels
 from ._neighbor_search import METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors
+from ._point_clouds import check_point_clouds, pooled_statistics, sorted_coordinates
 from ._validation import check_layer_sizes, check_positive_int
 
 
@@ -68,6 +69,9 @@ def _seed(random_state):
     """A fresh int seed drawn from ``random_state`` (int, RandomState or None)."""
     return check_random_state(random_state).randint(np.iinfo(np.int32).max)
 
+
+#: The reconstruction losses that compare rows as sets of points.
+SET_DISTANCES = ("chamfer", "emd")
 
 #: ``input_components="auto"`` projects data wider than this many features ...
 AUTO_INPUT_MIN_FEATURES = 100
@@ -187,6 +191,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             callable,
         ],
         "encoder": [StrOptions(set(_engine.ENCODER_KINDS))],
+        "point_dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "discriminator_hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(_engine.ACTIVATIONS))],
@@ -310,6 +315,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=5,
             )
+        if self._reads_point_clouds:
+            X = sorted_coordinates(X, self.point_dim)
         return nearest_neighbors(
             X, n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
         )
@@ -377,6 +384,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             neighbour-embedding term; None searches them when the term is on.
         """
         _engine.distributed.check_same_width(X.shape[1])
+        if self._reads_point_clouds:
+            self._check_point_cloud_settings(X)
         previous_projection = getattr(self, "input_projection_", None)
         X = self._fit_input_projection(X, partial)
         # A new projection is a new input space: the fitted model cannot go on in it.
@@ -388,6 +397,26 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._train(plan)
         self._set_fitted_attributes(plan)
         return self
+
+    @property
+    def _reads_point_clouds(self):
+        """Whether each row is a point cloud: a PointNet encoder or a set distance."""
+        return self.encoder == "pointnet" or self.reconstruction_loss in SET_DISTANCES
+
+    def _check_point_cloud_settings(self, X):
+        """Raise unless ``X`` and the parameters suit point clouds."""
+        if self.reconstruction_loss not in SET_DISTANCES:
+            raise ValueError(
+                f"encoder='pointnet' reads unordered points, but reconstruction_loss="
+                f"{self.reconstruction_loss!r} compares them in order; use one of "
+                f"{sorted(SET_DISTANCES)}."
+            )
+        if self.input_components not in ("auto", None):
+            raise ValueError(
+                "input_components projects the columns of X, which for point clouds are "
+                "points in an arbitrary order; use input_components=None."
+            )
+        check_point_clouds(X, self.point_dim, self)
 
     def _plan_fit(
         self, X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors,
@@ -443,8 +472,10 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_components = self.input_components
         goes_on = (partial or self.warm_start) and getattr(self, "model_", None) is not None
         projection = getattr(self, "input_projection_", None)
-        if n_components == "auto":
+        if n_components == "auto" and not self._reads_point_clouds:
             n_components = self._auto_input_components(X, goes_on, projection)
+        elif n_components == "auto":
+            n_components = None
         if n_components is None or n_components >= X.shape[1]:
             self.__dict__.pop("input_projection_", None)
             return X
@@ -520,6 +551,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             reconstruction_loss=self.reconstruction_loss,
             n_label_slots=n_label_slots,
             layout=layout,
+            point_dim=self.point_dim,
         )
 
     def _train(self, plan):
@@ -637,6 +669,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             mean, std = _engine.distributed.combine_statistics(
                 X.shape[0], *_feature_statistics(X)
             )
+            if self._reads_point_clouds:
+                mean, std = pooled_statistics(mean, std, self.point_dim)
             # Weights are drawn on the CPU so that a seed gives the same start on any device.
             model = _engine.AdversarialAutoencoder(
                 config, mean, std, generator=_engine.make_generator(seed, "cpu"),
@@ -712,6 +746,87 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self.model_, X, self.device_, hard_cluster_heads=self._hard_cluster_heads()
         )
         return Z.astype(X.dtype, copy=False)
+
+    def _decoder_inputs(self, X):
+        """The decoder's inputs for rows ``X`` (float64 ndarray), as :meth:`transform`
+        places them: the representation with cluster heads, [q(y|x), z] in the
+        (y, z) layout, z otherwise."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False,
+        )
+        R = _engine.inference.decoder_inputs(
+            self.model_, self._project(X), self.device_, self._hard_cluster_heads()
+        )
+        return R.astype(np.float64), X.dtype
+
+    def _decode_inputs(self, R, dtype):
+        """Data-space rows of decoder inputs ``R``."""
+        X = _engine.inference.decode_representation(self.model_, R, self.device_)
+        return self._unproject(X).astype(dtype, copy=False)
+
+    def _paired_decoder_inputs(self, **rows):
+        """The decoder inputs of several arrays of rows, which must be as many."""
+        inputs = {name: self._decoder_inputs(X) for name, X in rows.items()}
+        lengths = {name: len(R) for name, (R, _) in inputs.items()}
+        if len(set(lengths.values())) > 1:
+            counts = ", ".join(f"{name} {n}" for name, n in lengths.items())
+            raise ValueError(f"The inputs must have the same number of rows; got {counts}.")
+        dtype = np.result_type(*(dtype for _, dtype in inputs.values()))
+        return [R for R, _ in inputs.values()], dtype
+
+    def interpolate(self, X_start, X_end, n_steps=8):
+        """Decode evenly spaced points on the straight line between two rows' codes.
+
+        Each row of ``X_start`` is encoded, as is the row of ``X_end`` at the same
+        position, and the line between their codes is walked in ``n_steps``
+        steps, both ends included, each step decoded to the data space. The
+        codes are the decoder's inputs: z, [q(y|x), z] with a categorical code,
+        W_C·y + z with cluster heads (as :meth:`transform` assigns them).
+
+        Parameters
+        ----------
+        X_start, X_end : {array-like, sparse matrix} of shape (n_pairs, n_features)
+            Where each walk starts and ends.
+
+        n_steps : int, default=8
+            Decoded points per walk, at least 2.
+
+        Returns
+        -------
+        X_walks : ndarray of shape (n_pairs, n_steps, n_features)
+            ``X_walks[i, 0]`` reconstructs ``X_start[i]`` and ``X_walks[i, -1]``
+            reconstructs ``X_end[i]``; float32 for float32 input, else float64.
+        """
+        n_steps = check_positive_int(n_steps, "n_steps")
+        if n_steps < 2:
+            raise ValueError(f"n_steps must be at least 2; got {n_steps}.")
+        (start, end), dtype = self._paired_decoder_inputs(X_start=X_start, X_end=X_end)
+        weights = np.linspace(0.0, 1.0, n_steps)[None, :, None]
+        walks = (1 - weights) * start[:, None] + weights * end[:, None]
+        decoded = self._decode_inputs(walks.reshape(-1, start.shape[1]), dtype)
+        return decoded.reshape(len(start), n_steps, -1)
+
+    def code_arithmetic(self, X_a, X_b, X_c):
+        """Decode ``code(a) + code(b) - code(c)``, row by row.
+
+        Moves ``b`` by the difference between ``a`` and ``c`` in the code space:
+        with ``a`` and ``c`` the same object in two styles (a bold and a thin 3, a
+        tall and a squat chair), ``b`` takes on the change. The codes are those
+        of :meth:`interpolate`.
+
+        Parameters
+        ----------
+        X_a, X_b, X_c : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The rows whose codes are added (``X_a``, ``X_b``) and subtracted (``X_c``).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features)
+            Float32 for float32 input, else float64.
+        """
+        (a, b, c), dtype = self._paired_decoder_inputs(X_a=X_a, X_b=X_b, X_c=X_c)
+        return self._decode_inputs(a + b - c, dtype)
 
     def _hard_cluster_heads(self):
         """Whether :meth:`transform` adds the most probable cluster head rather than

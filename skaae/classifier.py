@@ -44,8 +44,10 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
             callable, default="gaussian"
         Prior of the style code; see :class:`AAETransformer`.
 
-    encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
+    encoder : {"deterministic", "gaussian", "universal", "pointnet"}, \
+            default="deterministic"
         Kind of style posterior q(z|x); see :class:`AAETransformer`.
+        ``"pointnet"`` reads point clouds (:ref:`point_clouds`).
 
     hidden_layer_sizes : tuple of int, default=(512, 512)
         Widths of the encoder's shared trunk; the decoder mirrors them. Twice
@@ -59,8 +61,12 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
     activation : {"relu", "leaky_relu", "elu", "tanh", "logistic"}, default="relu"
         Hidden-layer activation of all networks.
 
-    reconstruction_loss : {"mse", "bce"}, default="mse"
+    reconstruction_loss : {"mse", "bce", "chamfer", "emd"}, default="mse"
         See :class:`AAETransformer`.
+
+    point_dim : int, default=3
+        Coordinates per point when rows are point clouds; see
+        :class:`AAETransformer`.
 
     input_noise : float, default=0.3
         Standard deviation of the Gaussian noise added to the encoder's input
@@ -280,6 +286,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         discriminator_hidden_layer_sizes=(256, 256),
         activation="relu",
         reconstruction_loss="mse",
+        point_dim=3,
         input_components=None,
         input_noise=0.3,
         category_balance=5.0,
@@ -316,6 +323,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
         self.activation = activation
         self.reconstruction_loss = reconstruction_loss
+        self.point_dim = point_dim
         self.input_components = input_components
         self.input_noise = input_noise
         self.category_balance = category_balance

@@ -49,8 +49,10 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             callable, default="gaussian"
         Prior of the style code; see :class:`AAETransformer`.
 
-    encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
+    encoder : {"deterministic", "gaussian", "universal", "pointnet"}, \
+            default="deterministic"
         Kind of style posterior q(z|x); see :class:`AAETransformer`.
+        ``"pointnet"`` reads point clouds (:ref:`point_clouds`).
 
     hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the encoder's shared trunk; the decoder mirrors them.
@@ -61,9 +63,13 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
     activation : {"relu", "leaky_relu", "elu", "tanh", "logistic"}, default="relu"
         Hidden-layer activation of all networks.
 
-    reconstruction_loss : {"mse", "bce"}, default="mse"
+    reconstruction_loss : {"mse", "bce", "chamfer", "emd"}, default="mse"
         See :class:`AAETransformer`. For pixel intensities in [0, 1] prefer
         ``"bce"``, which clustered MNIST's digits better (:ref:`benchmarks`).
+
+    point_dim : int, default=3
+        Coordinates per point when rows are point clouds; see
+        :class:`AAETransformer`.
 
     input_noise : float, default=0.0
         Standard deviation of the Gaussian noise added to the encoder's input
@@ -279,6 +285,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         discriminator_hidden_layer_sizes=(256, 256),
         activation="relu",
         reconstruction_loss="mse",
+        point_dim=3,
         input_components=None,
         input_noise=0.0,
         category_balance=50.0,
@@ -315,6 +322,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
         self.activation = activation
         self.reconstruction_loss = reconstruction_loss
+        self.point_dim = point_dim
         self.input_components = input_components
         self.input_noise = input_noise
         self.category_balance = category_balance

@@ -8,6 +8,11 @@ lives: the caller passes the path, or names it once in the ``SKAAE_MNIST``
 environment variable (:func:`default_mnist_path`).
 :func:`load_mnist_or_digits` falls back to scikit-learn's bundled digits
 when there is no copy, so that examples run anywhere.
+
+For point clouds (one cloud a row, its points' coordinates one after
+another), :func:`make_point_clouds` draws labelled synthetic shapes and
+:func:`load_point_clouds` reads a local folder of ``.npy``, ``.ply`` or
+``.off`` files, such as ModelNet's.
 """
 
 import gzip
@@ -17,9 +22,19 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["default_mnist_path", "load_mnist", "load_mnist_or_digits", "read_idx"]
+from ._mesh_io import read_points, sample_surface
+
+__all__ = [
+    "SHAPE_FAMILIES",
+    "default_mnist_path",
+    "load_mnist",
+    "load_mnist_or_digits",
+    "load_point_clouds",
+    "make_point_clouds",
+    "read_idx",
+]
 
 #: Environment variable naming an MNIST file or folder; read when no path is passed.
 MNIST_ENV_VAR = "SKAAE_MNIST"
@@ -349,3 +364,203 @@ def _to_bunch(arrays, source):
         out[f"X_{split}"] = flat
         out[f"y_{split}"] = y.astype(np.int64)
     return Bunch(**out, image_shape=tuple(int(s) for s in image_shape))
+
+
+# ----------------------------------------------------------- point clouds
+#: The shape families of :func:`make_point_clouds`, in the order of their labels.
+SHAPE_FAMILIES = ("sphere", "torus", "box", "cylinder", "cone")
+
+
+def _sphere(n_points, rng):
+    """An ellipsoid with random semi-axes."""
+    directions = rng.standard_normal((n_points, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return directions * rng.uniform(0.6, 1.0, 3)
+
+
+def _torus(n_points, rng):
+    """A torus around the z axis with random radii, uniform on its surface."""
+    major, minor = rng.uniform(0.55, 0.8), rng.uniform(0.12, 0.3)
+    theta = rng.uniform(0, 2 * np.pi, n_points)
+    # The surface element grows with the distance from the axis: draw the tube
+    # angle by rejection so that the points are uniform on the surface.
+    phi = np.empty(0)
+    while len(phi) < n_points:
+        candidates = rng.uniform(0, 2 * np.pi, 2 * n_points)
+        keep = rng.uniform(0, major + minor, len(candidates)) < major + minor * np.cos(candidates)
+        phi = np.concatenate([phi, candidates[keep]])
+    phi = phi[:n_points]
+    ring = major + minor * np.cos(phi)
+    return np.column_stack([ring * np.cos(theta), ring * np.sin(theta), minor * np.sin(phi)])
+
+
+def _box(n_points, rng):
+    """The surface of a box with random side lengths."""
+    half = rng.uniform(0.3, 1.0, 3) / 2
+    # Faces drawn by their area: the pair of faces normal to axis k has area 4 * prod/half_k.
+    areas = np.prod(half) / half
+    axis = rng.choice(3, size=n_points, p=areas / areas.sum())
+    points = rng.uniform(-1, 1, (n_points, 3))
+    points[np.arange(n_points), axis] = rng.choice([-1.0, 1.0], n_points)
+    return points * half
+
+
+def _cylinder(n_points, rng):
+    """A closed cylinder along z with random radius and height."""
+    radius, height = rng.uniform(0.25, 0.6), rng.uniform(0.6, 1.6)
+    on_side = rng.random(n_points) < height / (height + radius)  # side 2*pi*r*h, caps 2*pi*r^2
+    angle = rng.uniform(0, 2 * np.pi, n_points)
+    distance = np.where(on_side, radius, radius * np.sqrt(rng.random(n_points)))
+    z = np.where(on_side, rng.uniform(-0.5, 0.5, n_points), rng.choice([-0.5, 0.5], n_points))
+    return np.column_stack([distance * np.cos(angle), distance * np.sin(angle), z * height])
+
+
+def _cone(n_points, rng):
+    """A closed cone along z with random base radius and height."""
+    radius, height = rng.uniform(0.3, 0.7), rng.uniform(0.6, 1.6)
+    slant = np.hypot(radius, height)
+    on_side = rng.random(n_points) < slant / (slant + radius)  # side pi*r*s, base pi*r^2
+    angle = rng.uniform(0, 2 * np.pi, n_points)
+    # sqrt: uniform on the area of a disc and of the cone's side alike.
+    fraction = np.sqrt(rng.random(n_points))
+    z = np.where(on_side, height * (1 - fraction), 0.0) - height / 3
+    distance = radius * fraction
+    return np.column_stack([distance * np.cos(angle), distance * np.sin(angle), z])
+
+
+_SHAPE_MAKERS = dict(zip(SHAPE_FAMILIES, (_sphere, _torus, _box, _cylinder, _cone)))
+
+
+def make_point_clouds(
+    n_samples=500, n_points=256, *, shapes=SHAPE_FAMILIES, noise=0.01, random_state=None
+):
+    """Labelled point clouds of simple shapes, sampled on their surfaces.
+
+    Each cloud is one shape of a family with random proportions (an ellipsoid's
+    semi-axes, a torus's radii, a box's sides, a cylinder's or cone's radius
+    and height), axis-aligned, with ``n_points`` points drawn uniformly on
+    its surface (the torus and boxes exactly, the ellipsoid through scaled
+    sphere directions), centred on the middle of its bounding box and
+    scaled into the unit ball, as ModelNet's clouds are usually prepared.
+    Families take turns, so they are equally represented.
+
+    Parameters
+    ----------
+    n_samples : int, default=500
+        Number of clouds.
+    n_points : int, default=256
+        Points per cloud.
+    shapes : sequence of str, default=SHAPE_FAMILIES
+        Families to draw, from ``"sphere"``, ``"torus"``, ``"box"``,
+        ``"cylinder"`` and ``"cone"``; the label of a cloud is the index of its
+        family in this sequence.
+    noise : float, default=0.01
+        Standard deviation of Gaussian noise added to every coordinate.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shapes, their points and the noise.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_points * 3)
+        The clouds, one a row: ``(x1, y1, z1, x2, y2, z2, ...)``.
+    y : ndarray of int of shape (n_samples,)
+        The family of each cloud.
+
+    Examples
+    --------
+    >>> from skaae.datasets import make_point_clouds
+    >>> X, y = make_point_clouds(n_samples=10, n_points=100, random_state=0)
+    >>> X.shape, y[:6].tolist()
+    ((10, 300), [0, 1, 2, 3, 4, 0])
+    """
+    unknown = sorted(set(shapes) - set(SHAPE_FAMILIES))
+    if unknown or not len(shapes):
+        raise ValueError(
+            f"shapes must be a non-empty sequence of {SHAPE_FAMILIES}; got {list(shapes)}."
+        )
+    for name, value in (("n_samples", n_samples), ("n_points", n_points)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    if noise < 0:
+        raise ValueError(f"noise must be non-negative; got {noise}.")
+    rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+    y = np.arange(n_samples) % len(shapes)
+    clouds = np.empty((n_samples, n_points, 3))
+    for i, label in enumerate(y):
+        cloud = _SHAPE_MAKERS[shapes[label]](n_points, rng)
+        cloud -= (cloud.min(axis=0) + cloud.max(axis=0)) / 2
+        clouds[i] = cloud / np.linalg.norm(cloud, axis=1).max()
+    clouds += noise * rng.standard_normal(clouds.shape)
+    return clouds.reshape(n_samples, -1), y.astype(np.int64)
+
+
+def load_point_clouds(path, n_points=1024, *, random_state=None):
+    """Read a folder of point clouds or meshes, one file a shape.
+
+    Reads every ``.npy`` (an array of shape ``(n, 3)``), ``.ply`` (ASCII or
+    binary; vertices, and faces if any) and ``.off`` file below ``path``. A
+    file with faces is a mesh: ``n_points`` points are drawn uniformly on its
+    surface. A file without faces is a cloud: ``n_points`` of its points are
+    drawn without replacement. The label of a file is the name of the
+    folder right below ``path`` that holds it, as in ModelNet's layout
+    (``ModelNet10/chair/train/chair_0001.off`` is a ``chair``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder (or one file).
+    n_points : int or None, default=1024
+        Points per returned cloud. None keeps the clouds' points as stored,
+        which then must be as many in every file.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the drawing of points.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X`` (float64 of shape ``(n_files, n_points * 3)``, a cloud a row,
+        ``(x1, y1, z1, x2, ...)``), ``y`` (int labels, indices into
+        ``target_names``; all 0 when the files sit right in ``path``),
+        ``target_names`` and ``filenames`` (sorted).
+    """
+    root = Path(path)
+    if not root.exists():
+        raise FileNotFoundError(f"No such file or folder: {root}")
+    files = [root] if root.is_file() else sorted(
+        file for file in root.rglob("*") if file.suffix.lower() in (".npy", ".ply", ".off")
+    )
+    if not files:
+        raise ValueError(f"{root} holds no .npy, .ply or .off file.")
+    if n_points is not None and (not isinstance(n_points, (int, np.integer)) or n_points < 1):
+        raise ValueError(f"n_points must be a positive int or None; got {n_points!r}.")
+    rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+    clouds = []
+    for file in files:
+        points, faces = read_points(file)
+        if n_points is None:
+            if len(faces):
+                raise ValueError(f"{file} is a mesh: pass n_points to sample its surface.")
+        elif len(faces):
+            points = sample_surface(points, faces, n_points, rng)
+        elif len(points) < n_points:
+            raise ValueError(
+                f"{file} has {len(points)} points, fewer than n_points={n_points}."
+            )
+        else:
+            points = points[rng.choice(len(points), n_points, replace=False)]
+        clouds.append(points)
+    sizes = sorted({len(cloud) for cloud in clouds})
+    if len(sizes) > 1:
+        raise ValueError(
+            f"The clouds have different numbers of points ({sizes[0]} to {sizes[-1]}); "
+            "pass n_points to draw the same number from each."
+        )
+    folders = [
+        file.relative_to(root).parts[0] if len(file.relative_to(root).parts) > 1 else ""
+        for file in files
+    ] if root.is_dir() else [""]
+    target_names, y = np.unique(folders, return_inverse=True)
+    return Bunch(
+        X=np.stack(clouds).reshape(len(clouds), -1), y=y.astype(np.int64),
+        target_names=target_names, filenames=np.array([str(file) for file in files]),
+    )

@@ -162,13 +162,20 @@ class AAETransformer(BaseAAE):
         cost of compiling its kernels; ``"auto"`` searches exactly up to
         100,000 rows and approximately beyond.
 
-    encoder : {"deterministic", "gaussian", "universal"}, default="deterministic"
+    encoder : {"deterministic", "gaussian", "universal", "pointnet"}, \
+            default="deterministic"
         Kind of posterior q(z|x) (paper §2): a deterministic map, a Gaussian
         with the reparametrization trick, or a universal approximator f(x, eta)
         fed random noise eta of the input's size. The paper found the three
         to give similar results, the deterministic one being the simplest.
         At inference the Gaussian encoder returns its mean and the universal
         one is fed eta = 0, so :meth:`transform` is deterministic.
+        ``"pointnet"``: each row is a point cloud (see ``point_dim``), read
+        by a deterministic PointNet (the 3d-AAE of Zamorski et al., 2019): the
+        hidden layers are applied to every point alike, then the maximum over
+        the points goes through one more layer, so the code does not depend on
+        the order of the points. It needs ``reconstruction_loss="chamfer"``
+        or ``"emd"`` (:ref:`point_clouds`).
 
     hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the encoder's hidden layers; the decoder mirrors them.
@@ -179,7 +186,7 @@ class AAETransformer(BaseAAE):
     activation : {"relu", "leaky_relu", "elu", "tanh", "logistic"}, default="relu"
         Hidden-layer activation of all three networks.
 
-    reconstruction_loss : {"mse", "bce"}, default="mse"
+    reconstruction_loss : {"mse", "bce", "chamfer", "emd"}, default="mse"
         ``"mse"``: squared error in the units of ``X``, divided by the mean
         feature variance (predicting the mean scores 1), for any real-valued
         features. As in :class:`~sklearn.decomposition.PCA`, features weigh by
@@ -187,7 +194,26 @@ class AAETransformer(BaseAAE):
         first when their units are not comparable (the encoder itself always
         sees standardised input). ``"bce"``: binary cross-entropy with a sigmoid
         output, for data in [0, 1] such as pixel intensities (the paper's
-        MNIST setting); decoded outputs then stay in [0, 1].
+        MNIST setting); decoded outputs then stay in [0, 1]. ``"chamfer"`` and
+        ``"emd"``: each row is a point cloud (see ``point_dim``) and the
+        decoder emits a cloud of as many points, compared with the input as a
+        set: by the Chamfer distance (each point's squared distance to the
+        nearest point of the other cloud, both ways), or by the earth mover's
+        distance (the optimal one-to-one matching of the points, exact by
+        scipy's ``linear_sum_assignment`` on the CPU: cubic in the points, so
+        for clouds of a few hundred points). Either is divided by the mean
+        squared extent of a point, so that predicting the mean cloud scores
+        about 1 whatever the units.
+
+    point_dim : int, default=3
+        Coordinates per point when rows are point clouds (``encoder="pointnet"``
+        or a set ``reconstruction_loss``): a row holds the coordinates of one
+        cloud's points one after another, ``(x1, y1, z1, x2, y2, z2, ...)``,
+        so ``n_features`` must be a multiple of it. The scaling is then one
+        mean and standard deviation per coordinate axis, and the neighbour
+        graph is searched on each cloud's coordinates sorted along every axis,
+        neither of which depends on the order of the points. Ignored for
+        tables.
 
     input_noise : float, default=0.3
         Standard deviation of the Gaussian noise added to the encoder's input
@@ -403,6 +429,7 @@ class AAETransformer(BaseAAE):
         discriminator_hidden_layer_sizes=(256, 256),
         activation="relu",
         reconstruction_loss="mse",
+        point_dim=3,
         input_noise=0.3,
         input_components="auto",
         batch_size="auto",
@@ -442,6 +469,7 @@ class AAETransformer(BaseAAE):
         self.discriminator_hidden_layer_sizes = discriminator_hidden_layer_sizes
         self.activation = activation
         self.reconstruction_loss = reconstruction_loss
+        self.point_dim = point_dim
         self.input_noise = input_noise
         self.input_components = input_components
         self.batch_size = batch_size
@@ -660,8 +688,7 @@ class AAETransformer(BaseAAE):
         """
         check_is_fitted(self)
         Z = self._validate_codes(Z)
-        X = _engine.inference.decode_representation(self.model_, Z, self.device_)
-        return self._unproject(X).astype(Z.dtype, copy=False)
+        return self._decode_inputs(Z, Z.dtype)
 
     def sample(self, n_samples=1, y=None, random_state=None):
         """Generate data by decoding draws of the prior.

@@ -42,6 +42,16 @@ def encode(model, X, device, hard_cluster_heads=False):
     return _numpy(_apply(encode_rows, X, device))
 
 
+def decoder_inputs(model, X, device, hard_categories=False):
+    """The decoder's input for each row of ``X`` (float32 ndarray); see
+    ``model.decoder_input``."""
+
+    def decoder_input(rows):
+        return model.decoder_input(rows, hard_categories)
+
+    return _numpy(_apply(decoder_input, X, device))
+
+
 def category_logits(model, X, device):
     """The logits of q(y|x) of each row of ``X``, a float32 ndarray."""
     return _numpy(_apply(model.classify, X, device))

@@ -23,6 +23,11 @@ decoder's raw output back to the data space:
   as the informative ones; predicting the mean scores 1 whatever the units.
 * ``reconstruction_loss="bce"``: the decoder predicts logits of data in [0, 1];
   the data-space output is ``sigmoid(raw)``.
+* ``reconstruction_loss="chamfer"`` or ``"emd"``: rows are point clouds (see
+  :mod:`~skaae._engine.point_clouds`); the output is mapped back as for
+  ``"mse"`` and compared with the input cloud as a set of points, by the
+  Chamfer or earth mover's distance over the mean squared extent of a point
+  (the sum of the coordinates' variances).
 """
 
 from dataclasses import asdict, dataclass
@@ -32,8 +37,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from .networks import Encoder, mlp, reset_parameters
+from .point_clouds import SET_DISTANCES, as_points
 
-RECONSTRUCTION_LOSSES = ("mse", "bce")
+RECONSTRUCTION_LOSSES = ("mse", "bce", *SET_DISTANCES)
+
+
+def _categories(logits, hard, dtype):
+    """y from the logits of q(y|x): its probabilities, or with ``hard`` the one-hot
+    row of the most probable category."""
+    if hard:
+        return F.one_hot(logits.argmax(dim=1), logits.shape[1]).to(dtype)
+    return torch.softmax(logits, dim=1)
 
 
 LAYOUT_KINDS = ("continuous", "categorical", "cluster_heads")
@@ -126,6 +140,9 @@ class ModelConfig:
     # label-guided regularization off. One extra slot marks unlabeled rows.
     n_label_slots: int = 0
     layout: LatentLayout = LatentLayout()
+    # Coordinates per point, read when rows are point clouds (encoder
+    # "pointnet", or a set reconstruction loss).
+    point_dim: int = 3
 
     def to_dict(self):
         """Return the configuration as a plain dict."""
@@ -180,6 +197,7 @@ class AdversarialAutoencoder(nn.Module):
             config.activation,
             config.encoder,
             config.layout.n_categories,
+            config.point_dim,
         )
         self.decoder = mlp(
             config.layout.n_decoder_inputs(config.n_components),
@@ -286,11 +304,16 @@ class AdversarialAutoencoder(nn.Module):
         Z, logits = self.encode_latent(X, generator)
         if self.cluster_head_units is None:
             return Z
-        if hard_cluster_heads:
-            categories = F.one_hot(logits.argmax(dim=1), logits.shape[1]).to(Z.dtype)
-        else:
-            categories = torch.softmax(logits, dim=1)
-        return self.represent(Z, categories)
+        return self.represent(Z, _categories(logits, hard_cluster_heads, Z.dtype))
+
+    def decoder_input(self, X, hard_categories=False):
+        """Return the decoder's input for data-space ``X`` (see :meth:`represent`),
+        deterministically: y is q(y|x), or with ``hard_categories`` the one-hot row
+        of its most probable category."""
+        Z, logits = self.encode_latent(X)
+        if logits is None:
+            return Z
+        return self.represent(Z, _categories(logits, hard_categories, Z.dtype))
 
     def classify(self, X):
         """Return the logits of q(y|x) for data-space ``X`` (the (y, z) layout)."""
@@ -329,8 +352,15 @@ class AdversarialAutoencoder(nn.Module):
 
     def reconstruction_loss(self, raw, X):
         """Mean reconstruction error of raw decoder output against data-space ``X``."""
-        if self.config.reconstruction_loss == "bce":
+        loss = self.config.reconstruction_loss
+        if loss == "bce":
             return F.binary_cross_entropy_with_logits(raw, X)
+        if loss in SET_DISTANCES:
+            point_dim = self.config.point_dim
+            distances = SET_DISTANCES[loss](
+                as_points(self.to_data_space(raw), point_dim), as_points(X, point_dim)
+            )
+            return distances.mean() / (self.mean_variance * point_dim)
         return F.mse_loss(self.to_data_space(raw), X) / self.mean_variance
 
     def discriminate(self, Z, label_codes=None):

@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from .point_clouds import as_points
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.2),
@@ -18,7 +20,7 @@ ACTIVATIONS = {
     "logistic": nn.Sigmoid,
 }
 
-ENCODER_KINDS = ("deterministic", "gaussian", "universal")
+ENCODER_KINDS = ("deterministic", "gaussian", "universal", "pointnet")
 
 
 def hidden_stack(n_inputs, hidden_layer_sizes, activation):
@@ -64,6 +66,36 @@ def reset_parameters(module, generator):
                 layer.bias.uniform_(-bound, bound, generator=generator)
 
 
+class PointNetTrunk(nn.Module):
+    """PointNet's encoder trunk: a per-point MLP, a maximum over points, a dense layer.
+
+    Parameters
+    ----------
+    point_dim : int
+        Coordinates per point.
+    hidden_layer_sizes : tuple of int
+        Widths of the per-point layers (shared by every point); the dense
+        layer after the pooling has the last width.
+    activation : str
+        Hidden activation.
+    """
+
+    def __init__(self, point_dim, hidden_layer_sizes, activation):
+        super().__init__()
+        if not hidden_layer_sizes:
+            raise ValueError("encoder='pointnet' needs at least one hidden layer.")
+        self.point_dim = point_dim
+        self.per_point, width = hidden_stack(point_dim, hidden_layer_sizes, activation)
+        # A dense layer after the pooling, as in PointNet, so the code is not a
+        # linear function of per-point maxima alone.
+        self.pooled, self.width = hidden_stack(width, (width,), activation)
+
+    def forward(self, rows):
+        """Features of shape ``(n_clouds, width)`` of flattened clouds ``rows``."""
+        features = self.per_point(as_points(rows, self.point_dim))
+        return self.pooled(features.amax(dim=1))
+
+
 class Encoder(nn.Module):
     """q(z|x) of the paper's §2, and optionally q(y|x) of §5-§7, on one trunk.
 
@@ -77,25 +109,36 @@ class Encoder(nn.Module):
         Dimensionality of the style code z.
     activation : str
         Hidden activation.
-    kind : {"deterministic", "gaussian", "universal"}
+    kind : {"deterministic", "gaussian", "universal", "pointnet"}
         Posterior of z. ``"deterministic"``: z = f(x). ``"gaussian"``:
         z ~ N(mu(x), sigma(x)^2) through the reparametrization trick.
         ``"universal"``: z = f(x, eta) with eta ~ N(0, I) of the input's size
         fed next to x (the universal approximator posterior).
+        ``"pointnet"``: z = f(x) deterministic, with x a point cloud read by
+        :class:`PointNetTrunk` (the 3d-AAE).
     n_categories : int, default=0
         Size of the categorical code y (classes or clusters): a second head
         on the trunk gives its logits. 0 leaves it out.
+    point_dim : int, default=3
+        Coordinates per point of the ``"pointnet"`` encoder's clouds.
     """
 
     def __init__(
-        self, n_inputs, hidden_layer_sizes, n_components, activation, kind, n_categories=0
+        self, n_inputs, hidden_layer_sizes, n_components, activation, kind, n_categories=0,
+        point_dim=3,
     ):
         super().__init__()
         if kind not in ENCODER_KINDS:
             raise ValueError(f"encoder must be one of {ENCODER_KINDS}; got {kind!r}.")
         self.kind = kind
         self.n_noise = n_inputs if kind == "universal" else 0
-        self.trunk, width = hidden_stack(n_inputs + self.n_noise, hidden_layer_sizes, activation)
+        if kind == "pointnet":
+            self.trunk = PointNetTrunk(point_dim, hidden_layer_sizes, activation)
+            width = self.trunk.width
+        else:
+            self.trunk, width = hidden_stack(
+                n_inputs + self.n_noise, hidden_layer_sizes, activation
+            )
         n_heads = 2 if kind == "gaussian" else 1
         self.style_head = nn.Linear(width, n_heads * n_components)
         self.category_head = nn.Linear(width, n_categories) if n_categories else None

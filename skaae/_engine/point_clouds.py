@@ -1,0 +1,75 @@
+"""Point clouds: a permutation-invariant encoder trunk and set reconstruction losses.
+
+The 3d-AAE of Zamorski et al. (2019, "Adversarial autoencoders for compact
+representations of 3D point clouds") is an adversarial autoencoder whose
+encoder is a PointNet (Qi et al., 2017): one small network applied to every
+point alike, then a maximum over the points, so the code does not depend on
+the order in which a cloud lists its points. Its decoder emits a fixed number
+of points, compared with the input cloud by a distance between sets (Chamfer,
+or the earth mover's distance) rather than point by point.
+
+The encoder's trunk is :class:`~skaae._engine.networks.PointNetTrunk`. A cloud
+travels as one row of the estimators' 2-D ``X``: the coordinates
+of its points one after another, ``(x1, y1, z1, x2, y2, z2, ...)``.
+"""
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+
+def as_points(rows, point_dim):
+    """View rows of shape ``(n_clouds, n_points * point_dim)`` as ``(n_clouds, n_points,
+    point_dim)``."""
+    return rows.reshape(rows.shape[0], -1, point_dim)
+
+
+def chamfer_distance(A, B):
+    """Symmetric Chamfer distance between clouds ``A`` and ``B``, cloud by cloud.
+
+    Parameters
+    ----------
+    A : torch.Tensor of shape (n_clouds, n_points_a, point_dim)
+    B : torch.Tensor of shape (n_clouds, n_points_b, point_dim)
+
+    Returns
+    -------
+    distance : torch.Tensor of shape (n_clouds,)
+        The mean over the points of ``A`` of the squared distance to the
+        nearest point of ``B``, plus the same from ``B`` to ``A``.
+    """
+    squared = torch.cdist(A, B).pow(2)
+    return squared.amin(dim=2).mean(dim=1) + squared.amin(dim=1).mean(dim=1)
+
+
+def earth_movers_distance(A, B):
+    """Earth mover's distance between clouds of equal size, cloud by cloud.
+
+    Between two clouds of ``n`` equally weighted points it is the mean squared
+    distance of the optimal one-to-one matching of their points, found here
+    by scipy's :func:`~scipy.optimize.linear_sum_assignment` (exact, cubic in
+    the points, on the CPU). The matching is held fixed, so the gradient is
+    that of the matched squared distances.
+
+    Parameters
+    ----------
+    A, B : torch.Tensor of shape (n_clouds, n_points, point_dim)
+
+    Returns
+    -------
+    distance : torch.Tensor of shape (n_clouds,)
+    """
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(
+            "The earth mover's distance needs clouds of equal size; got "
+            f"{A.shape[1]} and {B.shape[1]} points."
+        )
+    squared = torch.cdist(A, B).pow(2)
+    costs = squared.detach().float().cpu().numpy()
+    matches = np.stack([linear_sum_assignment(cost)[1] for cost in costs])
+    matched = torch.as_tensor(matches, device=A.device).unsqueeze(2)
+    return squared.gather(2, matched).squeeze(2).mean(dim=1)
+
+
+#: The set distances of ``reconstruction_loss``, by name.
+SET_DISTANCES = {"chamfer": chamfer_distance, "emd": earth_movers_distance}

@@ -1,0 +1,52 @@
+"""What the estimators do differently when each row of ``X`` is a point cloud.
+
+A cloud is one row, the coordinates of its points one after another
+(``x1, y1, z1, x2, ...``), so scikit-learn's 2-D contract holds. The order of
+the points carries no meaning, so everything computed from the rows must not
+depend on it: the scaling is one mean and one standard deviation per
+coordinate axis (not per column), and the neighbour graph is searched on each
+cloud's coordinates sorted axis by axis.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def check_point_clouds(X, point_dim, estimator):
+    """Raise unless the validated rows ``X`` are clouds of ``point_dim``-D points."""
+    name = type(estimator).__name__
+    if sp.issparse(X):
+        raise TypeError(
+            f"{name} reads point clouds as dense rows; got a sparse matrix. Convert "
+            "it with X.toarray()."
+        )
+    if X.shape[1] % point_dim:
+        raise ValueError(
+            f"X has {X.shape[1]} features, which is not a multiple of point_dim="
+            f"{point_dim}: each row must hold the {point_dim} coordinates of each point "
+            "of one cloud, one point after another."
+        )
+
+
+def pooled_statistics(mean, std, point_dim):
+    """Per-column mean and standard deviation (of a cloud's point slots) pooled into
+    one per coordinate axis and repeated for every point, so that standardising
+    moves and scales every point alike."""
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1, point_dim)
+    variance = np.asarray(std, dtype=np.float64).reshape(-1, point_dim) ** 2
+    axis_mean = mean.mean(axis=0)
+    # The variance of the pooled points: within each slot plus between the slots.
+    axis_variance = (variance + (mean - axis_mean) ** 2).mean(axis=0)
+    n_points = mean.shape[0]
+    return np.tile(axis_mean, n_points), np.tile(np.sqrt(axis_variance), n_points)
+
+
+def sorted_coordinates(X, point_dim):
+    """Each cloud's values sorted along every coordinate axis, of ``X``'s shape.
+
+    Invariant to the order of the points; the Euclidean distance between two
+    rows of it is the root of the summed squared 1-D Wasserstein distances
+    between the clouds' coordinates along each axis.
+    """
+    clouds = np.asarray(X).reshape(X.shape[0], -1, point_dim)
+    return np.sort(clouds, axis=1).transpose(0, 2, 1).reshape(X.shape[0], -1)
