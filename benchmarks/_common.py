@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import Bunch
 
 import skaae
-from skaae.datasets import load_mnist
+from skaae.datasets import load_mnist, make_point_clouds
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The copy of MNIST kept beside the repository in this workspace. The library names no
@@ -74,6 +74,9 @@ SWISS_ROLL_ROWS = 10000
 SWISS_ROLL_FEATURES = 50
 SWISS_ROLL_NOISE = 0.05
 SWISS_ROLL_BINS = 10
+#: The point-cloud shapes: clouds and points a cloud.
+SHAPES_ROWS = 1000
+SHAPES_POINTS = 256
 #: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
 WARM_UP_ROWS = 512
 #: Neighbours of the held-out classifier and of trustworthiness.
@@ -135,10 +138,11 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
 
     Parameters
     ----------
-    dataset : {"mnist", "digits", "swiss_roll"}
+    dataset : {"mnist", "digits", "swiss_roll", "shapes"}
         MNIST (read from ``mnist_path``; nothing is downloaded), scikit-learn's
-        8x8 digits, the quick stand-in (pixels of both scaled to [0, 1]), or
-        :func:`swiss_roll`, whose true 2-D coordinates are known.
+        8x8 digits, the quick stand-in (pixels of both scaled to [0, 1]),
+        :func:`swiss_roll`, whose true 2-D coordinates are known, or point
+        clouds of five shape families (:func:`skaae.datasets.make_point_clouds`).
     mnist_path : path-like, default=None
         MNIST ``.npz`` file or folder, for ``dataset="mnist"``.
     n_train, n_test : int, default=None
@@ -161,9 +165,14 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
         mnist = load_mnist(mnist_path)
         X_train, y_train, X_test, y_test = mnist.X_train, mnist.y_train, mnist.X_test, mnist.y_test
         source = f"MNIST from {Path(mnist_path).resolve()}"
-    elif dataset in ("digits", "swiss_roll"):
+    elif dataset in ("digits", "swiss_roll", "shapes"):
         if dataset == "digits":
             arrays, source = scaled_digits(), "scikit-learn digits (8x8) scaled to [0, 1]"
+        elif dataset == "shapes":
+            X, y = make_point_clouds(SHAPES_ROWS, SHAPES_POINTS, random_state=DATA_SEED)
+            arrays = X.astype(np.float32), y
+            source = (f"skaae.datasets.make_point_clouds: {SHAPES_ROWS:,} clouds of "
+                      f"{SHAPES_POINTS} points, five shape families (seed {DATA_SEED})")
         else:
             arrays = swiss_roll()
             source = (f"scikit-learn's swiss roll, {SWISS_ROLL_ROWS:,} points carried into "
@@ -187,9 +196,10 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
         rows = f"all {len(X_train):,} training and {len(X_test):,} test rows"
     else:
         rows = f"the first {len(X_train):,} training and first {len(X_test):,} test rows"
-    if dataset != "swiss_roll":
+    if dataset in ("mnist", "digits"):
         rows += ", pixels scaled to [0, 1]"
-    names = {"mnist": "MNIST", "digits": "Digits", "swiss_roll": "Swiss roll"}
+    names = {"mnist": "MNIST", "digits": "Digits", "swiss_roll": "Swiss roll",
+             "shapes": "Shapes"}
     return Bunch(X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                  name=names[dataset], description=f"{source}: {rows}", **extras)
 

@@ -46,6 +46,7 @@ import mnist_clustering  # noqa: E402
 import mnist_likelihood  # noqa: E402
 import mnist_semisupervised  # noqa: E402
 import peers  # noqa: E402
+import point_clouds  # noqa: E402
 import scale  # noqa: E402
 from _common import (  # noqa: E402
     SHARED_MNIST, default_mnist_path, jsonable, load_data, log, machine_info,
@@ -55,7 +56,7 @@ from _common import (  # noqa: E402
 #: EXPERIMENTS, run(data, options, params, output) and to_markdown(report).
 BENCHMARKS = {module.__name__: module for module in (
     mnist_2d, mnist_semisupervised, mnist_clustering, mnist_likelihood, peers, digits_settings,
-    maps, scale, data_parallel)}
+    maps, scale, data_parallel, point_clouds)}
 RESULTS = HERE / "results"
 #: Options every benchmark has, and their defaults.
 COMMON_OPTIONS = {"dataset": "mnist", "threads": None}

@@ -44,9 +44,10 @@ def pooled_statistics(mean, std, point_dim):
 def sorted_coordinates(X, point_dim):
     """Each cloud's values sorted along every coordinate axis, of ``X``'s shape.
 
-    Invariant to the order of the points; the Euclidean distance between two
-    rows of it is the root of the summed squared 1-D Wasserstein distances
-    between the clouds' coordinates along each axis.
+    Invariant to the order of the points: the squared Euclidean distance
+    between two rows of it is the number of points times the sum over the axes
+    of the squared 1-D Wasserstein distance between the two clouds' coordinates
+    along that axis.
     """
     clouds = np.asarray(X).reshape(X.shape[0], -1, point_dim)
     return np.sort(clouds, axis=1).transpose(0, 2, 1).reshape(X.shape[0], -1)

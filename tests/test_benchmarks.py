@@ -512,3 +512,18 @@ def test_data_parallel_digits(runner, tmp_path):
     assert one["epochs"] == two["epochs"] == 2 and one["fit_s"] > 0 and two["fit_s"] > 0
     assert 0 <= two["knn_accuracy"] <= 1
     assert "| 2 | 1 | 629 / 628 | cpu | 2 |" in markdown
+
+
+def test_point_clouds_shapes(runner, tmp_path):
+    report, markdown = run(runner, tmp_path, [
+        "point_clouds", "shapes", "--seeds", "0", "--set", "n_train=60", "--set", "n_test=30",
+        "--set", "max_iter=2", "--set", "medoid_candidates=10",
+        "--set", "clusterer={'encoder': 'pointnet', 'reconstruction_loss': 'chamfer', "
+        "'hidden_layer_sizes': (16,), 'max_iter': 2}"])
+    (result,) = report["runs"]
+    assert report["settings"]["n_train"] == 60 and report["settings"]["n_test"] == 30
+    assert result["chamfer"] > 0 and report["medoid_chamfer"] > 0
+    for key in ("codes_kmeans_ari", "clusterer_ari", "sorted_kmeans_ari"):
+        assert -1 <= result[key] <= 1
+    assert "| 3d-AAE: `AAETransformer` (PointNet, Chamfer) |" in markdown
+    assert "`encoder='pointnet'`" in markdown
