@@ -43,6 +43,8 @@ RECIPE = {
 #: The benchmark's own settings and their defaults (the rest are AAETransformer's).
 OPTIONS = {
     "dataset": "shapes",
+    "n_train": None,        # the first training and ...
+    "n_test": None,         # ... test clouds (None: all)
     "test_fraction": 0.25,
     "seeds": (0, 1, 2),
     "n_clusters": 5,
