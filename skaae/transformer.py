@@ -131,8 +131,11 @@ class AAETransformer(BaseAAE):
         between clusters, it makes maps worse, hence
         ``n_cluster_heads="auto"``. ``"auto"``: 1.0, or 0 with a label-aware
         prior (mixture or swiss roll), whose components already give the
-        map its shape. 0 is the paper's model: the codes then follow the
-        prior itself (:ref:`benchmarks`).
+        map its shape, and 0 for point clouds (``encoder="pointnet"`` or a set
+        ``reconstruction_loss``), where encoding the neighbours of every row
+        at every step costs many times the fit (:ref:`point_clouds`). 0 is
+        the paper's model: the codes then follow the prior itself
+        (:ref:`benchmarks`).
 
     n_neighbors : int, default=15
         Neighbours per row of the graph of ``neighbor_weight``. Data with
@@ -669,6 +672,10 @@ class AAETransformer(BaseAAE):
             return 0.0
         if self.neighbor_weight != "auto":
             return self.neighbor_weight
+        if self._reads_point_clouds:
+            # The term encodes n_neighbor_samples more clouds a row at every step,
+            # each through a network run on every point: many times the cost.
+            return 0.0
         if prior is None:
             prior = check_prior(self.prior, self.n_components)
         return 0.0 if prior.supports_labels else AUTO_NEIGHBOR_WEIGHT

@@ -301,3 +301,13 @@ def test_load_point_clouds_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no .npy"):
         load_point_clouds(tmp_path / "empty")
+
+
+def test_the_map_term_is_off_by_default_for_clouds(shapes):
+    X, *_ = shapes
+    auto = AAETransformer(encoder="pointnet", reconstruction_loss="chamfer", max_iter=1,
+                          hidden_layer_sizes=(16,), random_state=0).fit(X[:60])
+    assert auto.model_.config.layout.kind == "continuous"  # no neighbour term, no heads
+    on = AAETransformer(encoder="pointnet", reconstruction_loss="chamfer", max_iter=1,
+                        hidden_layer_sizes=(16,), neighbor_weight=1.0, random_state=0)
+    assert on.fit(X[:60]).model_.config.layout.kind == "cluster_heads"
