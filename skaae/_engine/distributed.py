@@ -130,6 +130,37 @@ def average_gradients(parameters):
         offset += size
 
 
+class _GatherRows(torch.autograd.Function):
+    """Every rank's rows in rank order; the backward pass returns to each rank the
+    gradient that every rank's loss sends to its rows."""
+
+    @staticmethod
+    def forward(ctx, rows):
+        ctx.rank, ctx.n_rows = dist.get_rank(), rows.shape[0]
+        local = rows.detach().float().to(_communication_device(rows.device)).contiguous()
+        gathered = [torch.empty_like(local) for _ in range(dist.get_world_size())]
+        _collective(dist.all_gather, gathered, local)
+        return torch.cat(gathered).to(device=rows.device, dtype=rows.dtype)
+
+    @staticmethod
+    def backward(ctx, gradient):
+        total = all_reduce(gradient.float().contiguous()).to(gradient.dtype)
+        return total[ctx.rank * ctx.n_rows:(ctx.rank + 1) * ctx.n_rows]
+
+
+def gather_rows(rows):
+    """Every rank's ``rows`` stacked in rank order, differentiable, and this rank's
+    offset in them; ``(rows, 0)`` without a process group.
+
+    Every rank must pass as many rows (the ranks' minibatches have one size).
+    A loss that reads another rank's rows sends them its gradient: summed with
+    that rank's own, it is the gradient of the ranks' losses together.
+    """
+    if not is_distributed():
+        return rows, 0
+    return _GatherRows.apply(rows), dist.get_rank() * rows.shape[0]
+
+
 def total_rows(n_rows):
     """The rows of all ranks together."""
     return int(all_reduce(torch.tensor(n_rows, dtype=torch.int64)))

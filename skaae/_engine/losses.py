@@ -21,6 +21,8 @@ Adding a term means writing its class here and appending it in
 import torch
 from torch.nn import functional as F
 
+from . import distributed
+
 # UMAP's kernel for its defaults min_dist=0.1, spread=1.0 (umap.umap_.find_ab_params).
 KERNEL_A = 1.577
 KERNEL_B = 0.895
@@ -120,24 +122,28 @@ def neighbor_embedding_loss(codes, neighbor_codes, generator):
     loss : torch.Tensor of shape ()
         Mean over rows and draws of ``-log q`` for the row and its neighbour
         plus ``-log(1 - q)`` for each of ``N_NEGATIVES`` other rows of the
-        minibatch (random cyclic shifts of it, so never the row itself): as
-        in UMAP, every positive pair comes with its own negative ones.
+        minibatch (random cyclic shifts of it, so never the row itself; the
+        minibatch of every rank in a distributed fit): as in UMAP, every
+        positive pair comes with its own negative ones.
     """
     n_samples, n_components = codes.shape
     neighbor_codes = neighbor_codes.reshape(-1, n_samples, n_components)
     attraction = torch.log1p(_kernel_term((codes - neighbor_codes).pow(2).sum(dim=2)))
-    if n_samples < 2:
+    # In a distributed fit the negatives come from every rank's minibatch, as
+    # they would from the whole minibatch in one process.
+    pool, offset = distributed.gather_rows(codes)
+    if len(pool) < 2:
         return attraction.mean()
     n_draws = len(neighbor_codes)
     # Index arithmetic rather than torch.roll: the shifts stay on the device (no sync).
     shifts = torch.randint(
-        1, n_samples, (n_draws * N_NEGATIVES, 1), generator=generator, device=generator.device
+        1, len(pool), (n_draws * N_NEGATIVES, 1), generator=generator, device=generator.device
     )
-    partners = (torch.arange(n_samples, device=codes.device) + shifts) % n_samples
-    # index_select, not codes[partners]: on the CPU the backward of advanced
+    partners = (torch.arange(offset, offset + n_samples, device=codes.device) + shifts) % len(pool)
+    # index_select, not pool[partners]: on the CPU the backward of advanced
     # indexing adds into large gradients in parallel, in no fixed order, so
     # two fits with the same random_state would differ.
-    partner_codes = codes.index_select(0, partners.reshape(-1))
+    partner_codes = pool.index_select(0, partners.reshape(-1))
     squared = (codes - partner_codes.reshape(-1, n_samples, n_components)).pow(2).sum(dim=2)
     # -log(1 - q) = log(1 + 1 / (a d^(2b))), summed over the negatives of each pair.
     repulsion = torch.log1p(1.0 / _kernel_term(squared.clamp_min(MIN_SQUARED_DISTANCE)))
