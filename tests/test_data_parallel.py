@@ -23,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from skaae import AAEClassifier, AAEClusterer, AAETransformer
+from skaae._engine.distributed import gather_rows
 
 if not dist.is_available():
     pytest.skip("torch.distributed is not available", allow_module_level=True)
@@ -53,6 +54,11 @@ def _scenario_fits(rank, size):
     X_train, X_test, y_train, _ = _digits()
     X, y = X_train[rank::size], y_train[rank::size]
     report = {}
+    # Three rows a rank, gathered; rank r's loss weighs the pool by (r + 1) * [0, ..., 5].
+    rows = (torch.arange(3.0) + 10 * rank).reshape(3, 1).requires_grad_()
+    pool, offset = gather_rows(rows)
+    (pool * (rank + 1) * torch.arange(6.0).reshape(6, 1)).sum().backward()
+    report["gather"] = (pool.detach().numpy(), offset, rows.grad.numpy())
     transformer = AAETransformer(random_state=0, **MAP_PARAMS).fit(X)
     report["transformer"] = (_weights(transformer.model_), transformer.transform(X_test))
     # Rank 0 has labels of digits 0-4 only and rank 1 of 5-9: the classes are their union.
@@ -216,6 +222,14 @@ def test_early_stopping_and_partial_fit_keep_the_ranks_together(fits):
     assert 2 < len(first["early_stopping"][1]) < 30  # stopped early, on both ranks
     for a, b in zip(first["partial_fit"][0], second["partial_fit"][0]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_gathered_rows_get_the_gradient_of_every_ranks_loss(fits):
+    for rank, (pool, offset, gradient) in enumerate(report["gather"] for report in fits):
+        np.testing.assert_array_equal(pool.ravel(), [0, 1, 2, 10, 11, 12])
+        assert offset == 3 * rank
+        # (0 + 1) + (1 + 1) times the weights of this rank's rows in the pool.
+        np.testing.assert_array_equal(gradient.ravel(), 3 * np.arange(3 * rank, 3 * rank + 3))
 
 
 def test_ranks_agree_on_classes_and_projection(fits):
