@@ -92,7 +92,8 @@ def run(data, options, params, output):
         start = time.perf_counter()
         aae = AAETransformer(**params, random_state=seed).fit(data.X_train)
         transformer_fit_s = time.perf_counter() - start
-        reconstructions = aae.inverse_transform(aae.transform(data.X_test))
+        test_codes = aae.transform(data.X_test)
+        reconstructions = aae.inverse_transform(test_codes)
         codes = KMeans(k, n_init=10, random_state=seed).fit(aae.transform(data.X_train))
         start = time.perf_counter()
         clusterer = AAEClusterer(n_clusters=k, **options["clusterer"], random_state=seed)
@@ -104,7 +105,7 @@ def run(data, options, params, output):
             "transformer_fit_s": transformer_fit_s,
             "chamfer": float(chamfer(reconstructions, data.X_test).mean()),
             "codes_kmeans_ari": adjusted_rand_score(
-                data.y_test, codes.predict(aae.transform(data.X_test))),
+                data.y_test, codes.predict(test_codes)),
             "clusterer_fit_s": clusterer_fit_s,
             "clusterer_ari": adjusted_rand_score(data.y_test, clusterer.predict(data.X_test)),
             "sorted_kmeans_ari": adjusted_rand_score(data.y_test, kmeans.predict(sorted_test)),

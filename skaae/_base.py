@@ -20,7 +20,6 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -30,6 +29,7 @@ from ._labels import labels_in_classes, shared_labels, split_labels
 from ._neighbor_search import METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors
 from ._point_clouds import check_point_clouds, pooled_statistics, sorted_coordinates
 from ._validation import check_layer_sizes, check_positive_int
+from ._validation import random_seed as _seed
 
 
 def _feature_statistics(X):
@@ -64,14 +64,6 @@ def _history_length(history):
     """Epochs recorded in ``history`` (a dict of per-phase loss lists)."""
     return max(map(len, history.values()), default=0)
 
-
-def _seed(random_state):
-    """A fresh int seed drawn from ``random_state`` (int, RandomState or None)."""
-    return check_random_state(random_state).randint(np.iinfo(np.int32).max)
-
-
-#: The reconstruction losses that compare rows as sets of points.
-SET_DISTANCES = ("chamfer", "emd")
 
 #: ``input_components="auto"`` projects data wider than this many features ...
 AUTO_INPUT_MIN_FEATURES = 100
@@ -401,15 +393,15 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     @property
     def _reads_point_clouds(self):
         """Whether each row is a point cloud: a PointNet encoder or a set distance."""
-        return self.encoder == "pointnet" or self.reconstruction_loss in SET_DISTANCES
+        return self.encoder == "pointnet" or self.reconstruction_loss in _engine.SET_DISTANCES
 
     def _check_point_cloud_settings(self, X):
         """Raise unless ``X`` and the parameters suit point clouds."""
-        if self.reconstruction_loss not in SET_DISTANCES:
+        if self.reconstruction_loss not in _engine.SET_DISTANCES:
             raise ValueError(
                 f"encoder='pointnet' reads unordered points, but reconstruction_loss="
                 f"{self.reconstruction_loss!r} compares them in order; use one of "
-                f"{sorted(SET_DISTANCES)}."
+                f"{sorted(_engine.SET_DISTANCES)}."
             )
         if self.input_components not in ("auto", None):
             raise ValueError(
@@ -472,10 +464,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_components = self.input_components
         goes_on = (partial or self.warm_start) and getattr(self, "model_", None) is not None
         projection = getattr(self, "input_projection_", None)
-        if n_components == "auto" and not self._reads_point_clouds:
+        if n_components == "auto":
             n_components = self._auto_input_components(X, goes_on, projection)
-        elif n_components == "auto":
-            n_components = None
         if n_components is None or n_components >= X.shape[1]:
             self.__dict__.pop("input_projection_", None)
             return X
@@ -504,7 +494,10 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _auto_input_components(self, X, goes_on, projection):
         """The components of ``input_components="auto"`` for ``X``: those of the first
-        fit while training goes on in its input space, else 50 for wide data."""
+        fit while training goes on in its input space, else 50 for wide data (none
+        for point clouds, whose columns are points in an arbitrary order)."""
+        if self._reads_point_clouds:
+            return None
         if goes_on:
             width = self.model_.config.n_features if projection is None else (
                 projection.n_features_in_)
@@ -751,12 +744,9 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The decoder's inputs for rows ``X`` (float64 ndarray), as :meth:`transform`
         places them: the representation with cluster heads, [q(y|x), z] in the
         (y, z) layout, z otherwise."""
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False,
-        )
+        X = self._model_input(X)
         R = _engine.inference.decoder_inputs(
-            self.model_, self._project(X), self.device_, self._hard_cluster_heads()
+            self.model_, X, self.device_, self._hard_cluster_heads()
         )
         return R.astype(np.float64), X.dtype
 

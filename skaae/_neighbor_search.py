@@ -13,7 +13,8 @@ import scipy.sparse as sp
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
-from sklearn.utils import check_random_state
+
+from ._validation import random_seed
 
 #: Wider data is projected onto this many principal components before the
 #: neighbour search: on MNIST the neighbours found there share their row's
@@ -56,7 +57,7 @@ def _approximate_search(features, n_neighbors, random_state):
         from pynndescent import NNDescent
     except ImportError:
         return None
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    seed = random_seed(random_state)
     index = NNDescent(
         features, n_neighbors=n_neighbors + 1, metric="euclidean", random_state=seed,
         low_memory=True, compressed=True,

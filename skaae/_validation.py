@@ -1,10 +1,19 @@
 """Checks of scalar arguments that scikit-learn's parameter validation does not reach.
 
 Method arguments (``sample(n_samples)``, the plotting functions' counts) and
-the layer-size tuples are checked here, with scikit-learn's wording.
+the layer-size tuples are checked here, with scikit-learn's wording; and the
+one way an int seed is drawn from a ``random_state``.
 """
 
 import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+
+def random_seed(random_state):
+    """A fresh int seed drawn from ``random_state`` (int, RandomState or None)."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def check_positive_int(value, name):

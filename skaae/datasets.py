@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
 
 from ._mesh_io import read_points, sample_surface
+from ._validation import check_positive_int, random_seed
 
 __all__ = [
     "SHAPE_FAMILIES",
@@ -478,12 +479,11 @@ def make_point_clouds(
         raise ValueError(
             f"shapes must be a non-empty sequence of {SHAPE_FAMILIES}; got {list(shapes)}."
         )
-    for name, value in (("n_samples", n_samples), ("n_points", n_points)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    n_points = check_positive_int(n_points, "n_points")
     if noise < 0:
         raise ValueError(f"noise must be non-negative; got {noise}.")
-    rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+    rng = np.random.default_rng(random_seed(random_state))
     y = np.arange(n_samples) % len(shapes)
     clouds = np.empty((n_samples, n_points, 3))
     for i, label in enumerate(y):
@@ -531,9 +531,9 @@ def load_point_clouds(path, n_points=1024, *, random_state=None):
     )
     if not files:
         raise ValueError(f"{root} holds no .npy, .ply or .off file.")
-    if n_points is not None and (not isinstance(n_points, (int, np.integer)) or n_points < 1):
-        raise ValueError(f"n_points must be a positive int or None; got {n_points!r}.")
-    rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+    if n_points is not None:
+        n_points = check_positive_int(n_points, "n_points")
+    rng = np.random.default_rng(random_seed(random_state))
     clouds = []
     for file in files:
         points, faces = read_points(file)

@@ -13,6 +13,7 @@ from .data import TrainingSet, as_training_data
 from .device import make_generator, resolve_device
 from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, LatentLayout, ModelConfig
 from .networks import ACTIVATIONS, ENCODER_KINDS
+from .point_clouds import SET_DISTANCES
 from .trainer import PRECISIONS, Trainer, TrainingConfig, TrainingDivergedError
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ENCODER_KINDS",
     "PRECISIONS",
     "RECONSTRUCTION_LOSSES",
+    "SET_DISTANCES",
     "AdversarialAutoencoder",
     "Callback",
     "EarlyStopping",
