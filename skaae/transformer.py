@@ -18,6 +18,8 @@ from .priors import check_prior
 AUTO_CLUSTER_HEADS = 20
 #: ``neighbor_weight="auto"`` without a label-aware prior.
 AUTO_NEIGHBOR_WEIGHT = 1.0
+#: ``neighbor_agreement="auto"`` with the neighbour term and cluster heads on.
+AUTO_NEIGHBOR_AGREEMENT = 1.0
 
 
 class AAETransformer(BaseAAE):
@@ -136,6 +138,17 @@ class AAETransformer(BaseAAE):
         at every step costs many times the fit (:ref:`point_clouds`). 0 is
         the paper's model: the codes then follow the prior itself
         (:ref:`benchmarks`).
+
+    neighbor_agreement : float or "auto", default="auto"
+        With cluster heads: weight of a term added to the reconstruction
+        phase, not in the paper. Each row and ``n_neighbor_samples`` of its
+        ``n_neighbors`` nearest training rows add minus the log of the
+        probability that both fall on the same head (the consistency loss of
+        SCAN, Van Gansbeke et al., 2020; see :class:`AAEClusterer`), so the
+        map's islands follow the neighbour graph and fewer of them hold rows
+        of two classes. ``"auto"``: 1.0 when the neighbour term is on
+        (``neighbor_weight`` above 0), 0 otherwise, so that
+        ``neighbor_weight=0`` stays the paper's model. 0 leaves it out.
 
     n_neighbors : int, default=15
         Neighbours per row of the graph of ``neighbor_weight``. Data with
@@ -406,9 +419,14 @@ class AAETransformer(BaseAAE):
         **CATEGORY_TERM_CONSTRAINTS,
         "neighbor_weight": [Interval(numbers.Real, 0, None, closed="left"),
                             StrOptions({"auto"})],
+        "neighbor_agreement": [Interval(numbers.Real, 0, None, closed="left"),
+                               StrOptions({"auto"})],
         **NEIGHBOR_GRAPH_CONSTRAINTS,
     }
-    _GRAPH_TERMS_OFF = "neighbor_weight=0, or 'auto' with a label-aware prior"
+    _GRAPH_TERMS_OFF = (
+        "neighbor_weight=0, or 'auto' with a label-aware prior, and no "
+        "neighbor_agreement on cluster heads"
+    )
 
     def __init__(
         self,
@@ -423,6 +441,7 @@ class AAETransformer(BaseAAE):
         category_consistency=5.0,
         consistency_radius=0.2,
         neighbor_weight="auto",
+        neighbor_agreement="auto",
         n_neighbors=15,
         n_neighbor_samples=8,
         metric="euclidean",
@@ -463,6 +482,7 @@ class AAETransformer(BaseAAE):
         self.category_consistency = category_consistency
         self.consistency_radius = consistency_radius
         self.neighbor_weight = neighbor_weight
+        self.neighbor_agreement = neighbor_agreement
         self.n_neighbors = n_neighbors
         self.n_neighbor_samples = n_neighbor_samples
         self.metric = metric
@@ -653,6 +673,7 @@ class AAETransformer(BaseAAE):
         return dataclasses.replace(
             super()._training_config(X),
             neighbor_weight=self._neighbor_weight(X.shape[0]),
+            neighbor_agreement=self._neighbor_agreement(X.shape[0]),
             n_neighbor_samples=self.n_neighbor_samples,
             input_noise=self.input_noise,
             # The terms on q(y|x) act only on a model with cluster heads.
@@ -663,7 +684,24 @@ class AAETransformer(BaseAAE):
         return self.cluster_head_assignment == "hard"
 
     def _uses_neighbor_graph(self, n_samples=None, prior=None):
-        return bool(self._neighbor_weight(n_samples, prior))
+        return bool(
+            self._neighbor_weight(n_samples, prior)
+            or self._neighbor_agreement(n_samples, prior)
+        )
+
+    def _neighbor_agreement(self, n_samples=None, prior=None):
+        """``neighbor_agreement`` resolved: 0 without cluster heads, whose
+        categories it acts on, or for a single training row."""
+        if n_samples == 1:
+            return 0.0
+        if prior is None:
+            prior = check_prior(self.prior, self.n_components)
+        if self._n_cluster_heads(prior) is None:
+            return 0.0
+        if self.neighbor_agreement != "auto":
+            return self.neighbor_agreement
+        # With the neighbour term off the model stays the paper's.
+        return AUTO_NEIGHBOR_AGREEMENT if self._neighbor_weight(n_samples, prior) else 0.0
 
     def _neighbor_weight(self, n_samples=None, prior=None):
         """``neighbor_weight`` resolved for ``prior`` (checked from ``self.prior`` if

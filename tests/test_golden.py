@@ -46,6 +46,7 @@ RECORDED_TRANSFORMER_DEFAULTS = dict(
     cluster_head_assignment="soft",
     category_consistency=0.0,
     neighbor_weight=0.0,
+    neighbor_agreement=0.0,
     n_neighbor_samples=4,
     input_noise=0.0,
     input_components=None,
