@@ -46,6 +46,7 @@ EXPERIMENTS = {
             {},
             {"neighbor_weight": 0.0},
             {"n_cluster_heads": None},
+            {"neighbor_agreement": 0.0},
             {"cluster_head_assignment": "soft"},
             {"category_consistency": 0.0},
             {"input_noise": 0.0},
