@@ -16,6 +16,12 @@ from test_transformer import knn_accuracy
 TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3)
 
 
+def _nearest_heads(model, X):
+    """Index of the cluster head nearest to each row's code."""
+    codes = model.transform(X)
+    return np.linalg.norm(codes[:, None] - model.cluster_heads_[None], axis=2).argmin(axis=1)
+
+
 @pytest.fixture(scope="module")
 def semi_supervised_heads(digits_split):
     X_train, _, y_train, _ = digits_split
@@ -35,8 +41,7 @@ def test_semi_supervised_heads_separate_classes_better_than_the_plain_prior(
     # Seed 0: 0.978 with 100 labels against the unsupervised default map's 0.959.
     assert accuracy_heads > accuracy_plain + 0.01, (accuracy_heads, accuracy_plain)
     # Class k gathers around head k: the nearest head names the class.
-    Z_test = model.transform(X_test)
-    nearest = np.linalg.norm(Z_test[:, None] - model.cluster_heads_[None], axis=2).argmin(axis=1)
+    nearest = _nearest_heads(model, X_test)
     assert np.mean(model.classes_[nearest] == y_test) > 0.8
 
 
@@ -129,8 +134,7 @@ def test_bad_cluster_head_settings_are_named(digits_split):
 
 def _share_of_edges_on_one_head(model, X, n_neighbors=10):
     """Fraction of the data's k-nearest-neighbour edges whose rows share a head."""
-    codes = model.transform(X)
-    heads = ((codes[:, None] - model.cluster_heads_[None]) ** 2).sum(axis=2).argmin(axis=1)
+    heads = _nearest_heads(model, X)
     neighbors = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(X).kneighbors(X)[1][:, 1:]
     return np.mean(heads[neighbors] == heads[:, None])
 
