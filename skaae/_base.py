@@ -81,11 +81,11 @@ AUTO_BATCHES_PER_EPOCH = 100
 AUTO_BATCH_SIZE_RANGE = (128, 512)
 
 
-def _auto_max_iter(n_samples):
-    """Epochs of ``max_iter="auto"``: a budget of row visits, as UMAP's ``n_epochs``
+def _auto_max_iter(n_samples, row_visits=AUTO_ROW_VISITS):
+    """Epochs of ``max_iter="auto"``: a budget of ``row_visits``, as UMAP's ``n_epochs``
     follows the data's size (many epochs on small data, few on large)."""
     low, high = AUTO_MAX_ITER_RANGE
-    return int(np.clip(round(AUTO_ROW_VISITS / n_samples), low, high))
+    return int(np.clip(round(row_visits / n_samples), low, high))
 
 
 def _auto_batch_size(n_samples):
@@ -268,9 +268,15 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Rows a minibatch, ``batch_size`` resolved for ``n_samples`` training rows."""
         return _auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
 
-    def _max_iter(self, n_samples):
+    def _max_iter(self, n_samples, prior):
         """Epochs a fit, ``max_iter`` resolved for ``n_samples`` training rows."""
-        return _auto_max_iter(n_samples) if self.max_iter == "auto" else self.max_iter
+        if self.max_iter == "auto":
+            return _auto_max_iter(n_samples, self._auto_row_visits(prior))
+        return self.max_iter
+
+    def _auto_row_visits(self, prior):
+        """Row visits of ``max_iter="auto"`` (epochs times rows)."""
+        return AUTO_ROW_VISITS
 
     def _category_terms(self, n_model_features):
         """The engine settings of the terms on q(y|x) (see CATEGORY_TERM_CONSTRAINTS).
@@ -453,7 +459,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             prior, session, training_set,
             history={name: list(losses) for name, losses in self.history_.items()} if warm else {},
             n_epochs=1 if partial else self._max_iter(
-                _engine.distributed.total_rows(X.shape[0])
+                _engine.distributed.total_rows(X.shape[0]), prior
             ),
             stopping=stopping, warm=warm, partial=partial,
         )

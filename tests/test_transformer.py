@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skaae import AAETransformer, _engine
-from skaae.priors import GaussianMixturePrior, GaussianPrior, SwissRollPrior
+from skaae.priors import GaussianMixturePrior, GaussianPrior, SwissRollPrior, check_prior
 
 # Small networks for tests that check the contract rather than the quality.
 TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3)
@@ -132,7 +132,7 @@ def test_history_records_every_phase_per_epoch(fitted_digits):
     history = fitted_digits.history_
     assert set(history) == {"reconstruction", "discriminator", "generator"}
     for losses in history.values():
-        # max_iter="auto": 600,000 row visits, capped at 50 epochs for 1,257 rows.
+        # max_iter="auto": 1,800,000 row visits, capped at 50 epochs for 1,257 rows.
         assert len(losses) == fitted_digits.n_iter_ == 50
         assert np.isfinite(losses).all()
     reconstruction = history["reconstruction"]
@@ -140,6 +140,16 @@ def test_history_records_every_phase_per_epoch(fitted_digits):
     # Two adversaries in balance (of z and of the heads' y) sit near their chance
     # loss of 2 log 2 each.
     assert 1.6 < history["discriminator"][-1] < 3.0
+
+
+def test_auto_budget_follows_the_data_size_and_the_neighbour_term():
+    prior = check_prior("gaussian", 2)
+    sizes = (1_257, 60_000, 300_000, 1_000_000)
+    # Three times the paper's model's row visits for the map of the neighbour term.
+    assert [AAETransformer()._max_iter(n, prior) for n in sizes] == [50, 30, 6, 2]
+    paper = AAETransformer(neighbor_weight=0.0)
+    assert [paper._max_iter(n, prior) for n in sizes] == [50, 10, 2, 2]
+    assert AAETransformer(max_iter=7)._max_iter(60_000, prior) == 7
 
 
 @pytest.mark.parametrize("encoder", ["deterministic", "gaussian", "universal"])
