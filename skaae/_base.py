@@ -81,7 +81,7 @@ AUTO_BATCHES_PER_EPOCH = 100
 AUTO_BATCH_SIZE_RANGE = (128, 512)
 
 
-def _auto_max_iter(n_samples, row_visits=AUTO_ROW_VISITS):
+def _auto_max_iter(n_samples, row_visits):
     """Epochs of ``max_iter="auto"``: a budget of ``row_visits``, as UMAP's ``n_epochs``
     follows the data's size (many epochs on small data, few on large)."""
     low, high = AUTO_MAX_ITER_RANGE
