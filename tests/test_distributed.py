@@ -36,14 +36,13 @@ def test_grid_search_runs_on_the_cluster(dask_client, digits_split):
         ),
         KNeighborsClassifier(n_neighbors=5),
     )
-    grid = {"aaetransformer__n_components": [2, 8], "aaetransformer__encoder": [
-        "deterministic", "gaussian"]}
-    search = GridSearchCV(pipeline, grid, cv=3)
+    grid = {"aaetransformer__n_components": [2, 8]}
+    search = GridSearchCV(pipeline, grid, cv=2)
     with distributed.get_task_stream(dask_client) as tasks:
         with joblib.parallel_backend("dask"):
             search.fit(X_train, y_train)
     # The fits ran as tasks on the cluster's workers, not in this process.
-    n_fits = len(search.cv_results_["params"]) * 3
+    n_fits = len(search.cv_results_["params"]) * 2
     assert len(tasks.data) >= n_fits
     workers = {task["worker"] for task in tasks.data}
     assert workers and workers <= set(dask_client.scheduler_info()["workers"])
@@ -55,7 +54,7 @@ def test_grid_search_runs_on_the_cluster(dask_client, digits_split):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        local = GridSearchCV(pipeline, grid, cv=3).fit(X_train, y_train)
+        local = GridSearchCV(pipeline, grid, cv=2).fit(X_train, y_train)
     finally:
         torch.set_num_threads(threads)
     assert_allclose(search.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"],

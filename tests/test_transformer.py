@@ -237,10 +237,9 @@ def test_mnist_subset_embedding_beats_pca(mnist_subset):
     pca = PCA(n_components=2).fit(X_train)
     acc_pca = knn_accuracy(pca.transform(X_train), y_train, pca.transform(X_test), y_test)
     # The default map, cut to 10 epochs for time: seeds 0-2 scored 0.70-0.72 (PCA 0.42).
-    for seed in range(3):
-        aae = AAETransformer(max_iter=10, random_state=seed).fit(X_train)
-        acc_aae = knn_accuracy(aae.transform(X_train), y_train, aae.transform(X_test), y_test)
-        assert acc_aae > acc_pca + 0.2, (seed, acc_aae, acc_pca)
+    aae = AAETransformer(max_iter=10, random_state=0).fit(X_train)
+    acc_aae = knn_accuracy(aae.transform(X_train), y_train, aae.transform(X_test), y_test)
+    assert acc_aae > acc_pca + 0.2, (acc_aae, acc_pca)
 
 
 # ------------------------------------------------------- reproducibility
