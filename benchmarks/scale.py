@@ -132,8 +132,8 @@ def run(data, options, params, output):
     }
 
 
-def _seconds(value):
-    return "—" if value is None else fmt(value, ",.0f") + " s"
+def _seconds(value, spec=",.0f"):
+    return "—" if value is None else fmt(value, spec) + " s"
 
 
 def to_markdown(report):
@@ -163,7 +163,7 @@ def to_markdown(report):
             ("graph", lambda row: _seconds(row["graph_s"])),
             ("fit", lambda row: _seconds(row["fit_s"])),
             ("total", lambda row: _seconds(row["total_s"])),
-            ("transform", lambda row: _seconds(row.get("transform_s"))),
+            ("transform", lambda row: _seconds(row.get("transform_s"), ",.2f")),
             ("peak mem.", lambda row: fmt(row["peak_memory_mib"], ",.0f") + " MiB"),
             ("held-out 5-NN", lambda row: fmt(row["knn_accuracy"], ".3f")),
             ("trust. k=10", lambda row: fmt(row["trustworthiness"], ".3f")),
