@@ -26,7 +26,10 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _engine
 from ._labels import labels_in_classes, shared_labels, split_labels
-from ._neighbor_search import METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors
+from ._neighbor_search import (
+    METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors, nearest_neighbors_across_ranks,
+    split_by_owner,
+)
 from ._point_clouds import check_point_clouds, pooled_statistics, sorted_coordinates
 from ._validation import check_layer_sizes, check_positive_int
 from ._validation import random_seed as _seed
@@ -69,8 +72,6 @@ def _history_length(history):
 AUTO_INPUT_MIN_FEATURES = 100
 #: ... onto this many principal components.
 AUTO_INPUT_COMPONENTS = 50
-#: In a distributed fit the projection is fitted on this many rows drawn from all ranks.
-DISTRIBUTED_PROJECTION_ROWS = 20_000
 #: ``max_iter="auto"`` trains for about this many row visits (epochs times rows) ...
 AUTO_ROW_VISITS = 600_000
 #: ... in no fewer and no more epochs than these.
@@ -298,26 +299,36 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         reads the k-nearest-neighbour graph; estimators with such terms say so."""
         return False
 
-    def _neighbor_indices(self, X):
-        """Nearest neighbours of the training rows ``X`` for the neighbour terms
-        (an array of shape (n_samples, n_neighbors)), or None without them."""
+    def _neighbor_graph(self, X):
+        """Nearest neighbours of the training rows ``X`` for the neighbour terms,
+        or ``(None, None)`` without them.
+
+        Returns ``(indices, halo)``: ``indices`` (n_samples, n_neighbors) into
+        ``X``'s rows followed by ``halo``'s. ``halo`` is None in one process; in
+        a fit over several processes the graph is searched over every rank's
+        rows, and ``halo`` holds the rows of other ranks among this rank's
+        rows' neighbours, fetched from the ranks that hold them.
+        """
         if not self._uses_neighbor_graph(X.shape[0]):
-            return None
+            return None, None
+        n_samples = _engine.distributed.total_rows(X.shape[0])
         n_neighbors = self.n_neighbors
-        if n_neighbors >= X.shape[0]:
+        if n_neighbors >= n_samples:
             # As UMAP does: small data gets all its other rows as neighbours.
-            n_neighbors = X.shape[0] - 1
+            n_neighbors = n_samples - 1
             warnings.warn(
                 f"n_neighbors={self.n_neighbors} is not smaller than the number of "
-                f"samples, {X.shape[0]}; the neighbour graph uses n_neighbors={n_neighbors}.",
+                f"samples, {n_samples}; the neighbour graph uses n_neighbors={n_neighbors}.",
                 UserWarning,
                 stacklevel=5,
             )
-        if self._reads_point_clouds:
-            X = sorted_coordinates(X, self.point_dim)
-        return nearest_neighbors(
-            X, n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
-        )
+        search_rows = sorted_coordinates(X, self.point_dim) if self._reads_point_clouds else X
+        search = (self.metric, self.neighbor_search, _seed(self.random_state))
+        if not _engine.distributed.is_distributed():
+            return nearest_neighbors(search_rows, n_neighbors, *search), None
+        indices, offsets = nearest_neighbors_across_ranks(search_rows, n_neighbors, *search)
+        indices, foreign = split_by_owner(indices, offsets, _engine.distributed.rank_and_size()[0])
+        return indices, _engine.distributed.fetch_rows(X, foreign, offsets)
 
     def _precomputed_neighbors(self, knn_graph, n_samples, prior=None):
         """The neighbour indices of a ``knn_graph`` passed to fit, or None."""
@@ -438,13 +449,17 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         warm = (self.warm_start or partial) and getattr(self, "model_", None) is not None
         warm = warm and same_input and self.model_.config == config
         session = self._training_session(X, config, warm, initial_cluster_heads)
+        halo = None
+        if neighbors is None:
+            neighbors, halo = self._neighbor_graph(X)
         training_set = _engine.TrainingSet(
             X,
             functools.partial(self._draw_prior, prior, session.prior_rng, label_indices),
             label_slots=_label_slots(label_indices, n_label_slots),
             n_label_slots=n_label_slots,
             targets=targets,
-            neighbors=self._neighbor_indices(X) if neighbors is None else neighbors,
+            neighbors=neighbors,
+            neighbor_halo=halo,
         )
         stopping = None
         if validation is not None:
@@ -487,11 +502,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             projection = kind(n_components, random_state=_seed(self.random_state))
             if _engine.distributed.is_distributed():
                 # One projection for all ranks: rank 0's, of rows drawn from every rank.
-                sample = _engine.distributed.gather_sample(
-                    X, DISTRIBUTED_PROJECTION_ROWS, _seed(self.random_state)
-                )
-                projection = _engine.distributed.broadcast_object(
-                    None if sample is None else projection.fit(sample)
+                projection = _engine.distributed.fit_on_sample(
+                    projection, X, _engine.distributed.SAMPLE_ROWS, _seed(self.random_state)
                 )
             else:
                 projection.fit(X)

@@ -14,6 +14,7 @@ from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
+from ._engine import distributed
 from ._validation import random_seed
 
 #: Wider data is projected onto this many principal components before the
@@ -51,8 +52,9 @@ def _search_features(X, metric, random_state):
     return projection(n_components=SEARCH_COMPONENTS, random_state=random_state).fit_transform(X)
 
 
-def _approximate_search(features, n_neighbors, random_state):
-    """Nearest-neighbour descent, or None when pynndescent is not installed."""
+def _approximate_search(features, n_neighbors, random_state, rows=None):
+    """Nearest-neighbour descent, or None when pynndescent is not installed; the
+    neighbours of ``rows`` (indices into ``features``; None: all of them)."""
     try:
         from pynndescent import NNDescent
     except ImportError:
@@ -63,13 +65,16 @@ def _approximate_search(features, n_neighbors, random_state):
         low_memory=True, compressed=True,
     )
     indices = index.neighbor_graph[0]
-    return _drop_self(indices, n_neighbors)
+    if rows is not None:
+        indices = indices[rows]
+    return _drop_self(indices, n_neighbors, rows)
 
 
-def _drop_self(indices, n_neighbors):
-    """The first ``n_neighbors`` entries of each row of ``indices`` that are not the row."""
-    rows = np.arange(len(indices))[:, None]
-    others = indices != rows
+def _drop_self(indices, n_neighbors, rows=None):
+    """The first ``n_neighbors`` entries of each row of ``indices`` that are not the
+    row itself (``rows[i]`` for row ``i``; None: ``i``)."""
+    rows = np.arange(len(indices)) if rows is None else rows
+    others = indices != rows[:, None]
     # Stable sort of the "is not self" flags puts the others first, in order.
     order = np.argsort(~others, axis=1, kind="stable")
     return np.take_along_axis(indices, order, axis=1)[:, :n_neighbors]
@@ -106,20 +111,105 @@ def nearest_neighbors(X, n_neighbors, metric="euclidean", method="auto", random_
     n_samples = X.shape[0]
     _check_n_neighbors(n_neighbors, n_samples)
     features = _search_features(X, metric, random_state)
-    if method == "approximate" or (method == "auto" and n_samples > EXACT_SEARCH_MAX_SAMPLES):
+    if _approximate(method, n_samples):
         indices = _approximate_search(features, n_neighbors, random_state)
         if indices is not None:
             return indices
-        warnings.warn(
-            f"pynndescent is not installed: searching the neighbours of {n_samples} rows "
-            "exactly, which grows with the square of the rows. Install it "
-            "(pip install 'skaae[graph]') for the approximate search.",
-            UserWarning,
-            stacklevel=3,
-        )
+        _warn_exact(n_samples)
     search = NearestNeighbors(n_neighbors=n_neighbors).fit(features)
     # Without a query, kneighbors leaves each row out of its own neighbours.
     return search.kneighbors(return_distance=False)
+
+
+def _approximate(method, n_samples):
+    """Whether ``method`` searches ``n_samples`` rows by nearest-neighbour descent."""
+    return method == "approximate" or (method == "auto" and n_samples > EXACT_SEARCH_MAX_SAMPLES)
+
+
+def _warn_exact(n_samples):
+    warnings.warn(
+        f"pynndescent is not installed: searching the neighbours of {n_samples} rows "
+        "exactly, which grows with the square of the rows. Install it "
+        "(pip install 'skaae[graph]') for the approximate search.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def nearest_neighbors_across_ranks(X, n_neighbors, metric="euclidean", method="auto",
+                                   random_state=None):
+    """Each of this rank's rows' ``n_neighbors`` nearest rows among every rank's rows.
+
+    The distributed counterpart of :func:`nearest_neighbors`: in a fit over
+    several processes each rank passes its own rows, and the graph is the one
+    searched over all of them, indexed into every rank's rows stacked in rank
+    order. Every rank holds every row's search features (float32, at most
+    ``SEARCH_COMPONENTS`` columns, projected as one process would, by a
+    projection that rank 0 fits on rows drawn from every rank) and searches
+    them.
+
+    Returns
+    -------
+    indices : ndarray of int of shape (n_rows, n_neighbors)
+        Indices into the stacked rows.
+    offsets : ndarray of int of shape (world_size + 1,)
+        Where each rank's rows start in the stacked rows, and their total.
+    """
+    offsets = distributed.row_offsets(X.shape[0])
+    rank = distributed.rank_and_size()[0]
+    n_total = int(offsets[-1])
+    _check_n_neighbors(n_neighbors, n_total)
+    if metric == "cosine":
+        X = normalize(X)
+    if min(X.shape[1], n_total) > SEARCH_COMPONENTS:
+        projection = (TruncatedSVD if sp.issparse(X) else PCA)(
+            n_components=SEARCH_COMPONENTS, random_state=random_state
+        )
+        projection = distributed.fit_on_sample(
+            projection, X, distributed.SAMPLE_ROWS, random_seed(random_state)
+        )
+        X = projection.transform(X)
+    elif sp.issparse(X):
+        X = X.toarray()
+    features = distributed.gather_arrays(np.asarray(X, dtype=np.float32))
+    rows = offsets[rank] + np.arange(X.shape[0])
+    if _approximate(method, n_total):
+        indices = _approximate_search(features, n_neighbors, random_state, rows)
+        if indices is not None:
+            return indices, offsets
+        _warn_exact(n_total)
+    search = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(features)
+    candidates = search.kneighbors(features[rows], return_distance=False)
+    return _drop_self(candidates, n_neighbors, rows), offsets
+
+
+def split_by_owner(indices, offsets, rank):
+    """Neighbour indices into every rank's stacked rows, made local to ``rank``.
+
+    Parameters
+    ----------
+    indices : ndarray of int of shape (n_rows, n_neighbors)
+        Indices into the stacked rows.
+    offsets : ndarray of int of shape (world_size + 1,)
+        Where each rank's rows start in the stacked rows.
+    rank : int
+        The rank whose rows ``indices`` lists the neighbours of.
+
+    Returns
+    -------
+    local : ndarray of int of shape (n_rows, n_neighbors)
+        ``rank``'s own rows keep their position among its rows; another
+        rank's row ``j`` becomes ``n_rows + i`` with ``i`` its position in
+        ``foreign``.
+    foreign : ndarray of int
+        The other ranks' rows among the neighbours, ascending, once each.
+    """
+    start, stop = offsets[rank], offsets[rank + 1]
+    own = (indices >= start) & (indices < stop)
+    foreign = np.unique(indices[~own])
+    n_rows = stop - start
+    local = np.where(own, indices - start, n_rows + np.searchsorted(foreign, indices))
+    return local.astype(np.int64), foreign
 
 
 def graph_neighbors(knn_graph, n_samples, n_neighbors):

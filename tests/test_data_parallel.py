@@ -15,6 +15,7 @@ import traceback
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -23,7 +24,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from skaae import AAEClassifier, AAEClusterer, AAETransformer
-from skaae._engine.distributed import gather_rows
+from skaae._engine.distributed import fetch_rows, gather_rows
+from skaae._neighbor_search import (
+    nearest_neighbors, nearest_neighbors_across_ranks, split_by_owner,
+)
 
 if not dist.is_available():
     pytest.skip("torch.distributed is not available", allow_module_level=True)
@@ -59,6 +63,11 @@ def _scenario_fits(rank, size):
     pool, offset = gather_rows(rows)
     (pool * (rank + 1) * torch.arange(6.0).reshape(6, 1)).sum().backward()
     report["gather"] = (pool.detach().numpy(), offset, rows.grad.numpy())
+    # The neighbour graph over both ranks' rows, and the other rank's rows it needs.
+    indices, offsets = nearest_neighbors_across_ranks(X, 10, random_state=0)
+    local, foreign = split_by_owner(indices, offsets, rank)
+    report["graph"] = (indices, offsets, foreign, fetch_rows(X, foreign, offsets),
+                       fetch_rows(sp.csr_matrix(X), foreign, offsets).toarray())
     transformer = AAETransformer(random_state=0, **MAP_PARAMS).fit(X)
     report["transformer"] = (_weights(transformer.model_), transformer.transform(X_test))
     # Rank 0 has labels of digits 0-4 only and rank 1 of 5-9: the classes are their union.
@@ -230,6 +239,24 @@ def test_gathered_rows_get_the_gradient_of_every_ranks_loss(fits):
         assert offset == 3 * rank
         # (0 + 1) + (1 + 1) times the weights of this rank's rows in the pool.
         np.testing.assert_array_equal(gradient.ravel(), 3 * np.arange(3 * rank, 3 * rank + 3))
+
+
+def test_the_graph_is_searched_over_every_ranks_rows(fits):
+    X_train = _digits()[0]
+    stacked = np.concatenate([X_train[rank::WORLD_SIZE] for rank in range(WORLD_SIZE)])
+    one_process = nearest_neighbors(stacked, 10, random_state=0)
+    indices = np.concatenate([report["graph"][0] for report in fits])
+    # The ranks' shared projection is fitted on the same rows in another order.
+    shared = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(indices, one_process)])
+    assert shared > 0.99, shared
+    for rank, (_, offsets, foreign, halo, sparse_halo) in enumerate(
+            report["graph"] for report in fits):
+        np.testing.assert_array_equal(offsets, [0, 629, 1257])
+        # Only other ranks' rows are fetched, each once, and they are those rows.
+        own = (foreign >= offsets[rank]) & (foreign < offsets[rank + 1])
+        assert len(foreign) > 100 and not own.any()
+        np.testing.assert_array_equal(halo, stacked[foreign])
+        np.testing.assert_array_equal(sparse_halo, stacked[foreign])
 
 
 def test_ranks_agree_on_classes_and_projection(fits):

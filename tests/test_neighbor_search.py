@@ -10,7 +10,10 @@ from sklearn.neighbors import KNeighborsTransformer
 from sklearn.pipeline import make_pipeline
 
 from skaae import AAETransformer
-from skaae._neighbor_search import SEARCH_COMPONENTS, graph_neighbors, nearest_neighbors
+from skaae._neighbor_search import (
+    SEARCH_COMPONENTS, graph_neighbors, nearest_neighbors, nearest_neighbors_across_ranks,
+    split_by_owner,
+)
 
 from test_transformer import knn_accuracy
 
@@ -36,6 +39,26 @@ def test_wide_and_sparse_data_are_searched_on_a_projection():
         assert indices.shape == (200, 10)
         assert not (indices == np.arange(200)[:, None]).any()
         assert (groups[indices] == groups[:, None]).all()
+
+
+@pytest.mark.parametrize("width", [5, 2 * SEARCH_COMPONENTS])
+def test_the_search_across_ranks_in_one_process_is_the_one_process_search(width):
+    # Without a process group this rank holds every row: the same graph, and the
+    # rows start at 0 (the two-rank search is checked in test_data_parallel.py).
+    X = np.random.default_rng(0).normal(size=(300, width))
+    indices, offsets = nearest_neighbors_across_ranks(X, 8, random_state=0)
+    assert_array_equal(indices, nearest_neighbors(X, 8, random_state=0))
+    assert_array_equal(offsets, [0, 300])
+
+
+def test_neighbours_on_other_ranks_go_after_the_ranks_own_rows():
+    # Three ranks holding 4, 3 and 5 rows; rank 1's rows are 4, 5 and 6.
+    offsets = np.array([0, 4, 7, 12])
+    indices = np.array([[5, 0, 11], [4, 6, 0], [9, 5, 2]])
+    local, foreign = split_by_owner(indices, offsets, rank=1)
+    assert_array_equal(foreign, [0, 2, 9, 11])
+    # Own rows keep their place among the rank's 3 rows; the others follow them.
+    assert_array_equal(local, [[1, 3, 6], [0, 2, 3], [5, 1, 4]])
 
 
 def test_too_few_rows_for_the_neighbours():

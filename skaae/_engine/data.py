@@ -56,6 +56,25 @@ class SparseData:
         return self._dense(self.matrix[start:stop])
 
 
+class RowsWithHalo:
+    """This rank's rows followed by the halo of other ranks' neighbour rows, for
+    the neighbour graph's indices (see :class:`TrainingSet`)."""
+
+    def __init__(self, rows, halo):
+        self.rows, self.halo = rows, halo
+
+    def __len__(self):
+        return len(self.rows) + len(self.halo)
+
+    def batch(self, index):
+        """Rows ``index`` of the rows and halo stacked, as a dense tensor."""
+        n_rows = len(self.rows)
+        # Both lookups for every index, then a choice: no host sync on a GPU.
+        own = self.rows.batch(index.clamp(max=n_rows - 1))
+        halo = self.halo.batch((index - n_rows).clamp(min=0, max=len(self.halo) - 1))
+        return torch.where((index < n_rows).unsqueeze(1), own, halo)
+
+
 def as_training_data(X, device):
     """Wrap ``X`` (ndarray or SciPy sparse) for minibatch access on ``device``."""
     if sp.issparse(X):
@@ -150,7 +169,12 @@ class TrainingSet:
         Class index of each row for the cross-entropy phase, ``-1`` for
         unlabeled rows; None (or no labeled row) skips that phase.
     neighbors : ndarray of int of shape (n_samples, n_neighbors) or None
-        Each row's nearest other rows, for the neighbour-embedding term.
+        Each row's nearest other rows, for the neighbour terms: indices into
+        ``X``'s rows followed by ``neighbor_halo``'s.
+    neighbor_halo : ndarray or sparse matrix of shape (n_halo, n_features) or None
+        In a fit over several processes, the other ranks' rows among the
+        neighbours of this rank's rows; they are encoded as neighbours but
+        never trained on as rows of this rank.
     """
 
     X: object
@@ -159,6 +183,7 @@ class TrainingSet:
     n_label_slots: int = 0
     targets: np.ndarray = None
     neighbors: np.ndarray = None
+    neighbor_halo: object = None
 
     @property
     def supervised(self):
@@ -177,7 +202,11 @@ class TrainingSet:
             labeled = LabeledBatches(torch.as_tensor(self.targets, device=device), batch_size,
                                      generator)
         neighbors = None if self.neighbors is None else NeighborGraph(self.neighbors, device)
-        return DeviceData(as_training_data(self.X, device), label_codes, labeled, neighbors)
+        rows = as_training_data(self.X, device)
+        neighbor_rows = rows
+        if self.neighbor_halo is not None and self.neighbor_halo.shape[0]:
+            neighbor_rows = RowsWithHalo(rows, as_training_data(self.neighbor_halo, device))
+        return DeviceData(rows, label_codes, labeled, neighbors, neighbor_rows)
 
 
 @dataclass
@@ -188,3 +217,5 @@ class DeviceData:
     label_codes: torch.Tensor = None
     labeled: LabeledBatches = None
     neighbors: NeighborGraph = None
+    #: Where the neighbour graph's indices point: ``rows``, or ``rows`` and the halo.
+    neighbor_rows: object = None

@@ -21,6 +21,11 @@ import torch
 import torch.distributed as dist
 
 
+#: A projection shared by the ranks (of ``input_components``, or of the neighbour
+#: search) is fitted by rank 0 on this many rows drawn from every rank.
+SAMPLE_ROWS = 20_000
+
+
 class DistributedTrainingError(RuntimeError):
     """A collective operation failed: another rank stopped or could not be reached."""
 
@@ -246,6 +251,57 @@ def gather_sample(X, n_rows, seed):
     if sp.issparse(parts[0]):
         return sp.vstack(parts, format="csr")
     return np.concatenate(parts)
+
+
+def fit_on_sample(estimator, X, n_rows, seed):
+    """``estimator`` fitted by rank 0 on up to ``n_rows`` rows drawn from every
+    rank's ``X`` (:func:`gather_sample`), the same fitted object on every rank."""
+    sample = gather_sample(X, n_rows, seed)
+    return broadcast_object(None if sample is None else estimator.fit(sample))
+
+
+def row_offsets(n_rows):
+    """Where each rank's rows start when every rank's are stacked in rank order,
+    and their total: an int array of ``world_size + 1`` entries."""
+    return np.concatenate([[0], np.cumsum(all_gather_objects(int(n_rows)))]).astype(np.int64)
+
+
+def gather_arrays(array):
+    """Every rank's ``array`` (dense) stacked in rank order, on every rank."""
+    return np.concatenate(all_gather_objects(np.asarray(array)))
+
+
+def fetch_rows(X, wanted, offsets):
+    """The rows ``wanted`` of all ranks' rows stacked in rank order, from the
+    ranks that hold them.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_rows, n_features)
+        This rank's rows.
+    wanted : ndarray of int
+        Indices into the stacked rows, ascending, none of them this rank's.
+    offsets : ndarray of int of shape (world_size + 1,)
+        :func:`row_offsets` of the ranks' rows.
+
+    Returns
+    -------
+    rows : ndarray or sparse matrix of shape (len(wanted), n_features)
+        The rows, in the order of ``wanted``.
+    """
+    rank, size = rank_and_size()
+    owners = np.searchsorted(offsets, wanted, side="right") - 1
+    asked = [wanted[owners == owner] - offsets[owner] for owner in range(size)]
+    requests = all_gather_objects(asked)  # requests[asker][owner]
+    parts = []
+    for owner in range(size):
+        # The owner sends each rank the rows it asked for; every rank gets its own.
+        box = [None]
+        outgoing = [X[requests[asker][owner]] for asker in range(size)] if rank == owner else None
+        _collective(dist.scatter_object_list, box, outgoing, src=owner)
+        parts.append(box[0])
+    # Ascending indices belong to ascending ranks, so rank order is their order.
+    return sp.vstack(parts, format="csr") if sp.issparse(X) else np.concatenate(parts)
 
 
 def averaged(score, weight):

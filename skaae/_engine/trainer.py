@@ -195,7 +195,7 @@ class Trainer:
         X_in = self._corrupt(X)
         if self.config.draws_neighbors:
             drawn = data.neighbors.sample(index, self.config.n_neighbor_samples, self.generator)
-            X_neighbors = self._corrupt(data.rows.batch(drawn))
+            X_neighbors = self._corrupt(data.neighbor_rows.batch(drawn))
 
         def labeled():
             rows = data.labeled.next_index()
