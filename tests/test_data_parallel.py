@@ -24,7 +24,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from skaae import AAEClassifier, AAEClusterer, AAETransformer
+from skaae._engine import losses
 from skaae._engine.distributed import fetch_rows, gather_rows
+from skaae._engine.phases import Encoded
 from skaae._neighbor_search import (
     nearest_neighbors, nearest_neighbors_across_ranks, split_by_owner,
 )
@@ -68,6 +70,12 @@ def _scenario_fits(rank, size):
     local, foreign = split_by_owner(indices, offsets, rank)
     report["graph"] = (indices, offsets, foreign, fetch_rows(X, foreign, offsets),
                        fetch_rows(sp.csr_matrix(X), foreign, offsets).toarray())
+    # The balance of the categories is that of both ranks' minibatches together.
+    categories = torch.softmax(torch.arange(40.0).reshape(4, 10) * (rank + 1) / 10, dim=1)
+    encoded = Encoded(None, categories=categories.requires_grad_())
+    balance = losses.CategoryBalance()(None, None, encoded)
+    balance.backward()
+    report["balance"] = (balance.item(), encoded.categories.grad.numpy())
     transformer = AAETransformer(random_state=0, **MAP_PARAMS).fit(X)
     report["transformer"] = (_weights(transformer.model_), transformer.transform(X_test))
     # Rank 0 has labels of digits 0-4 only and rank 1 of 5-9: the classes are their union.
@@ -239,6 +247,19 @@ def test_gathered_rows_get_the_gradient_of_every_ranks_loss(fits):
         assert offset == 3 * rank
         # (0 + 1) + (1 + 1) times the weights of this rank's rows in the pool.
         np.testing.assert_array_equal(gradient.ravel(), 3 * np.arange(3 * rank, 3 * rank + 3))
+
+
+def test_the_category_balance_is_that_of_every_ranks_rows(fits):
+    parts = [torch.softmax(torch.arange(40.0).reshape(4, 10) * (rank + 1) / 10, dim=1)
+             for rank in range(WORLD_SIZE)]
+    union = torch.cat(parts).requires_grad_()
+    expected = losses.CategoryBalance()(None, None, Encoded(None, categories=union))
+    # Each rank's loss is the one-process loss; each rank's rows get the gradient
+    # of every rank's loss (summed, then averaged with the weights' gradients).
+    (WORLD_SIZE * expected).backward()
+    for rank, (value, gradient) in enumerate(report["balance"] for report in fits):
+        np.testing.assert_allclose(value, expected.item(), rtol=1e-6)
+        np.testing.assert_allclose(gradient, union.grad[4 * rank:4 * rank + 4], rtol=1e-5)
 
 
 def test_the_graph_is_searched_over_every_ranks_rows(fits):

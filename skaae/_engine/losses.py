@@ -234,11 +234,13 @@ class CategoryBalance(LossTerm):
     """KL divergence of the minibatch's mean q(y|x) from the uniform distribution.
 
     Keeps every category in use, which the adversary on single rows of y does
-    not enforce on its own (not in the paper).
+    not enforce on its own (not in the paper). In a distributed fit the mean
+    is over every rank's minibatch, as it would be over the whole minibatch
+    in one process: a KL divergence of the mean is not the mean of the ranks'.
     """
 
     def value(self, model, batch, encoded):
-        marginal = encoded.categories.mean(dim=0)
+        marginal = distributed.gather_rows(encoded.categories)[0].mean(dim=0)
         return (marginal * (marginal * marginal.numel()).clamp_min(1e-12).log()).sum()
 
 
