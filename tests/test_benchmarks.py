@@ -537,7 +537,7 @@ def test_point_clouds_shapes(runner, tmp_path):
     (result,) = report["runs"]
     assert report["settings"]["n_train"] == 60 and report["settings"]["n_test"] == 30
     assert result["chamfer"] > 0 and report["medoid_chamfer"] > 0
-    for key in ("codes_kmeans_ari", "clusterer_ari", "sorted_kmeans_ari"):
+    for key in ("codes_kmeans_ari", "clusterer_ari", "sorted_kmeans_ari", "sorted_mixture_ari"):
         assert -1 <= result[key] <= 1
     assert "| 3d-AAE: `AAETransformer` (PointNet, Chamfer) |" in markdown
     assert "`encoder='pointnet'`" in markdown
