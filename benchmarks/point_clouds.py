@@ -151,7 +151,7 @@ def to_markdown(report):
         {"method": f"KMeans({s['n_clusters']}) on coordinates sorted along each axis",
          "ari": summary["sorted_kmeans_ari"]},
         {"method": f"GaussianMixture({s['n_clusters']}) on their "
-                   f"{s.get('mixture_components', 20)} leading principal components",
+                   f"{s['mixture_components']} leading principal components",
          "ari": summary["sorted_mixture_ari"]},
     ]
     return "\n".join([

@@ -40,16 +40,23 @@ def _check_n_neighbors(n_neighbors, n_samples):
         )
 
 
+def _search_projection(X, n_samples, random_state):
+    """The unfitted projection of ``n_samples`` rows like ``X`` before the search,
+    or None for narrow data, or so few rows that the search costs nothing."""
+    if min(X.shape[1], n_samples) <= SEARCH_COMPONENTS:
+        return None
+    projection = TruncatedSVD if sp.issparse(X) else PCA
+    return projection(n_components=SEARCH_COMPONENTS, random_state=random_state)
+
+
 def _search_features(X, metric, random_state):
     """The rows as the search sees them: unit length for the cosine metric (whose
     neighbours are then the Euclidean ones), projected when wider than
     ``SEARCH_COMPONENTS`` features."""
     if metric == "cosine":
         X = normalize(X)
-    if min(X.shape) <= SEARCH_COMPONENTS:
-        return X  # narrow data, or so few rows that the search costs nothing
-    projection = TruncatedSVD if sp.issparse(X) else PCA
-    return projection(n_components=SEARCH_COMPONENTS, random_state=random_state).fit_transform(X)
+    projection = _search_projection(X, X.shape[0], random_state)
+    return X if projection is None else projection.fit_transform(X)
 
 
 def _approximate_search(features, n_neighbors, random_state, rows=None):
@@ -161,10 +168,8 @@ def nearest_neighbors_across_ranks(X, n_neighbors, metric="euclidean", method="a
     _check_n_neighbors(n_neighbors, n_total)
     if metric == "cosine":
         X = normalize(X)
-    if min(X.shape[1], n_total) > SEARCH_COMPONENTS:
-        projection = (TruncatedSVD if sp.issparse(X) else PCA)(
-            n_components=SEARCH_COMPONENTS, random_state=random_state
-        )
+    projection = _search_projection(X, n_total, random_state)
+    if projection is not None:
         projection = distributed.fit_on_sample(
             projection, X, distributed.SAMPLE_ROWS, random_seed(random_state)
         )
