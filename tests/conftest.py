@@ -30,6 +30,15 @@ def digits_split():
 
 
 @pytest.fixture(scope="session")
+def fitted_digits(digits_split):
+    """The default 2-D map fitted on the digits' training split (seed 0), shared by
+    every test that reads it; a test that changes it works on a copy."""
+    from skaae import AAETransformer
+
+    return AAETransformer(n_components=2, random_state=0).fit(digits_split[0])
+
+
+@pytest.fixture(scope="session")
 def mnist_subset(mnist_path):
     """5,000 training and 2,000 test MNIST rows in [0, 1]; skipped when absent."""
     with np.load(mnist_path) as data:

@@ -42,13 +42,6 @@ def knn_accuracy(Z_train, y_train, Z_test, y_test):
     return KNeighborsClassifier(5).fit(Z_train, y_train).score(Z_test, y_test)
 
 
-@pytest.fixture(scope="module")
-def fitted_digits(digits_split):
-    """A 2-D AAE with the default Gaussian prior fitted on the digits training split."""
-    X_train = digits_split[0]
-    return AAETransformer(n_components=2, random_state=0).fit(X_train)
-
-
 # --------------------------------------------------------------- quality
 def style_codes(aae, X):
     """The codes z that the prior is imposed on: the codes themselves, or with cluster
