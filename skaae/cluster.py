@@ -2,9 +2,11 @@
 
 import dataclasses
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import ClusterMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -209,6 +211,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
 
     n_clusters_ : int
         Number of clusters found: categories picked by some training sample.
+        :meth:`fit` warns with a :class:`~sklearn.exceptions.ConvergenceWarning`
+        when it is smaller than ``n_clusters`` (or the number of rows, if fewer).
 
     cluster_categories_ : ndarray of shape (`n_clusters_`,)
         The category of y behind each cluster label.
@@ -391,7 +395,20 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             neighbors=self._precomputed_neighbors(knn_graph, X.shape[0]),
         )
         self._assign_clusters(self._project(X), np.empty(0, dtype=np.int64))
+        self._warn_if_clusters_unused(X.shape[0])
         return self
+
+    def _warn_if_clusters_unused(self, n_samples):
+        """Warn, as KMeans does, when the fit found fewer clusters than asked for."""
+        expected = min(self.n_clusters, n_samples)
+        if self.n_clusters_ < expected:
+            warnings.warn(
+                f"Number of distinct clusters ({self.n_clusters_}) found smaller than "
+                f"n_clusters ({expected}): no training row picks the other categories "
+                "of y. A larger category_balance spreads the rows over more of them; "
+                "fewer n_clusters may suit the data better.",
+                ConvergenceWarning,
+            )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, knn_graph=None):

@@ -2,12 +2,14 @@
 heads and conditional generation, persistence and input checks."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -22,8 +24,11 @@ TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), ma
 @pytest.fixture(scope="module")
 def digits_clusterer(digits_split):
     X_train = digits_split[0]
-    # bce keeps decoded images in [0, 1], like the data.
-    return AAEClusterer(n_clusters=16, reconstruction_loss="bce", random_state=0).fit(X_train)
+    # bce keeps decoded images in [0, 1], like the data. Every cluster is used, so
+    # the fit does not warn.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        return AAEClusterer(n_clusters=16, reconstruction_loss="bce", random_state=0).fit(X_train)
 
 
 def test_clusters_digits_far_above_chance(digits_split, digits_clusterer):
@@ -44,10 +49,12 @@ def test_clusters_digits_far_above_chance(digits_split, digits_clusterer):
 
 def test_balance_term_keeps_every_cluster_in_use(digits_split, digits_clusterer):
     X_train, _, y_train, _ = digits_split
-    paper = AAEClusterer(
-        n_clusters=16, reconstruction_loss="bce", category_balance=0.0, random_state=0
-    ).fit(X_train)
-    # The paper's sample-wise adversary alone collapses onto a few categories.
+    # The paper's sample-wise adversary alone collapses onto a few categories,
+    # and the fit says so as KMeans does.
+    with pytest.warns(ConvergenceWarning, match=r"clusters \(\d+\) found smaller than n_"):
+        paper = AAEClusterer(
+            n_clusters=16, reconstruction_loss="bce", category_balance=0.0, random_state=0
+        ).fit(X_train)
     assert paper.n_clusters_ < digits_clusterer.n_clusters_
     assert clustering_accuracy(y_train, paper.labels_) < clustering_accuracy(
         y_train, digits_clusterer.labels_
@@ -97,8 +104,10 @@ def test_labels_are_predictions_and_consecutive(digits_split, digits_clusterer):
 
 def test_unused_categories_leave_no_hole_in_the_labels():
     X = np.random.RandomState(0).rand(6, 4)
-    km = AAEClusterer(n_clusters=20, random_state=0, **TINY).fit(X)
-    assert km.n_clusters_ <= 6
+    # n_clusters is capped by the rows there are: 20 asked, 6 possible.
+    with pytest.warns(ConvergenceWarning, match=r"smaller than n_clusters \(6\)"):
+        km = AAEClusterer(n_clusters=20, random_state=0, **TINY).fit(X)
+    assert km.n_clusters_ < 6
     assert_array_equal(np.unique(km.labels_), np.arange(km.n_clusters_))
     assert km.predict_proba(X).shape == (6, km.n_clusters_)
     assert np.all(np.diff(km.cluster_categories_) > 0)
