@@ -402,11 +402,14 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         """Warn, as KMeans does, when the fit found fewer clusters than asked for."""
         expected = min(self.n_clusters, n_samples)
         if self.n_clusters_ < expected:
+            asked = f"n_clusters ({self.n_clusters}"
+            if expected < self.n_clusters:
+                asked += f"; at most {expected} with {n_samples} training rows"
             warnings.warn(
                 f"Number of distinct clusters ({self.n_clusters_}) found smaller than "
-                f"n_clusters ({expected}): no training row picks the other categories "
-                "of y. A larger category_balance spreads the rows over more of them; "
-                "fewer n_clusters may suit the data better.",
+                f"{asked}): no training row picks the other categories of y. A larger "
+                "category_balance spreads the rows over more of them; fewer n_clusters "
+                "may suit the data better.",
                 ConvergenceWarning,
             )
 

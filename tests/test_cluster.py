@@ -105,7 +105,8 @@ def test_labels_are_predictions_and_consecutive(digits_split, digits_clusterer):
 def test_unused_categories_leave_no_hole_in_the_labels():
     X = np.random.RandomState(0).rand(6, 4)
     # n_clusters is capped by the rows there are: 20 asked, 6 possible.
-    with pytest.warns(ConvergenceWarning, match=r"smaller than n_clusters \(6\)"):
+    with pytest.warns(ConvergenceWarning,
+                      match=r"smaller than n_clusters \(20; at most 6 with 6 training rows\)"):
         km = AAEClusterer(n_clusters=20, random_state=0, **TINY).fit(X)
     assert km.n_clusters_ < 6
     assert_array_equal(np.unique(km.labels_), np.arange(km.n_clusters_))
