@@ -16,6 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skaae import AAEClusterer
+from skaae._neighbor_search import nearest_neighbors
+from skaae.cluster import graph_cut_share
 from skaae.metrics import clustering_accuracy, label_clusters
 
 TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3)
@@ -244,3 +246,28 @@ def test_dataframe_in_dataframe_samples_out(digits_split):
     km = AAEClusterer(n_clusters=3, max_iter=2, random_state=0).fit(frame)
     samples = km.sample(5, cluster=0, random_state=0)
     assert isinstance(samples, pd.DataFrame) and list(samples.columns) == list(frame.columns)
+
+
+def test_graph_cut_share_counts_the_edges_between_clusters():
+    labels = np.array([0, 0, 1, 1])
+    # Rows 0 and 3 each list one row of the other cluster: two of the eight
+    # edges cross.
+    neighbors = np.array([[1, 2], [0, 0], [3, 3], [2, 0]])
+    assert graph_cut_share(labels, neighbors) == 0.25
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_n_init_fits_like_one_fit_when_it_is_one(digits_split):
+    X_train = digits_split[0][:300]
+    one = AAEClusterer(n_clusters=5, random_state=0, **TINY).fit(X_train)
+    again = AAEClusterer(n_clusters=5, n_init=1, random_state=0, **TINY).fit(X_train)
+    assert_array_equal(one.labels_, again.labels_)
+    # Restarts keep the estimator's parameters and the first run is one of them.
+    picked = AAEClusterer(n_clusters=5, n_init=3, random_state=0, **TINY).fit(X_train)
+    assert picked.get_params() == AAEClusterer(
+        n_clusters=5, n_init=3, random_state=0, **TINY).get_params()
+    neighbors = nearest_neighbors(X_train, 10)
+    assert graph_cut_share(picked.labels_, neighbors) <= graph_cut_share(one.labels_, neighbors)
+    assert_array_equal(picked.predict(X_train), picked.labels_)
+    with pytest.raises(ValueError, match="n_init"):
+        AAEClusterer(n_init=0).fit(X_train)
