@@ -436,20 +436,20 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
     def _fit_restarts(self, X, knn_graph):
         """Fit ``n_init`` clones with different seeds and keep, on ``self``, the one
         whose clusters cut the fewest edges of the neighbour graph."""
+        # The first fit is the one n_init=1 gives: cloned before random_state
+        # (when a RandomState) is drawn from for the others' seeds.
+        runs = [clone(self).set_params(n_init=1, warm_start=False)]
         X_checked = self._validate_training_data(X)
-        # The first fit is the one n_init=1 gives; the others draw their seeds.
-        seeds = [self.random_state]
-        if X_checked.shape[0] < 2:
-            pass  # one row has no neighbours to rank fits by
-        elif self.random_state is None:
-            seeds += [None] * (self.n_init - 1)
-        else:
-            rng = check_random_state(_seed(self.random_state))
-            seeds += [_seed(rng) for _ in range(self.n_init - 1)]
-        neighbors = None if len(seeds) == 1 else self._graph_for_restarts(X_checked, knn_graph)
+        if X_checked.shape[0] >= 2:  # one row has no neighbours to rank fits by
+            rng = None if self.random_state is None else check_random_state(
+                _seed(self.random_state))
+            runs += [
+                clone(runs[0]).set_params(random_state=None if rng is None else _seed(rng))
+                for _ in range(self.n_init - 1)
+            ]
+        neighbors = None if len(runs) == 1 else self._graph_for_restarts(X_checked, knn_graph)
         best, fewest, best_warnings = None, np.inf, []
-        for seed in seeds:
-            run = clone(self).set_params(n_init=1, random_state=seed, warm_start=False)
+        for run in runs:
             # Only the kept fit's warnings (say, of unused clusters) reach the user.
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
