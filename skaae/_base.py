@@ -322,13 +322,28 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=5,
             )
-        search_rows = sorted_coordinates(X, self.point_dim) if self._reads_point_clouds else X
-        search = (self.metric, self.neighbor_search, _seed(self.random_state))
         if not _engine.distributed.is_distributed():
-            return nearest_neighbors(search_rows, n_neighbors, *search), None
-        indices, offsets = nearest_neighbors_across_ranks(search_rows, n_neighbors, *search)
+            return self._search_neighbors(X, n_neighbors), None
+        indices, offsets = nearest_neighbors_across_ranks(
+            self._search_rows(X), n_neighbors, self.metric, self.neighbor_search,
+            _seed(self.random_state),
+        )
         indices, foreign = split_by_owner(indices, offsets, _engine.distributed.rank_and_size()[0])
         return indices, _engine.distributed.fetch_rows(X, foreign, offsets)
+
+    def _search_rows(self, X):
+        """The rows the neighbour search compares: for point clouds, each cloud's
+        coordinates sorted along every axis (which do not depend on the order of
+        its points); otherwise ``X`` itself."""
+        return sorted_coordinates(X, self.point_dim) if self._reads_point_clouds else X
+
+    def _search_neighbors(self, X, n_neighbors):
+        """The ``n_neighbors`` nearest other rows of each row of ``X``, searched in
+        one process with this estimator's metric, search method and seed."""
+        return nearest_neighbors(
+            self._search_rows(X), n_neighbors, self.metric, self.neighbor_search,
+            _seed(self.random_state),
+        )
 
     def _precomputed_neighbors(self, knn_graph, n_samples, prior=None):
         """The neighbour indices of a ``knn_graph`` passed to fit, or None."""

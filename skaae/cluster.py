@@ -15,8 +15,7 @@ from . import _engine
 from ._base import (
     AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
 )
-from ._neighbor_search import graph_neighbors, nearest_neighbors
-from ._point_clouds import sorted_coordinates
+from ._neighbor_search import graph_neighbors
 from ._validation import check_positive_int
 from ._validation import random_seed as _seed
 from .priors import check_prior
@@ -441,12 +440,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         runs = [clone(self).set_params(n_init=1, warm_start=False)]
         X_checked = self._validate_training_data(X)
         if X_checked.shape[0] >= 2:  # one row has no neighbours to rank fits by
-            rng = None if self.random_state is None else check_random_state(
-                _seed(self.random_state))
-            runs += [
-                clone(runs[0]).set_params(random_state=None if rng is None else _seed(rng))
-                for _ in range(self.n_init - 1)
-            ]
+            seeds = [None] * (self.n_init - 1)
+            if self.random_state is not None:
+                rng = check_random_state(_seed(self.random_state))
+                seeds = [_seed(rng) for _ in seeds]
+            runs += [clone(runs[0]).set_params(random_state=seed) for seed in seeds]
         neighbors = None if len(runs) == 1 else self._graph_for_restarts(X_checked, knn_graph)
         best, fewest, best_warnings = None, np.inf, []
         for run in runs:
@@ -472,10 +470,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         n_neighbors = min(self.n_neighbors, X.shape[0] - 1)
         if knn_graph is not None:
             return graph_neighbors(knn_graph, X.shape[0], n_neighbors)
-        rows = sorted_coordinates(X, self.point_dim) if self._reads_point_clouds else X
-        return nearest_neighbors(
-            rows, n_neighbors, self.metric, self.neighbor_search, _seed(self.random_state)
-        )
+        return self._search_neighbors(X, n_neighbors)
 
     def _warn_if_clusters_unused(self, n_samples):
         """Warn, as KMeans does, when the fit found fewer clusters than asked for."""

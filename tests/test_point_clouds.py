@@ -10,8 +10,8 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 
 from skaae import AAEClassifier, AAEClusterer, AAETransformer
-from skaae._neighbor_search import nearest_neighbors
 from skaae._engine.point_clouds import chamfer_distance, earth_movers_distance
+from skaae._neighbor_search import nearest_neighbors
 from skaae._point_clouds import pooled_statistics, sorted_coordinates
 from skaae.cluster import graph_cut_share
 from skaae.datasets import SHAPE_FAMILIES, load_point_clouds, make_point_clouds
