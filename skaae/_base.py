@@ -406,6 +406,12 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         neighbors : ndarray of int of shape (n_samples, n_neighbors), default=None
             Precomputed nearest neighbours of the rows, for the
             neighbour-embedding term; None searches them when the term is on.
+
+        Returns
+        -------
+        neighbors : ndarray of int of shape (n_samples, n_neighbors) or None
+            The neighbour graph the model trained on (None without a term that
+            reads it), so that further fits on the same rows can reuse it.
         """
         _engine.distributed.check_same_width(X.shape[1])
         if self._reads_point_clouds:
@@ -420,7 +426,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         )
         self._train(plan)
         self._set_fitted_attributes(plan)
-        return self
+        return plan.training_set.neighbors
 
     @property
     def _reads_point_clouds(self):

@@ -403,11 +403,12 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         self._check_warm_start_classes(classes)
         neighbors = self._precomputed_neighbors(knn_graph, X.shape[0])
         self.classes_ = classes
-        return self._fit_engine(
+        self._fit_engine(
             X, check_prior(self.prior, self.n_components),
             _engine.LatentLayout.categorical(len(classes)), targets=targets,
             neighbors=neighbors,
         )
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, knn_graph=None):
@@ -451,11 +452,12 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
             raise ValueError("classes must be passed on the first call to partial_fit.")
         self.classes_, targets = self._classes_and_indices(y, X.shape[0], resume, classes)
         check_classification_targets(y[targets >= 0])
-        return self._fit_engine(
+        self._fit_engine(
             X, check_prior(self.prior, self.n_components),
             _engine.LatentLayout.categorical(len(self.classes_)), targets=targets,
             partial=True, neighbors=self._precomputed_neighbors(knn_graph, X.shape[0]),
         )
+        return self
 
     def predict_proba(self, X):
         """Class probabilities q(y|x).

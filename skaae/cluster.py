@@ -170,8 +170,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
     n_init : int, default=1
         Number of fits with different seeds. The one whose clusters cut the
         fewest edges of the training rows' ``n_neighbors``-nearest-neighbour
-        graph (searched as for ``neighbor_agreement``, or ``knn_graph``) is
-        kept, as :class:`~sklearn.cluster.KMeans` keeps the run of least
+        graph (the one ``neighbor_agreement`` trains on, searched once for
+        every fit, or ``knn_graph``) is kept, as :class:`~sklearn.cluster.KMeans` keeps the run of least
         inertia; the first fit is the one ``n_init=1`` gives. Each fit costs
         a whole fit's time. Raise it when fits of different seeds disagree:
         on the shape families of :ref:`point_clouds`, half the fits find
@@ -421,38 +421,49 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             The fitted clusterer.
         """
         restart = self.n_init > 1 and not (self.warm_start and hasattr(self, "model_"))
-        if restart and not _engine.distributed.is_distributed():
-            return self._fit_restarts(X, knn_graph)
         X = self._validate_training_data(X)
-        self._fit_engine(
-            X, check_prior(self.prior, self.n_components), self._layout(),
-            neighbors=self._precomputed_neighbors(knn_graph, X.shape[0]),
+        neighbors = self._precomputed_neighbors(knn_graph, X.shape[0])
+        if restart and not _engine.distributed.is_distributed():
+            return self._fit_restarts(X, neighbors, knn_graph)
+        self._fit_once(X, neighbors)
+        return self
+
+    def _fit_once(self, X, neighbors):
+        """Fit the model on validated ``X`` and cluster it; return the neighbour
+        graph the fit trained on (None without one)."""
+        neighbors = self._fit_engine(
+            X, check_prior(self.prior, self.n_components), self._layout(), neighbors=neighbors,
         )
         self._assign_clusters(self._project(X), np.empty(0, dtype=np.int64))
         self._warn_if_clusters_unused(X.shape[0])
-        return self
+        return neighbors
 
-    def _fit_restarts(self, X, knn_graph):
-        """Fit ``n_init`` clones with different seeds and keep, on ``self``, the one
-        whose clusters cut the fewest edges of the neighbour graph."""
+    def _fit_restarts(self, X, neighbors, knn_graph):
+        """Fit ``n_init`` clones with different seeds on validated ``X`` and keep,
+        on ``self``, the one whose clusters cut the fewest edges of the neighbour
+        graph."""
         # The first fit is the one n_init=1 gives: cloned before random_state
         # (when a RandomState) is drawn from for the others' seeds.
         runs = [clone(self).set_params(n_init=1, warm_start=False)]
-        X_checked = self._validate_training_data(X)
-        if X_checked.shape[0] >= 2:  # one row has no neighbours to rank fits by
+        if X.shape[0] >= 2:  # one row has no neighbours to rank fits by
             seeds = [None] * (self.n_init - 1)
             if self.random_state is not None:
                 rng = check_random_state(_seed(self.random_state))
                 seeds = [_seed(rng) for _ in seeds]
             runs += [clone(runs[0]).set_params(random_state=seed) for seed in seeds]
-        neighbors = None if len(runs) == 1 else self._graph_for_restarts(X_checked, knn_graph)
+        graph = None
         best, fewest, best_warnings = None, np.inf, []
         for run in runs:
             # Only the kept fit's warnings (say, of unused clusters) reach the user.
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                run.fit(X, knn_graph=knn_graph)
-            share = 0.0 if neighbors is None else graph_cut_share(run.labels_, neighbors)
+                trained_on = run._fit_once(X, neighbors)
+            if neighbors is None and self._shares_graph(trained_on, X.shape[0]):
+                # The first fit's graph, searched once, serves every fit after it.
+                neighbors = trained_on
+            if graph is None and len(runs) > 1:
+                graph = self._ranking_graph(X, trained_on, knn_graph)
+            share = 0.0 if graph is None else graph_cut_share(run.labels_, graph)
             if share < fewest:
                 best, fewest, best_warnings = run, share, caught
         for caught in best_warnings:
@@ -465,12 +476,26 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
                 setattr(self, name, value)
         return self
 
-    def _graph_for_restarts(self, X, knn_graph):
-        """Nearest neighbours of the validated training rows ``X`` that rank the restarts."""
-        n_neighbors = min(self.n_neighbors, X.shape[0] - 1)
+    def _ranking_graph(self, X, trained_on, knn_graph):
+        """The neighbour graph of the validated rows ``X`` that ranks the restarts:
+        the one the first fit trained on, or, when it trained on none (or on a
+        validation split's rows), ``knn_graph`` or a search."""
+        n_samples = X.shape[0]
+        if trained_on is not None and trained_on.shape[0] == n_samples:
+            return trained_on
+        n_neighbors = min(self.n_neighbors, n_samples - 1)
         if knn_graph is not None:
-            return graph_neighbors(knn_graph, X.shape[0], n_neighbors)
+            return graph_neighbors(knn_graph, n_samples, n_neighbors)
         return self._search_neighbors(X, n_neighbors)
+
+    def _shares_graph(self, neighbors, n_samples):
+        """Whether the graph a fit on all ``n_samples`` rows trained on can be passed
+        to the next fits: not when early stopping held rows out of it, nor when
+        it was cut to fewer than ``n_neighbors`` neighbours for small data."""
+        return (
+            neighbors is not None and not self.early_stopping
+            and neighbors.shape == (n_samples, self.n_neighbors)
+        )
 
     def _warn_if_clusters_unused(self, n_samples):
         """Warn, as KMeans does, when the fit found fewer clusters than asked for."""

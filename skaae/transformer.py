@@ -622,10 +622,11 @@ class AAETransformer(BaseAAE):
         if n_heads is not None:
             return self._fit_cluster_heads(X, prior, n_heads, label_indices, partial, neighbors)
         self.__dict__.pop("cluster_heads_", None)
-        return self._fit_engine(
+        self._fit_engine(
             X, prior, _engine.LatentLayout.continuous(), label_indices=label_indices,
             partial=partial, neighbors=neighbors,
         )
+        return self
 
     def _label_indices(self, y, n_samples, resume, classes):
         """Class index of each row (-1 unlabeled), setting ``classes_``; None if no labels."""

@@ -271,3 +271,26 @@ def test_n_init_fits_like_one_fit_when_it_is_one(digits_split):
     assert_array_equal(picked.predict(X_train), picked.labels_)
     with pytest.raises(ValueError, match="n_init"):
         AAEClusterer(n_init=0).fit(X_train)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("neighbor_agreement", [1.0, 0.0])
+def test_restarts_search_the_graph_once(digits_split, monkeypatch, neighbor_agreement):
+    import skaae._base
+
+    searched = []
+
+    def counted_search(X, *args, **kwargs):
+        searched.append(X.shape[0])
+        return nearest_neighbors(X, *args, **kwargs)
+
+    monkeypatch.setattr(skaae._base, "nearest_neighbors", counted_search)
+    X_train = digits_split[0][:300]
+    params = dict(n_clusters=5, neighbor_agreement=neighbor_agreement, random_state=0, **TINY)
+    picked = AAEClusterer(n_init=3, **params).fit(X_train)
+    # The first fit's training graph serves the other fits and ranks them; without
+    # a term that reads it, one search ranks the fits.
+    assert searched == [300]
+    one = AAEClusterer(**params).fit(X_train)
+    graph = nearest_neighbors(X_train, picked.n_neighbors)
+    assert graph_cut_share(picked.labels_, graph) <= graph_cut_share(one.labels_, graph)
