@@ -374,7 +374,7 @@ def skaae_source():
 
 
 def machine_info():
-    """Processor, platform, CPU and thread counts, the load average (what else ran: the
+    """Processor, platform, CPU and thread counts, torch's CPU vector path, the load average (what else ran: the
     1, 5 and 15-minute averages at the end of the run), CUDA and library versions, and
     the commit skaae was imported from."""
     return {
@@ -383,6 +383,9 @@ def machine_info():
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "torch_threads": torch.get_num_threads(),
+        # The vector instructions torch's CPU kernels use: fits round differently on
+        # each, so a seed's fit lands elsewhere on an AVX2 and an AVX-512 machine.
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda_available": torch.cuda.is_available(),
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -93,6 +93,7 @@ def header_lines(report):
         f"- Machine: {m['processor']}"
         + (f" ({m['platform']})" if m.get("platform") else "")
         + f", os.cpu_count() = {m['cpu_count']}, torch.get_num_threads() = {threads}"
+        + (f", torch's CPU vector path {m['cpu_capability']}" if m.get("cpu_capability") else "")
         + (f", CUDA available: {m['cuda_available']}" if "cuda_available" in m else "")
         + (", load average at the end {:.1f} / {:.1f} / {:.1f} (1, 5, 15 min)".format(
             *m["load_average"]) if m.get("load_average") else ""),
