@@ -374,9 +374,9 @@ def skaae_source():
 
 
 def machine_info():
-    """Processor, platform, CPU and thread counts, torch's CPU vector path, the load average (what else ran: the
-    1, 5 and 15-minute averages at the end of the run), CUDA and library versions, and
-    the commit skaae was imported from."""
+    """Processor, platform, CPU and thread counts, torch's CPU vector path, the load
+    average (what else ran: the 1, 5 and 15-minute averages at the end of the run),
+    CUDA and library versions, and the commit skaae was imported from."""
     return {
         "processor": platform.processor() or platform.machine(),
         "platform": platform.platform(),

@@ -171,8 +171,9 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         Number of fits with different seeds. The one whose clusters cut the
         fewest edges of the training rows' ``n_neighbors``-nearest-neighbour
         graph (the one ``neighbor_agreement`` trains on, searched once for
-        every fit, or ``knn_graph``) is kept, as :class:`~sklearn.cluster.KMeans` keeps the run of least
-        inertia; the first fit is the one ``n_init=1`` gives. Each fit costs
+        every fit, or ``knn_graph``) is kept, as
+        :class:`~sklearn.cluster.KMeans` keeps the run of least inertia; the
+        first fit is the one ``n_init=1`` gives. Each fit costs
         a whole fit's time. Raise it when fits of different seeds disagree:
         on the shape families of :ref:`point_clouds`, half the fits find
         them and the graph tells which. A warm start, :meth:`partial_fit`
@@ -489,13 +490,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         return self._search_neighbors(X, n_neighbors)
 
     def _shares_graph(self, neighbors, n_samples):
-        """Whether the graph a fit on all ``n_samples`` rows trained on can be passed
-        to the next fits: not when early stopping held rows out of it, nor when
-        it was cut to fewer than ``n_neighbors`` neighbours for small data."""
-        return (
-            neighbors is not None and not self.early_stopping
-            and neighbors.shape == (n_samples, self.n_neighbors)
-        )
+        """Whether the graph a fit trained on can be passed to the next fits: it
+        must hold ``n_neighbors`` neighbours of each of the ``n_samples`` rows,
+        which one that early stopping held rows out of, or one cut to fewer
+        neighbours for small data, does not."""
+        return neighbors is not None and neighbors.shape == (n_samples, self.n_neighbors)
 
     def _warn_if_clusters_unused(self, n_samples):
         """Warn, as KMeans does, when the fit found fewer clusters than asked for."""
