@@ -55,9 +55,6 @@ FORMER_TRANSFORMER_DEFAULTS = {
     "discriminator_learning_rate": 1e-3,
     "generator_learning_rate": 1e-3,
 }
-#: AAETransformer's neighbour draws a row before 2026-12-02 (since then 4 from 10,000
-#: rows on): the map experiments measured with them pin them.
-FORMER_NEIGHBOR_SAMPLES = {"n_neighbor_samples": 8}
 #: AAEClassifier's and AAEClusterer's defaults before q(y|x) learned from the neighbour
 #: graph (2026-11-30), pinned likewise by the experiments measured with them.
 FORMER_CLASSIFIER_DEFAULTS = {

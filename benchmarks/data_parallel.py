@@ -27,7 +27,7 @@ import torch.multiprocessing as mp
 
 from skaae import AAETransformer
 
-from _common import FORMER_NEIGHBOR_SAMPLES, evaluate_embedding, log, trust_subset
+from _common import evaluate_embedding, log, trust_subset
 from _tables import fmt, header_lines, table
 
 TITLE = "Data-parallel fits"
@@ -44,7 +44,7 @@ OPTIONS = {
 RESERVED = {"random_state": "set by seed"}
 EXPERIMENTS = {
     "mnist": ("AAETransformer(n_components=2) on MNIST, 1 and 2 processes", {
-        "n_components": 2, **FORMER_NEIGHBOR_SAMPLES}),
+        "n_components": 2}),
     "digits": ("AAETransformer(n_components=2) on the digits, 1 and 2 processes", {
         "dataset": "digits", "test_fraction": 0.3, "n_components": 2}),
 }

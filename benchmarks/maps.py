@@ -34,7 +34,7 @@ from skaae._base import AUTO_INPUT_COMPONENTS, AUTO_INPUT_MIN_FEATURES
 from skaae._engine.networks import mlp
 
 from _common import (
-    FORMER_NEIGHBOR_SAMPLES, KNN_K, LATENCY_CALLS, THROUGHPUT_REPEATS, TRUST_K, TRUST_ROWS,
+    KNN_K, LATENCY_CALLS, THROUGHPUT_REPEATS, TRUST_K, TRUST_ROWS,
     estimator_settings, log, trust_subset, warm_up,
 )
 from _tables import estimator_lines, fmt, header_lines, params_text, table
@@ -64,9 +64,8 @@ FIGURES = {".png": "The held-out rows of each dataset (a row each) in each metho
 EXPERIMENTS = {
     "all": ("The digits, MNIST and the swiss roll in one process",
             {"dataset": ("digits", "mnist", "swiss_roll")}),
-    "digits": ("The digits, 70/30 split", {"dataset": "digits", **FORMER_NEIGHBOR_SAMPLES}),
-    "swiss_roll": ("A swiss roll in 50-D, its 2-D truth known",
-                   {"dataset": "swiss_roll", **FORMER_NEIGHBOR_SAMPLES}),
+    "digits": ("The digits, 70/30 split", {"dataset": "digits"}),
+    "swiss_roll": ("A swiss roll in 50-D, its 2-D truth known", {"dataset": "swiss_roll"}),
 }
 
 #: The paper's plain AAE (Makhzani et al., 2016): one argument away from the defaults.

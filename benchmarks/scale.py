@@ -21,7 +21,7 @@ import numpy as np
 from skaae import AAETransformer
 from skaae._neighbor_search import nearest_neighbors
 
-from _common import FORMER_NEIGHBOR_SAMPLES, evaluate_embedding, log, trust_subset
+from _common import evaluate_embedding, log, trust_subset
 from _tables import fmt, header_lines, table
 from peers import make_umap, peak_memory_since, reset_peak_memory
 
@@ -42,8 +42,7 @@ UMAP_WARM_UP_ROWS = 5000
 RESERVED = {"n_components": "the map is 2-D", "random_state": "set by seed"}
 EXPERIMENTS = {
     "mnist_shifted": ("MNIST and its shifts by up to two pixels, 1,000,000 rows", {}),
-    "mnist_shifted_umap": ("The same rows, skaae and UMAP in one process",
-                           {"umap": True, **FORMER_NEIGHBOR_SAMPLES}),
+    "mnist_shifted_umap": ("The same rows, skaae and UMAP in one process", {"umap": True}),
 }
 
 #: Pixel shifts (down, right), nearest first: 1 + 8 + 16 = 25 copies at most.

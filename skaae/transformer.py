@@ -28,12 +28,6 @@ AUTO_NEIGHBOR_AGREEMENT = 1.0
 #: Row visits of ``max_iter="auto"`` with the neighbour term on: the map keeps
 #: improving well past the budget of the paper's model (``AUTO_ROW_VISITS``).
 AUTO_MAP_ROW_VISITS = 1_800_000
-#: ``n_neighbor_samples="auto"``: neighbour draws a row on smaller data, and from this
-#: many rows on (UMAP's threshold between its small- and large-data epochs) ...
-AUTO_NEIGHBOR_SAMPLES = 8
-AUTO_LARGE_DATA_ROWS = 10_000
-#: ... fewer, where each draw's encoding is a real share of a step's time.
-AUTO_LARGE_DATA_NEIGHBOR_SAMPLES = 4
 
 
 class AAETransformer(BaseAAE):
@@ -170,15 +164,12 @@ class AAETransformer(BaseAAE):
         found within the chunk) uses all its other rows, with a warning, as
         UMAP does; a precomputed ``knn_graph`` must have this many.
 
-    n_neighbor_samples : int or "auto", default="auto"
+    n_neighbor_samples : int, default=8
         Neighbours drawn (uniformly, with replacement) for each row on each
-        minibatch by the terms of ``neighbor_weight`` and
-        ``neighbor_agreement``, each with its own 5 negative pairs. They go
-        through the encoder with their rows, so each draw adds to the work of
-        a step. ``"auto"``: 8, or 4 from 10,000 training rows on (a
-        :meth:`partial_fit` chunk counts its own rows), where the fewer draws
-        map as well in a quarter less time (:ref:`benchmarks`); on smaller
-        data a step's time is mostly overhead, so the draws cost little.
+        minibatch by the term of ``neighbor_weight``, each with its own 5
+        negative pairs. They go through the encoder with their rows in one
+        larger matrix product, so more draws cost little per step and give
+        better maps; raise it (16) when the fit time allows.
 
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between training rows in the neighbour search of
@@ -441,8 +432,6 @@ class AAETransformer(BaseAAE):
         "neighbor_agreement": [Interval(numbers.Real, 0, None, closed="left"),
                                StrOptions({"auto"})],
         **NEIGHBOR_GRAPH_CONSTRAINTS,
-        "n_neighbor_samples": [Interval(numbers.Integral, 1, None, closed="left"),
-                               StrOptions({"auto"})],
     }
     _GRAPH_TERMS_OFF = (
         "neighbor_weight=0, or 'auto' with a label-aware prior, and no "
@@ -464,7 +453,7 @@ class AAETransformer(BaseAAE):
         neighbor_weight="auto",
         neighbor_agreement="auto",
         n_neighbors=15,
-        n_neighbor_samples="auto",
+        n_neighbor_samples=8,
         metric="euclidean",
         neighbor_search="auto",
         encoder="deterministic",
@@ -696,7 +685,7 @@ class AAETransformer(BaseAAE):
             super()._training_config(X),
             neighbor_weight=self._neighbor_weight(X.shape[0]),
             neighbor_agreement=self._neighbor_agreement(X.shape[0]),
-            n_neighbor_samples=self._n_neighbor_samples(X.shape[0]),
+            n_neighbor_samples=self.n_neighbor_samples,
             input_noise=self.input_noise,
             # The terms on q(y|x) act only on a model with cluster heads.
             **self._category_terms(X.shape[1]),
@@ -724,14 +713,6 @@ class AAETransformer(BaseAAE):
             return self.neighbor_agreement
         # With the neighbour term off the model stays the paper's.
         return AUTO_NEIGHBOR_AGREEMENT if self._neighbor_weight(n_samples, prior) else 0.0
-
-    def _n_neighbor_samples(self, n_samples):
-        """``n_neighbor_samples`` resolved for ``n_samples`` training rows."""
-        if self.n_neighbor_samples != "auto":
-            return self.n_neighbor_samples
-        if n_samples >= AUTO_LARGE_DATA_ROWS:
-            return AUTO_LARGE_DATA_NEIGHBOR_SAMPLES
-        return AUTO_NEIGHBOR_SAMPLES
 
     def _auto_row_visits(self, prior):
         """Row visits of ``max_iter="auto"``: three times as many with the neighbour term."""
