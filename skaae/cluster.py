@@ -171,7 +171,9 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         Number of fits with different seeds. The one whose clusters cut the
         fewest edges of the training rows' ``n_neighbors``-nearest-neighbour
         graph (the one ``neighbor_agreement`` trains on, searched once for
-        every fit, or ``knn_graph``) is kept, as
+        every fit, or ``knn_graph``; with ``early_stopping`` each fit searches
+        its own training split, and one search of all rows ranks them) is
+        kept, as
         :class:`~sklearn.cluster.KMeans` keeps the run of least inertia; the
         first fit is the one ``n_init=1`` gives. Each fit costs
         a whole fit's time. Raise it when fits of different seeds disagree:
