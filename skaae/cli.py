@@ -227,6 +227,9 @@ def fit(args):
                 print(f"fitted {ESTIMATORS[args.estimator]} on {n_rows:,} rows of "
                       f"{X.shape[1]} features from {args.input} over {size} process(es) "
                       f"in {seconds:.1f} s; saved {args.output}")
+        # The ranks leave the process group together: a rank that tears Gloo
+        # down while another still works can abort at exit.
+        distributed.barrier()
         return estimator
     finally:
         if started:
