@@ -27,8 +27,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _engine
 from ._labels import labels_in_classes, shared_labels, split_labels
 from ._neighbor_search import (
-    METRICS, SEARCH_METHODS, graph_neighbors, nearest_neighbors, nearest_neighbors_across_ranks,
-    split_by_owner,
+    METRICS, SEARCH_METHODS, graph_neighbors, mutual_neighbors, nearest_neighbors,
+    nearest_neighbors_across_ranks, split_by_owner,
 )
 from ._point_clouds import check_point_clouds, pooled_statistics, sorted_coordinates
 from ._validation import check_layer_sizes, check_positive_int
@@ -137,6 +137,7 @@ CATEGORY_TERM_CONSTRAINTS = {
 NEIGHBOR_GRAPH_CONSTRAINTS = {
     "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
     "n_neighbor_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+    "mutual_neighbors": ["boolean"],
     "metric": [StrOptions(set(METRICS))],
     "neighbor_search": [StrOptions(set(SEARCH_METHODS))],
 }
@@ -323,11 +324,17 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 stacklevel=5,
             )
         if not _engine.distributed.is_distributed():
-            return self._search_neighbors(X, n_neighbors), None
+            return self._kept_neighbors(self._search_neighbors(X, n_neighbors)), None
         indices, offsets = nearest_neighbors_across_ranks(
             self._search_rows(X), n_neighbors, self.metric, self.neighbor_search,
             _seed(self.random_state),
         )
+        if self.mutual_neighbors:
+            rank = _engine.distributed.rank_and_size()[0]
+            indices = mutual_neighbors(
+                indices, _engine.distributed.gather_arrays(indices),
+                offsets[rank] + np.arange(len(indices)),
+            )
         indices, foreign = split_by_owner(indices, offsets, _engine.distributed.rank_and_size()[0])
         return indices, _engine.distributed.fetch_rows(X, foreign, offsets)
 
@@ -357,7 +364,12 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 stacklevel=4,
             )
             return None
-        return graph_neighbors(knn_graph, n_samples, self.n_neighbors)
+        return self._kept_neighbors(graph_neighbors(knn_graph, n_samples, self.n_neighbors))
+
+    def _kept_neighbors(self, indices):
+        """The neighbours of a one-process graph that the terms draw from: with
+        ``mutual_neighbors``, those that count the row among theirs."""
+        return mutual_neighbors(indices) if self.mutual_neighbors else indices
 
     def _validate_training_data(self, X, y="no_validation", reset=True):
         """``validate_data`` as every estimator's ``fit`` and ``partial_fit`` call it.

@@ -119,6 +119,15 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         minibatch by ``neighbor_agreement``. They go through the encoder with
         their rows, so each draw costs about one more row of the minibatch.
 
+    mutual_neighbors : bool, default=True
+        Draw each row's neighbours for ``neighbor_agreement`` only among those
+        that count the row among their own nearest ``n_neighbors`` in turn
+        (a row with none keeps them all). Such mutual edges join two rows of
+        one class more often, so fewer wrong labels are carried along the
+        graph (:ref:`semi_supervised`). False draws from every neighbour,
+        which may suit data whose classes are thin threads, where few edges
+        are mutual.
+
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between training rows in the neighbour search; see
         :class:`AAETransformer`.
@@ -295,6 +304,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         neighbor_agreement=1.0,
         n_neighbors=10,
         n_neighbor_samples=4,
+        mutual_neighbors=True,
         metric="euclidean",
         neighbor_search="auto",
         batch_size=128,
@@ -332,6 +342,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         self.neighbor_agreement = neighbor_agreement
         self.n_neighbors = n_neighbors
         self.n_neighbor_samples = n_neighbor_samples
+        self.mutual_neighbors = mutual_neighbors
         self.metric = metric
         self.neighbor_search = neighbor_search
         self.batch_size = batch_size

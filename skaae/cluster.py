@@ -144,6 +144,14 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         Neighbours drawn for each row on each minibatch by
         ``neighbor_agreement``; see :class:`AAEClassifier`.
 
+    mutual_neighbors : bool, default=False
+        Draw each row's neighbours only among those that count the row among
+        their own nearest ``n_neighbors`` in turn (a row with none keeps them
+        all). Mutual edges join rows of one class more often, but leave fewer
+        edges to hold a cluster together: on MNIST the clusters then split
+        digits more often, so they are off by default. :class:`AAEClassifier`,
+        whose labels hold the classes together, draws from them by default.
+
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between training rows in the neighbour search; see
         :class:`AAETransformer`.
@@ -330,6 +338,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         neighbor_agreement=1.0,
         n_neighbors=10,
         n_neighbor_samples=4,
+        mutual_neighbors=False,
         metric="euclidean",
         neighbor_search="auto",
         batch_size=128,
@@ -368,6 +377,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         self.neighbor_agreement = neighbor_agreement
         self.n_neighbors = n_neighbors
         self.n_neighbor_samples = n_neighbor_samples
+        self.mutual_neighbors = mutual_neighbors
         self.metric = metric
         self.neighbor_search = neighbor_search
         self.batch_size = batch_size

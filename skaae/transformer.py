@@ -171,6 +171,13 @@ class AAETransformer(BaseAAE):
         larger matrix product, so more draws cost little per step and give
         better maps; raise it (16) when the fit time allows.
 
+    mutual_neighbors : bool, default=False
+        Draw each row's neighbours only among those that count the row among
+        their own nearest ``n_neighbors`` in turn (a row with none keeps them
+        all). Mutual edges join rows of one class more often, but leave fewer
+        edges to hold a cluster together: the map's neighbour term follows UMAP,
+        which joins a row to every neighbour, so they are off by default.
+
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between training rows in the neighbour search of
         ``neighbor_weight``. ``"cosine"`` suits rows whose direction matters
@@ -454,6 +461,7 @@ class AAETransformer(BaseAAE):
         neighbor_agreement="auto",
         n_neighbors=15,
         n_neighbor_samples=8,
+        mutual_neighbors=False,
         metric="euclidean",
         neighbor_search="auto",
         encoder="deterministic",
@@ -495,6 +503,7 @@ class AAETransformer(BaseAAE):
         self.neighbor_agreement = neighbor_agreement
         self.n_neighbors = n_neighbors
         self.n_neighbor_samples = n_neighbor_samples
+        self.mutual_neighbors = mutual_neighbors
         self.metric = metric
         self.neighbor_search = neighbor_search
         self.encoder = encoder
