@@ -15,7 +15,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.semi_supervised import LabelSpreading
 
 from skaae import AAEClassifier
-from skaae._neighbor_search import nearest_neighbors
+from skaae._neighbor_search import mutual_neighbors, nearest_neighbors
 
 from test_transformer import rbf_mmd2
 
@@ -286,6 +286,21 @@ def test_a_precomputed_graph_is_the_searched_graph(digits_split):
     assert streamed.n_iter_ == 3
 
 
+def test_agreement_draws_from_the_mutual_neighbours(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    y_partial = hide_labels(y_train, 0.2)
+    graph = nearest_neighbors(X_train, 10)
+    default = AAEClassifier(random_state=0, **TINY).fit(X_train, y_partial)
+    mutual = AAEClassifier(mutual_neighbors=False, random_state=0, **TINY).fit(
+        X_train, y_partial, knn_graph=mutual_neighbors(graph)
+    )
+    every = AAEClassifier(mutual_neighbors=False, random_state=0, **TINY).fit(
+        X_train, y_partial, knn_graph=graph
+    )
+    assert_array_equal(default.predict_proba(X_test), mutual.predict_proba(X_test))
+    assert not np.array_equal(default.predict_proba(X_test), every.predict_proba(X_test))
+
+
 def test_small_data_and_bad_agreement_settings(digits_split):
     X_train, _, y_train, _ = digits_split
     with pytest.warns(UserWarning, match="uses n_neighbors=7"):
@@ -293,6 +308,7 @@ def test_small_data_and_bad_agreement_settings(digits_split):
     for params, name in [({"neighbor_agreement": -1.0}, "neighbor_agreement"),
                          ({"n_neighbors": 0}, "n_neighbors"),
                          ({"n_neighbor_samples": 0}, "n_neighbor_samples"),
+                         ({"mutual_neighbors": "yes"}, "mutual_neighbors"),
                          ({"metric": "manhattan"}, "metric")]:
         with pytest.raises(ValueError, match=f"'{name}' parameter"):
             AAEClassifier(**params, **TINY).fit(X_train, y_train)

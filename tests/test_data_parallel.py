@@ -25,10 +25,10 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from skaae import AAEClassifier, AAEClusterer, AAETransformer
 from skaae._engine import losses
-from skaae._engine.distributed import fetch_rows, gather_rows
+from skaae._engine.distributed import fetch_rows, gather_arrays, gather_rows
 from skaae._engine.phases import Encoded
 from skaae._neighbor_search import (
-    nearest_neighbors, nearest_neighbors_across_ranks, split_by_owner,
+    mutual_neighbors, nearest_neighbors, nearest_neighbors_across_ranks, split_by_owner,
 )
 
 if not dist.is_available():
@@ -70,6 +70,10 @@ def _scenario_fits(rank, size):
     local, foreign = split_by_owner(indices, offsets, rank)
     report["graph"] = (indices, offsets, foreign, fetch_rows(X, foreign, offsets),
                        fetch_rows(sp.csr_matrix(X), foreign, offsets).toarray())
+    # Each rank keeps its rows' mutual neighbours as BaseAAE does: from every rank's lists.
+    report["mutual"] = mutual_neighbors(
+        indices, gather_arrays(indices), offsets[rank] + np.arange(len(indices))
+    )
     # The balance of the categories is that of both ranks' minibatches together.
     categories = torch.softmax(torch.arange(40.0).reshape(4, 10) * (rank + 1) / 10, dim=1)
     encoded = Encoded(None, categories=categories.requires_grad_())
@@ -278,6 +282,13 @@ def test_the_graph_is_searched_over_every_ranks_rows(fits):
         assert len(foreign) > 100 and not own.any()
         np.testing.assert_array_equal(halo, stacked[foreign])
         np.testing.assert_array_equal(sparse_halo, stacked[foreign])
+
+
+def test_each_rank_keeps_the_mutual_neighbours_of_the_whole_graph(fits):
+    indices = np.concatenate([report["graph"][0] for report in fits])
+    kept = np.concatenate([report["mutual"] for report in fits])
+    np.testing.assert_array_equal(kept, mutual_neighbors(indices))
+    assert (kept != indices).any()
 
 
 def test_ranks_agree_on_classes_and_projection(fits):

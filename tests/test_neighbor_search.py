@@ -10,9 +10,10 @@ from sklearn.neighbors import KNeighborsTransformer
 from sklearn.pipeline import make_pipeline
 
 from skaae import AAETransformer
+from skaae import _neighbor_search
 from skaae._neighbor_search import (
-    SEARCH_COMPONENTS, graph_neighbors, nearest_neighbors, nearest_neighbors_across_ranks,
-    split_by_owner,
+    SEARCH_COMPONENTS, graph_neighbors, mutual_neighbors, nearest_neighbors,
+    nearest_neighbors_across_ranks, split_by_owner,
 )
 
 from test_transformer import knn_accuracy
@@ -59,6 +60,35 @@ def test_neighbours_on_other_ranks_go_after_the_ranks_own_rows():
     assert_array_equal(foreign, [0, 2, 9, 11])
     # Own rows keep their place among the rank's 3 rows; the others follow them.
     assert_array_equal(local, [[1, 3, 6], [0, 2, 3], [5, 1, 4]])
+
+
+def test_mutual_neighbours_are_those_that_list_the_row_in_turn(monkeypatch):
+    indices = np.array([[1, 2, 3], [0, 2, 4], [3, 4, 1], [2, 0, 4], [3, 1, 0]])
+    # Row 0's neighbour 2 does not list it, nor row 2's neighbour 4, nor row 4's
+    # neighbour 0; every other edge is mutual. Each row keeps its mutual ones,
+    # nearest first, repeated in turn to fill its slots.
+    expected = np.array([[1, 3, 1], [0, 2, 4], [3, 1, 3], [2, 0, 4], [3, 1, 3]])
+    assert_array_equal(mutual_neighbors(indices), expected)
+    assert_array_equal(mutual_neighbors(expected), expected)  # once is enough
+    # A row that nobody lists keeps all its neighbours.
+    lonely = np.array([[1, 2], [2, 0], [1, 0], [0, 1]])
+    assert_array_equal(mutual_neighbors(lonely)[3], [0, 1])
+    # Blocks of rows, and rows given as positions in a larger graph, change nothing.
+    monkeypatch.setattr(_neighbor_search, "MUTUAL_BLOCK_ROWS", 3)
+    assert_array_equal(mutual_neighbors(indices), expected)
+    assert_array_equal(mutual_neighbors(indices[2:], indices, rows=[2, 3, 4]), expected[2:])
+
+
+def test_mutual_edges_join_rows_of_one_class_more_often(digits_split):
+    X_train, _, y_train, _ = digits_split
+    indices = nearest_neighbors(X_train, 10)
+    kept = mutual_neighbors(indices)
+    same_class = y_train[indices] == y_train[:, None]
+    # 95.5% of the digits' 10-NN edges join one digit, 97.4% of the mutual ones.
+    assert (y_train[kept] == y_train[:, None]).mean() > same_class.mean() + 0.01
+    # Most rows have a mutual neighbour, and each row keeps only its own neighbours.
+    assert (kept != indices).any(axis=1).mean() > 0.5
+    assert all(set(k) <= set(i) for k, i in zip(kept, indices))
 
 
 def test_too_few_rows_for_the_neighbours():
