@@ -18,6 +18,7 @@ import argparse
 import ast
 import datetime
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -246,5 +247,24 @@ def main(argv=None):
         {"embed": embed, "fit": fit}[args.command](args)
     except ValueError as exc:
         parser.exit(2, f"skaae: error: {exc}\n")
+    if args.command == "fit" and _left_own_process_group():
+        # The model is saved and the process group destroyed, yet Gloo's C++
+        # threads can still abort the interpreter's shutdown ("terminate
+        # called without an active exception", now and then on a loaded
+        # machine; cf. pytorch/pytorch#179291), which torchrun reports as a
+        # failed rank. Nothing is left to clean up, so leave without it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
+
+
+def _left_own_process_group():
+    """Whether ``fit`` ran as one rank of a ``torchrun`` launch, in the process
+    group it started and has destroyed (not one its caller still holds)."""
+    import torch.distributed as dist
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (
+        dist.is_available() and dist.is_initialized()
+    )
 
