@@ -329,13 +329,13 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._search_rows(X), n_neighbors, self.metric, self.neighbor_search,
             _seed(self.random_state),
         )
+        rank = _engine.distributed.rank_and_size()[0]
         if self.mutual_neighbors:
-            rank = _engine.distributed.rank_and_size()[0]
             indices = mutual_neighbors(
                 indices, _engine.distributed.gather_arrays(indices),
                 offsets[rank] + np.arange(len(indices)),
             )
-        indices, foreign = split_by_owner(indices, offsets, _engine.distributed.rank_and_size()[0])
+        indices, foreign = split_by_owner(indices, offsets, rank)
         return indices, _engine.distributed.fetch_rows(X, foreign, offsets)
 
     def _search_rows(self, X):

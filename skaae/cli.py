@@ -183,7 +183,7 @@ def _start_process_group(backend, timeout):
     import torch
     import torch.distributed as dist
 
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+    if not _launched_as_ranks() or dist.is_initialized():
         return False
     if backend == "auto":
         backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -228,8 +228,8 @@ def fit(args):
                 print(f"fitted {ESTIMATORS[args.estimator]} on {n_rows:,} rows of "
                       f"{X.shape[1]} features from {args.input} over {size} process(es) "
                       f"in {seconds:.1f} s; saved {args.output}")
-        # The ranks leave the process group together: a rank that tears Gloo
-        # down while another still works can abort at exit.
+        # The ranks leave together, so none destroys the process group while
+        # rank 0 still saves.
         distributed.barrier()
         return estimator
     finally:
@@ -264,7 +264,9 @@ def _left_own_process_group():
     group it started and has destroyed (not one its caller still holds)."""
     import torch.distributed as dist
 
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (
-        dist.is_available() and dist.is_initialized()
-    )
+    return _launched_as_ranks() and not (dist.is_available() and dist.is_initialized())
 
+
+def _launched_as_ranks():
+    """Whether ``torchrun`` started this process as one of several ranks."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
