@@ -492,14 +492,15 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
     def _ranking_graph(self, X, trained_on, knn_graph):
         """The neighbour graph of the validated rows ``X`` that ranks the restarts:
         the one the first fit trained on, or, when it trained on none (or on a
-        validation split's rows), ``knn_graph`` or a search."""
+        validation split's rows), ``knn_graph`` or a search, kept to mutual
+        neighbours as a fit's graph is."""
         n_samples = X.shape[0]
         if trained_on is not None and trained_on.shape[0] == n_samples:
             return trained_on
         n_neighbors = min(self.n_neighbors, n_samples - 1)
         if knn_graph is not None:
-            return graph_neighbors(knn_graph, n_samples, n_neighbors)
-        return self._search_neighbors(X, n_neighbors)
+            return self._kept_neighbors(graph_neighbors(knn_graph, n_samples, n_neighbors))
+        return self._kept_neighbors(self._search_neighbors(X, n_neighbors))
 
     def _shares_graph(self, neighbors, n_samples):
         """Whether the graph a fit trained on can be passed to the next fits: it

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skaae import AAEClusterer
-from skaae._neighbor_search import nearest_neighbors
+from skaae._neighbor_search import mutual_neighbors, nearest_neighbors
 from skaae.cluster import graph_cut_share
 from skaae.metrics import clustering_accuracy, label_clusters
 
@@ -294,3 +294,30 @@ def test_restarts_search_the_graph_once(digits_split, monkeypatch, neighbor_agre
     one = AAEClusterer(**params).fit(X_train)
     graph = nearest_neighbors(X_train, picked.n_neighbors)
     assert graph_cut_share(picked.labels_, graph) <= graph_cut_share(one.labels_, graph)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_restarts_are_ranked_on_the_mutual_graph_when_fits_use_one(
+    digits_split, monkeypatch, early_stopping
+):
+    import skaae.cluster
+
+    ranked_on = []
+
+    def recorded_share(labels, graph):
+        ranked_on.append(graph)
+        return graph_cut_share(labels, graph)
+
+    monkeypatch.setattr(skaae.cluster, "graph_cut_share", recorded_share)
+    X_train = digits_split[0][:300]
+    # Without the agreement term (or with a validation split held out of the
+    # training graph) the restarts are ranked on a graph searched for them.
+    AAEClusterer(
+        n_clusters=5, n_init=2, neighbor_agreement=1.0 if early_stopping else 0.0,
+        mutual_neighbors=True, early_stopping=early_stopping, random_state=0, **TINY,
+    ).fit(X_train)
+    mutual = mutual_neighbors(nearest_neighbors(X_train, 10))
+    assert len(ranked_on) == 2
+    for graph in ranked_on:
+        np.testing.assert_array_equal(graph, mutual)
