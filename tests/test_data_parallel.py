@@ -178,6 +178,13 @@ def _rank(rank, size, port, scenario, results):
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+    # Gloo's C++ threads can abort the interpreter's shutdown even after the
+    # group is destroyed (pytorch/pytorch#179291; SIGABRT now and then on a
+    # loaded machine), as ``skaae fit`` under torchrun also meets: once the
+    # report has left through the queue, leave without that shutdown.
+    results.close()
+    results.join_thread()
+    os._exit(0)
 
 
 def _launch(scenario):
