@@ -128,9 +128,12 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         which may suit data whose classes are thin threads, where few edges
         are mutual.
 
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        Distance between training rows in the neighbour search; see
-        :class:`AAETransformer`.
+    metric : {"euclidean", "cosine"}, default="cosine"
+        Distance between training rows in the neighbour search (see
+        :class:`AAETransformer`). The angle between rows joins more rows of
+        one class than the Euclidean distance on images, whose brightness
+        and stroke width vary within a class (:ref:`semi_supervised`);
+        ``"euclidean"`` may suit rows whose length carries the class.
 
     neighbor_search : {"auto", "exact", "approximate"}, default="auto"
         How the neighbours are found; see :class:`AAETransformer`.
@@ -305,7 +308,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         n_neighbors=10,
         n_neighbor_samples=4,
         mutual_neighbors=True,
-        metric="euclidean",
+        metric="cosine",
         neighbor_search="auto",
         batch_size=128,
         max_iter="auto",
