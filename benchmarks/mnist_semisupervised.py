@@ -82,7 +82,8 @@ EXPERIMENTS = {
     "graph_defaults_30epochs": ("100 labels, the defaults of its day (consistency_radius=0.2) "
                                 "trained on to 30 epochs (the error curve after each), seed 0",
                                 {"labels": (100,), "seeds": (0,), "max_epochs": 30,
-                                 "consistency_radius": 0.2, "mutual_neighbors": False}),
+                                 "consistency_radius": 0.2, "mutual_neighbors": False,
+                                 "metric": "euclidean"}),
     "graph_defaults_1000": ("1,000 labels, the defaults, their 10 epochs, seed 0",
                             {"labels": (1000,), "seeds": (0,), "max_epochs": 10}),
     "digits_graph_defaults": ("The digits, 100 labels, the defaults (50 epochs), seeds 0-2",
