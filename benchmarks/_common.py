@@ -62,6 +62,7 @@ FORMER_CLASSIFIER_DEFAULTS = {
     "consistency_radius": 0.2,
     "neighbor_agreement": 0.0,
     "learning_rate_decay": 0.95,
+    "metric": "euclidean",
 }
 FORMER_CLUSTERER_DEFAULTS = {
     "category_balance": 5.0,
