@@ -132,8 +132,9 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         Distance between training rows in the neighbour search (see
         :class:`AAETransformer`). The angle between rows joins more rows of
         one class than the Euclidean distance on images, whose brightness
-        and stroke width vary within a class (:ref:`semi_supervised`);
-        ``"euclidean"`` may suit rows whose length carries the class.
+        and stroke width vary within a class (:ref:`semi_supervised`). Try
+        ``"euclidean"`` on standardised tables, or where the rows' length
+        carries the class.
 
     neighbor_search : {"auto", "exact", "approximate"}, default="auto"
         How the neighbours are found; see :class:`AAETransformer`.
