@@ -30,7 +30,12 @@ from ._neighbor_search import (
     METRICS, SEARCH_METHODS, graph_neighbors, mutual_neighbors, nearest_neighbors,
     nearest_neighbors_across_ranks, split_by_owner,
 )
-from ._point_clouds import check_point_clouds, pooled_statistics, sorted_coordinates
+from ._point_clouds import (
+    check_point_clouds,
+    pooled_statistics,
+    sorted_coordinates,
+    whitening_statistics,
+)
 from ._validation import check_layer_sizes, check_positive_int
 from ._validation import random_seed as _seed
 
@@ -72,6 +77,9 @@ def _history_length(history):
 AUTO_INPUT_MIN_FEATURES = 100
 #: ... onto this many principal components.
 AUTO_INPUT_COMPONENTS = 50
+#: The principal components of the sorted coordinates that the front of
+#: ``encoder="sortpool"`` keeps.
+SORTPOOL_COMPONENTS = 20
 #: ``max_iter="auto"`` trains for about this many row visits (epochs times rows) ...
 AUTO_ROW_VISITS = 600_000
 #: ... in no fewer and no more epochs than these.
@@ -283,8 +291,9 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _category_terms(self, n_model_features):
         """The engine settings of the terms on q(y|x) (see CATEGORY_TERM_CONSTRAINTS).
 
-        The encoder sees ``n_model_features`` standardised features (the
-        principal components of ``input_components``, or the data's), whose
+        The encoder's trunk reads ``n_model_features`` standardised features
+        (the principal components of ``input_components``, the data's, or the
+        whitened ones of the ``"sortpool"`` front), whose
         rows have a root-mean-square length of their square root;
         ``consistency_radius`` is relative to it, so one value suits data of
         any width.
@@ -443,13 +452,16 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     @property
     def _reads_point_clouds(self):
         """Whether each row is a point cloud: a PointNet encoder or a set distance."""
-        return self.encoder == "pointnet" or self.reconstruction_loss in _engine.SET_DISTANCES
+        return (
+            self.encoder in _engine.POINT_CLOUD_ENCODERS
+            or self.reconstruction_loss in _engine.SET_DISTANCES
+        )
 
     def _check_point_cloud_settings(self, X):
         """Raise unless ``X`` and the parameters suit point clouds."""
         if self.reconstruction_loss not in _engine.SET_DISTANCES:
             raise ValueError(
-                f"encoder='pointnet' reads unordered points, but reconstruction_loss="
+                f"encoder={self.encoder!r} reads unordered points, but reconstruction_loss="
                 f"{self.reconstruction_loss!r} compares them in order; use one of "
                 f"{sorted(_engine.SET_DISTANCES)}."
             )
@@ -459,6 +471,35 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "points in an arbitrary order; use input_components=None."
             )
         check_point_clouds(X, self.point_dim, self)
+
+    def _front_components(self, n_features):
+        """Width of the ``"sortpool"`` encoder's front for ``n_features`` columns;
+        0 for the other encoders, which have no front."""
+        return min(SORTPOOL_COMPONENTS, n_features) if self.encoder == "sortpool" else 0
+
+    def _encoder_width(self, X):
+        """Features the encoder's trunk reads of rows ``X``: those of the
+        ``"sortpool"`` front, else ``X``'s."""
+        return self._front_components(X.shape[1]) or X.shape[1]
+
+    def _fit_sortpool_front(self, X, mean, std, n_components):
+        """The ``"sortpool"`` front's statistics (see ``whitening_statistics``),
+        fitted on the training clouds standardised as the model standardises
+        them, then sorted along every axis."""
+        scale = np.where(std > 1e-8, std, 1.0)
+        S = sorted_coordinates((X - mean) / scale, self.point_dim)
+        n_samples = _engine.distributed.total_rows(X.shape[0])
+        # At most rank n_samples - 1 after centring: the rest are zero-padded.
+        pca = PCA(max(1, min(n_components, n_samples - 1)), random_state=_seed(self.random_state))
+        if _engine.distributed.is_distributed():
+            pca = _engine.distributed.fit_on_sample(
+                pca, S, _engine.distributed.SAMPLE_ROWS, _seed(self.random_state)
+            )
+        elif n_samples > 1:
+            pca.fit(S)
+        else:
+            return S[0], np.zeros((S.shape[1], n_components)), np.ones(n_components)
+        return whitening_statistics(pca, n_components)
 
     def _plan_fit(
         self, X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors,
@@ -596,6 +637,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             n_label_slots=n_label_slots,
             layout=layout,
             point_dim=self.point_dim,
+            front_components=self._front_components(X.shape[1]),
         )
 
     def _train(self, plan):
@@ -715,10 +757,13 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
             if self._reads_point_clouds:
                 mean, std = pooled_statistics(mean, std, self.point_dim)
+            front = None
+            if config.front_components:
+                front = self._fit_sortpool_front(X, mean, std, config.front_components)
             # Weights are drawn on the CPU so that a seed gives the same start on any device.
             model = _engine.AdversarialAutoencoder(
                 config, mean, std, generator=_engine.make_generator(seed, "cpu"),
-                cluster_heads=cluster_heads,
+                cluster_heads=cluster_heads, front_statistics=front,
             ).to(device)
         # The ranks of a distributed fit share the model but not the random streams.
         trainer = _engine.Trainer(

@@ -51,3 +51,17 @@ def sorted_coordinates(X, point_dim):
     """
     clouds = np.asarray(X).reshape(X.shape[0], -1, point_dim)
     return np.sort(clouds, axis=1).transpose(0, 2, 1).reshape(X.shape[0], -1)
+
+
+def whitening_statistics(pca, n_components):
+    """The ``"sortpool"`` encoder front's ``(mean, components, scale)`` from ``pca``
+    fitted on sorted coordinates: its principal axes as columns, padded with
+    zero columns up to ``n_components`` when it kept fewer, and each
+    component's standard deviation (1 where it is zero, so nothing is
+    divided by zero)."""
+    components = np.zeros((pca.n_features_in_, n_components))
+    components[:, : pca.n_components_] = pca.components_.T
+    scale = np.ones(n_components)
+    std = np.sqrt(pca.explained_variance_)
+    scale[: pca.n_components_] = np.where(std > 1e-8, std, 1.0)
+    return pca.mean_, components, scale

@@ -68,10 +68,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             callable, default="gaussian"
         Prior of the style code; see :class:`AAETransformer`.
 
-    encoder : {"deterministic", "gaussian", "universal", "pointnet"}, \
+    encoder : {"deterministic", "gaussian", "universal", "pointnet", "sortpool"}, \
             default="deterministic"
         Kind of style posterior q(z|x); see :class:`AAETransformer`.
-        ``"pointnet"`` reads point clouds (:ref:`point_clouds`).
+        ``"pointnet"`` and ``"sortpool"`` read point clouds
+        (:ref:`point_clouds`); ``"sortpool"`` is the one that clusters shapes.
 
     hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the encoder's shared trunk; the decoder mirrors them.
@@ -403,7 +404,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         return dataclasses.replace(
             super()._training_config(X),
             input_noise=self.input_noise,
-            **self._category_terms(X.shape[1]),
+            **self._category_terms(self._encoder_width(X)),
             **self._agreement_terms(X.shape[0]),
         )
 

@@ -193,7 +193,7 @@ class AAETransformer(BaseAAE):
         cost of compiling its kernels; ``"auto"`` searches exactly up to
         100,000 rows and approximately beyond.
 
-    encoder : {"deterministic", "gaussian", "universal", "pointnet"}, \
+    encoder : {"deterministic", "gaussian", "universal", "pointnet", "sortpool"}, \
             default="deterministic"
         Kind of posterior q(z|x) (paper §2): a deterministic map, a Gaussian
         with the reparametrization trick, or a universal approximator f(x, eta)
@@ -205,8 +205,15 @@ class AAETransformer(BaseAAE):
         by a deterministic PointNet (the 3d-AAE of Zamorski et al., 2019): the
         hidden layers are applied to every point alike, then the maximum over
         the points goes through one more layer, so the code does not depend on
-        the order of the points. It needs ``reconstruction_loss="chamfer"``
-        or ``"emd"`` (:ref:`point_clouds`).
+        the order of the points. ``"sortpool"``: each row is a point cloud,
+        whose coordinates are sorted along every axis across its points (sort
+        pooling, as in FSPool of Zhang et al., 2020), projected onto their 20
+        leading principal components in the training clouds and whitened,
+        then read by the hidden layers: also blind to the order of the points,
+        and the one to use for clustering shapes, where it separates families
+        that the PointNet's codes mix (:ref:`point_clouds`). Both need
+        ``reconstruction_loss="chamfer"`` or ``"emd"``; the decoder emits a
+        cloud either way.
 
     hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the encoder's hidden layers; the decoder mirrors them.
@@ -238,7 +245,7 @@ class AAETransformer(BaseAAE):
 
     point_dim : int, default=3
         Coordinates per point when rows are point clouds (``encoder="pointnet"``
-        or a set ``reconstruction_loss``): a row holds the coordinates of one
+        or ``"sortpool"``, or a set ``reconstruction_loss``): a row holds the coordinates of one
         cloud's points one after another, ``(x1, y1, z1, x2, y2, z2, ...)``,
         so ``n_features`` must be a multiple of it. The scaling is then one
         mean and standard deviation per coordinate axis, and the neighbour
@@ -697,7 +704,7 @@ class AAETransformer(BaseAAE):
             n_neighbor_samples=self.n_neighbor_samples,
             input_noise=self.input_noise,
             # The terms on q(y|x) act only on a model with cluster heads.
-            **self._category_terms(X.shape[1]),
+            **self._category_terms(self._encoder_width(X)),
         )
 
     def _hard_cluster_heads(self):

@@ -1,12 +1,14 @@
 """Point clouds (the 3d-AAE): PointNet encoder, set distances, shapes, files, latent walks."""
 
 import itertools
+import pickle
 import struct
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
 from skaae import AAEClassifier, AAEClusterer, AAETransformer
@@ -115,6 +117,35 @@ def test_pointnet_codes_do_not_depend_on_point_order(fitted, shapes):
     np.testing.assert_allclose(fitted.transform(permuted), fitted.transform(X_test), atol=1e-5)
 
 
+def test_sortpool_encoder_reads_whitened_components_of_sorted_coordinates(shapes):
+    X, _, X_test, _ = shapes
+    settings = dict(CLOUD_SETTINGS, encoder="sortpool", max_iter=2)
+    fitted = AAETransformer(**settings).fit(X)
+    model = fitted.model_
+    standardized = (X - model.shift.numpy()) / model.scale.numpy()
+    pca = PCA(20, whiten=True, random_state=0).fit(sorted_coordinates(standardized, 3))
+    with torch.no_grad():
+        features = model.encoder.front(torch.as_tensor(standardized, dtype=torch.float32))
+    np.testing.assert_allclose(features.numpy(), pca.transform(sorted_coordinates(
+        standardized, 3)), atol=1e-3)
+    assert model.encoder.trunk[0].in_features == 20
+    permuted = permute_points(X_test, np.random.default_rng(7))
+    np.testing.assert_allclose(fitted.transform(permuted), fitted.transform(X_test), atol=1e-5)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(X_test), fitted.transform(X_test))
+    assert fitted.inverse_transform(fitted.transform(X_test[:2])).shape == (2, 64 * 3)
+
+
+def test_sortpool_front_of_a_single_cloud():
+    X, _ = make_point_clouds(1, 8, random_state=0)
+    fitted = AAETransformer(encoder="sortpool", reconstruction_loss="chamfer", max_iter=1,
+                            hidden_layer_sizes=(8,), random_state=0).fit(X)
+    # Nothing varies across one cloud: the front maps it to zeros, not to NaN.
+    front = fitted.model_.encoder.front
+    assert front.width == 20 and torch.all(front.components == 0)
+    assert np.isfinite(fitted.transform(X)).all()
+
+
 def test_reconstructs_held_out_clouds_far_better_than_the_medoid_shape(fitted, shapes):
     X, _, X_test, _ = shapes
     reconstructions = fitted.inverse_transform(fitted.transform(X_test))
@@ -208,8 +239,13 @@ def test_bad_point_cloud_input(shapes):
     bad[3, 7] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         AAETransformer(encoder="pointnet", reconstruction_loss="chamfer").fit(bad)
-    with pytest.raises(ValueError, match="reconstruction_loss='mse' compares them in order"):
-        AAETransformer(encoder="pointnet").fit(X)
+    for encoder in ("pointnet", "sortpool"):
+        with pytest.raises(ValueError, match=f"encoder='{encoder}' reads unordered points, "
+                                             "but reconstruction_loss='mse' compares them"):
+            AAETransformer(encoder=encoder).fit(X)
+    with pytest.raises(ValueError, match="input_components=None"):
+        AAEClusterer(encoder="sortpool", reconstruction_loss="chamfer",
+                     input_components=20).fit(X)
     with pytest.raises(ValueError, match="input_components=None"):
         AAETransformer(reconstruction_loss="chamfer", input_components=10).fit(X)
     with pytest.raises(TypeError, match="dense"):

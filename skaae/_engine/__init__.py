@@ -12,13 +12,14 @@ from .callbacks import Callback, EarlyStopping, History, ProgressBar, in_paralle
 from .data import TrainingSet, as_training_data
 from .device import make_generator, resolve_device
 from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, LatentLayout, ModelConfig
-from .networks import ACTIVATIONS, ENCODER_KINDS
+from .networks import ACTIVATIONS, ENCODER_KINDS, POINT_CLOUD_ENCODERS
 from .point_clouds import SET_DISTANCES
 from .trainer import PRECISIONS, Trainer, TrainingConfig, TrainingDivergedError
 
 __all__ = [
     "ACTIVATIONS",
     "ENCODER_KINDS",
+    "POINT_CLOUD_ENCODERS",
     "PRECISIONS",
     "RECONSTRUCTION_LOSSES",
     "SET_DISTANCES",

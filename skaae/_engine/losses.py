@@ -253,22 +253,23 @@ def consistency_divergence(model, S, probabilities, radius, generator):
     """Change of q(y|x) under the virtual adversarial perturbation of ``S``.
 
     Virtual adversarial training (Miyato et al., 2018): one power iteration
-    from a random direction finds, for each row of the standardised input
-    ``S``, the direction of length ``radius`` that changes q(y|x) the most;
-    the result is the mean KL divergence from ``probabilities`` (q(y|x) at
-    ``S``, held fixed) to q(y|x) at the perturbed row.
+    from a random direction finds, for each row of the features ``S`` that
+    the encoder's trunk reads (the standardised input, or the ``"sortpool"``
+    front's output), the direction of length ``radius`` that changes q(y|x)
+    the most; the result is the mean KL divergence from ``probabilities``
+    (q(y|x) at ``S``, held fixed) to q(y|x) at the perturbed row.
     """
     start = torch.randn(S.shape, generator=generator, device=S.device, dtype=S.dtype)
     # A probe step far smaller than the radius: the power iteration's finite
     # difference, in float32 because under bfloat16 autocast it would be rounding noise.
     probe = (0.1 * _unit_rows(start)).requires_grad_()
     with torch.autocast(S.device.type, enabled=False):
-        logits = model.encoder(S + probe)[1]
+        logits = model.encoder.from_features(S + probe)[1]
         divergence = F.kl_div(
             F.log_softmax(logits, dim=1), probabilities.float(), reduction="batchmean"
         )
         direction = torch.autograd.grad(divergence, probe)[0]
-    logits = model.encoder(S + radius * _unit_rows(direction))[1]
+    logits = model.encoder.from_features(S + radius * _unit_rows(direction))[1]
     return F.kl_div(F.log_softmax(logits, dim=1), probabilities, reduction="batchmean")
 
 
@@ -276,7 +277,7 @@ class CategoryConsistency(LossTerm):
     """Virtual adversarial consistency of q(y|x) (Miyato et al., 2018; not in the paper).
 
     Penalises the change of q(y|x) under the perturbation of length
-    ``radius`` (in the standardised input space) that changes it the most
+    ``radius`` (in the space the encoder's trunk reads) that changes it the most
     (:func:`consistency_divergence`), so that a small change of a row cannot
     move it to another category: category borders settle in the sparse
     regions of the data.
@@ -286,7 +287,7 @@ class CategoryConsistency(LossTerm):
     weight : float
         Factor the term enters the generator phase's loss with.
     radius : float
-        Length of the perturbation in the standardised input space.
+        Length of the perturbation in the space the encoder's trunk reads.
     """
 
     def __init__(self, weight, radius):

@@ -141,8 +141,11 @@ class ModelConfig:
     n_label_slots: int = 0
     layout: LatentLayout = LatentLayout()
     # Coordinates per point, read when rows are point clouds (encoder
-    # "pointnet", or a set reconstruction loss).
+    # "pointnet" or "sortpool", or a set reconstruction loss).
     point_dim: int = 3
+    # Principal components of the sorted coordinates that the "sortpool"
+    # encoder's front keeps.
+    front_components: int = 0
 
     def to_dict(self):
         """Return the configuration as a plain dict."""
@@ -166,9 +169,15 @@ class AdversarialAutoencoder(nn.Module):
     cluster_heads : torch.Tensor of shape (n_categories, n_components), default=None
         Initial cluster heads of the cluster-head layout; ``None`` draws them
         from ``generator`` (Gaussian, with the margin as scale).
+    front_statistics : tuple of array-like, default=None
+        ``(mean, components, scale)`` of the ``"sortpool"`` encoder's front
+        (see :meth:`SortedAxesFront.set_statistics`); None leaves it to a
+        state dict loaded right after.
     """
 
-    def __init__(self, config, mean, std, generator=None, cluster_heads=None):
+    def __init__(
+        self, config, mean, std, generator=None, cluster_heads=None, front_statistics=None,
+    ):
         super().__init__()
         if config.reconstruction_loss not in RECONSTRUCTION_LOSSES:
             raise ValueError(
@@ -182,6 +191,8 @@ class AdversarialAutoencoder(nn.Module):
             self._build_networks(config)
         self.to_empty(device="cpu")
         self._register_scaling(mean, std)
+        if front_statistics is not None:
+            self.encoder.front.set_statistics(*front_statistics)
         self.cluster_head_units = None
         if config.layout.has_cluster_heads:
             self._init_cluster_heads(cluster_heads, generator)
@@ -198,6 +209,7 @@ class AdversarialAutoencoder(nn.Module):
             config.encoder,
             config.layout.n_categories,
             config.point_dim,
+            config.front_components,
         )
         self.decoder = mlp(
             config.layout.n_decoder_inputs(config.n_components),

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from .point_clouds import as_points
+from .point_clouds import as_points, sort_axes
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -20,7 +20,10 @@ ACTIVATIONS = {
     "logistic": nn.Sigmoid,
 }
 
-ENCODER_KINDS = ("deterministic", "gaussian", "universal", "pointnet")
+ENCODER_KINDS = ("deterministic", "gaussian", "universal", "pointnet", "sortpool")
+
+#: The encoders that read each row as a point cloud.
+POINT_CLOUD_ENCODERS = ("pointnet", "sortpool")
 
 
 def hidden_stack(n_inputs, hidden_layer_sizes, activation):
@@ -96,6 +99,47 @@ class PointNetTrunk(nn.Module):
         return self.pooled(features.amax(dim=1))
 
 
+class SortedAxesFront(nn.Module):
+    """A fixed, permutation-invariant front: sort, then whiten principal components.
+
+    Each cloud's coordinates are sorted along every axis across its points
+    (the sort pooling of FSPool, Zhang et al., 2020, applied to the raw
+    coordinates), which does not depend on the order of the points, then
+    projected onto the leading principal components of the training clouds'
+    sorted coordinates, each divided by its standard deviation. It has no
+    weights: the statistics are buffers set by :meth:`set_statistics`.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of a cloud's row (points times ``point_dim``).
+    point_dim : int
+        Coordinates per point.
+    n_components : int
+        Principal components kept: the width of the front's output.
+    """
+
+    def __init__(self, n_features, point_dim, n_components):
+        super().__init__()
+        self.point_dim = point_dim
+        self.width = n_components
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("components", torch.zeros(n_features, n_components))
+        self.register_buffer("scale", torch.ones(n_components))
+
+    def set_statistics(self, mean, components, scale):
+        """Set the sorted coordinates' mean, the principal axes (one a column) and
+        each component's standard deviation."""
+        for name, value in (("mean", mean), ("components", components), ("scale", scale)):
+            buffer = getattr(self, name)
+            buffer.copy_(torch.as_tensor(value, dtype=buffer.dtype).reshape(buffer.shape))
+
+    def forward(self, rows):
+        """Whitened components of shape ``(n_clouds, n_components)`` of ``rows``."""
+        sorted_rows = sort_axes(rows, self.point_dim)
+        return (sorted_rows - self.mean) @ self.components / self.scale
+
+
 class Encoder(nn.Module):
     """q(z|x) of the paper's §2, and optionally q(y|x) of §5-§7, on one trunk.
 
@@ -109,32 +153,41 @@ class Encoder(nn.Module):
         Dimensionality of the style code z.
     activation : str
         Hidden activation.
-    kind : {"deterministic", "gaussian", "universal", "pointnet"}
+    kind : {"deterministic", "gaussian", "universal", "pointnet", "sortpool"}
         Posterior of z. ``"deterministic"``: z = f(x). ``"gaussian"``:
         z ~ N(mu(x), sigma(x)^2) through the reparametrization trick.
         ``"universal"``: z = f(x, eta) with eta ~ N(0, I) of the input's size
         fed next to x (the universal approximator posterior).
         ``"pointnet"``: z = f(x) deterministic, with x a point cloud read by
-        :class:`PointNetTrunk` (the 3d-AAE).
+        :class:`PointNetTrunk` (the 3d-AAE). ``"sortpool"``: z = f(x)
+        deterministic, with x a point cloud read through
+        :class:`SortedAxesFront`.
     n_categories : int, default=0
         Size of the categorical code y (classes or clusters): a second head
         on the trunk gives its logits. 0 leaves it out.
     point_dim : int, default=3
-        Coordinates per point of the ``"pointnet"`` encoder's clouds.
+        Coordinates per point of the point-cloud encoders' clouds.
+    front_components : int, default=0
+        Principal components the ``"sortpool"`` encoder's front keeps.
     """
 
     def __init__(
         self, n_inputs, hidden_layer_sizes, n_components, activation, kind, n_categories=0,
-        point_dim=3,
+        point_dim=3, front_components=0,
     ):
         super().__init__()
         if kind not in ENCODER_KINDS:
             raise ValueError(f"encoder must be one of {ENCODER_KINDS}; got {kind!r}.")
         self.kind = kind
         self.n_noise = n_inputs if kind == "universal" else 0
+        # The front maps a row to the features the trunk reads; fixed, no weights.
+        self.front = nn.Identity()
         if kind == "pointnet":
             self.trunk = PointNetTrunk(point_dim, hidden_layer_sizes, activation)
             width = self.trunk.width
+        elif kind == "sortpool":
+            self.front = SortedAxesFront(n_inputs, point_dim, front_components)
+            self.trunk, width = hidden_stack(self.front.width, hidden_layer_sizes, activation)
         else:
             self.trunk, width = hidden_stack(
                 n_inputs + self.n_noise, hidden_layer_sizes, activation
@@ -150,6 +203,12 @@ class Encoder(nn.Module):
         returns its mean and the universal encoder is fed eta = E[eta] = 0, so
         inference is deterministic and row-independent.
         """
+        return self.from_features(self.front(x), generator)
+
+    def from_features(self, features, generator=None):
+        """:meth:`forward` from the front's output ``features`` (the input itself,
+        except for the ``"sortpool"`` encoder)."""
+        x = features
         if self.n_noise:
             if generator is None:
                 noise = x.new_zeros(x.shape[0], self.n_noise)

@@ -59,7 +59,8 @@ class Minibatch:
 class Encoded:
     """The encoder's outputs that a phase computes once and its terms share.
 
-    ``S`` is the standardised input, ``Z`` the style codes, ``logits`` and
+    ``S`` is what the encoder's trunk reads (the standardised input, or the
+    ``"sortpool"`` front's features of it), ``Z`` the style codes, ``logits`` and
     ``categories`` q(y|x) before and after the softmax (None without
     categories), ``targets`` the class indices of a labeled minibatch.
     """
@@ -191,8 +192,8 @@ class GeneratorPhase(Phase):
         return config.generator_learning_rate
 
     def encode(self, model, batch):
-        S = model.standardize(batch.X_in)
-        Z, logits = model.encoder(S, batch.generator)
+        S = model.encoder.front(model.standardize(batch.X_in))
+        Z, logits = model.encoder.from_features(S, batch.generator)
         return Encoded(Z, logits, _softmax(logits), S=S)
 
 
