@@ -534,15 +534,19 @@ def test_point_clouds_shapes(runner, tmp_path):
         "--set", "max_iter=2", "--set", "medoid_candidates=10",
         "--set", "clusterer={'encoder': 'pointnet', 'reconstruction_loss': 'chamfer', "
         "'hidden_layer_sizes': (16,), 'max_iter': 2}",
+        "--set", "sortpool_clusterer={'encoder': 'sortpool', 'reconstruction_loss': "
+        "'chamfer', 'n_neighbors': 5, 'n_init': 2, 'hidden_layer_sizes': (16,), 'max_iter': 2}",
         "--set", "sorted_clusterer={'input_components': 5, 'n_neighbors': 5, 'n_init': 2, "
         "'hidden_layer_sizes': (16,), 'max_iter': 2}"])
     (result,) = report["runs"]
     assert report["settings"]["n_train"] == 60 and report["settings"]["n_test"] == 30
     assert result["chamfer"] > 0 and report["medoid_chamfer"] > 0
-    for key in ("codes_kmeans_ari", "clusterer_ari", "sorted_kmeans_ari", "sorted_mixture_ari",
+    for key in ("codes_kmeans_ari", "clusterer_ari", "sortpool_clusterer_ari",
+                "sorted_kmeans_ari", "sorted_mixture_ari",
                 "sorted_clusterer_ari"):
         assert -1 <= result[key] <= 1
-    assert result["sorted_clusterer_fit_s"] > 0
+    assert result["sorted_clusterer_fit_s"] > 0 and result["sortpool_clusterer_fit_s"] > 0
+    assert "| `AAEClusterer(n_clusters=5)` (sort pooling, Chamfer) |" in markdown
     assert "| `AAEClusterer(n_clusters=5)` on them as a table |" in markdown
     assert "| 3d-AAE: `AAETransformer` (PointNet, Chamfer) |" in markdown
     assert "`encoder='pointnet'`" in markdown
