@@ -208,8 +208,9 @@ class AAETransformer(BaseAAE):
         the order of the points. ``"sortpool"``: each row is a point cloud,
         whose coordinates are sorted along every axis across its points (sort
         pooling, as in FSPool of Zhang et al., 2020), projected onto their 20
-        leading principal components in the training clouds and whitened,
-        then read by the hidden layers: also blind to the order of the points,
+        leading principal components in the training clouds (with
+        :meth:`partial_fit`, the first chunk's) and whitened, then read by
+        the hidden layers: also blind to the order of the points,
         and the one to use for clustering shapes, where it separates families
         that the PointNet's codes mix (:ref:`point_clouds`). Both need
         ``reconstruction_loss="chamfer"`` or ``"emd"``; the decoder emits a
