@@ -489,16 +489,17 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         scale = np.where(std > 1e-8, std, 1.0)
         S = sorted_coordinates((X - mean) / scale, self.point_dim)
         n_samples = _engine.distributed.total_rows(X.shape[0])
+        if n_samples < 2 and not _engine.distributed.is_distributed():
+            # Nothing varies across one cloud: the front maps it to zeros.
+            return S[0], np.zeros((S.shape[1], n_components)), np.ones(n_components)
         # At most rank n_samples - 1 after centring: the rest are zero-padded.
         pca = PCA(max(1, min(n_components, n_samples - 1)), random_state=_seed(self.random_state))
         if _engine.distributed.is_distributed():
             pca = _engine.distributed.fit_on_sample(
                 pca, S, _engine.distributed.SAMPLE_ROWS, _seed(self.random_state)
             )
-        elif n_samples > 1:
-            pca.fit(S)
         else:
-            return S[0], np.zeros((S.shape[1], n_components)), np.ones(n_components)
+            pca.fit(S)
         return whitening_statistics(pca, n_components)
 
     def _plan_fit(

@@ -354,10 +354,10 @@ def test_the_map_term_is_off_by_default_for_clouds(shapes):
 
 
 def test_sortpool_clusterer_separates_the_shape_families():
-    # The bar: ARI of at least 0.9 on the families. About 60% of single
-    # fits find them (held-out ARI 0.92-1.0, the others 0.6-0.85 on this data);
+    # The bar: ARI of at least 0.9 on the families. Five of eight single
+    # fits find them (held-out ARI 0.94-1.0, the others 0.77-0.81 on this data);
     # the clusters of a good fit cut fewer edges of the 5-NN graph (about 1%
-    # against 2-4%), which is how n_init picks one.
+    # against 2-3%), which is how n_init picks one.
     X, y = make_point_clouds(1000, 256, random_state=0)
     # The benchmark's split.
     X_train, X_test, y_train, y_test = train_test_split(

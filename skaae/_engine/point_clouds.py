@@ -87,11 +87,13 @@ def earth_movers_distance(A, B):
             "The earth mover's distance needs clouds of equal size; got "
             f"{A.shape[1]} and {B.shape[1]} points."
         )
-    squared = torch.cdist(A, B).pow(2)
-    costs = squared.detach().float().cpu().numpy()
+    # As in chamfer_distance: the matching is found without a graph, then the
+    # matched distances are recomputed from the coordinates.
+    with torch.no_grad():
+        costs = torch.cdist(A, B).pow(2).float().cpu().numpy()
     matches = np.stack([linear_sum_assignment(cost)[1] for cost in costs])
-    matched = torch.as_tensor(matches, device=A.device).unsqueeze(2)
-    return squared.gather(2, matched).squeeze(2).mean(dim=1)
+    matched = torch.as_tensor(matches, device=A.device)
+    return (A - _gather_points(B, matched)).pow(2).sum(dim=2).mean(dim=1)
 
 
 #: The set distances of ``reconstruction_loss``, by name.
