@@ -32,6 +32,7 @@ from ._neighbor_search import (
 )
 from ._point_clouds import (
     check_point_clouds,
+    divisor_scale,
     pooled_statistics,
     sorted_coordinates,
     whitening_statistics,
@@ -486,8 +487,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The ``"sortpool"`` front's statistics (see ``whitening_statistics``),
         fitted on the training clouds standardised as the model standardises
         them, then sorted along every axis."""
-        scale = np.where(std > 1e-8, std, 1.0)
-        S = sorted_coordinates((X - mean) / scale, self.point_dim)
+        S = sorted_coordinates((X - mean) / divisor_scale(std), self.point_dim)
         n_samples = _engine.distributed.total_rows(X.shape[0])
         if n_samples < 2 and not _engine.distributed.is_distributed():
             # Nothing varies across one cloud: the front maps it to zeros.

@@ -11,6 +11,8 @@ cloud's coordinates sorted axis by axis.
 import numpy as np
 import scipy.sparse as sp
 
+from ._engine.model import MIN_SCALE
+
 
 def check_point_clouds(X, point_dim, estimator):
     """Raise unless the validated rows ``X`` are clouds of ``point_dim``-D points."""
@@ -41,6 +43,12 @@ def pooled_statistics(mean, std, point_dim):
     return np.tile(axis_mean, n_points), np.tile(np.sqrt(axis_variance), n_points)
 
 
+def divisor_scale(std):
+    """``std`` with every value at or below ``MIN_SCALE`` set to 1, as the model's
+    input scaling does, so that dividing by it leaves constant features alone."""
+    return np.where(std > MIN_SCALE, std, 1.0)
+
+
 def sorted_coordinates(X, point_dim):
     """Each cloud's values sorted along every coordinate axis, of ``X``'s shape.
 
@@ -63,5 +71,5 @@ def whitening_statistics(pca, n_components):
     components[:, : pca.n_components_] = pca.components_.T
     scale = np.ones(n_components)
     std = np.sqrt(pca.explained_variance_)
-    scale[: pca.n_components_] = np.where(std > 1e-8, std, 1.0)
+    scale[: pca.n_components_] = divisor_scale(std)
     return pca.mean_, components, scale

@@ -40,6 +40,8 @@ from .networks import Encoder, mlp, reset_parameters
 from .point_clouds import SET_DISTANCES, as_points
 
 RECONSTRUCTION_LOSSES = ("mse", "bce", *SET_DISTANCES)
+#: Standard deviations at or below this count as zero: the feature is not rescaled.
+MIN_SCALE = 1e-8
 
 
 def _categories(logits, hard, dtype):
@@ -238,7 +240,7 @@ class AdversarialAutoencoder(nn.Module):
         std = torch.as_tensor(std, dtype=torch.float32)
         variance = std.pow(2).mean()
         self.register_buffer("shift", torch.as_tensor(mean, dtype=torch.float32))
-        self.register_buffer("scale", torch.where(std > 1e-8, std, torch.ones_like(std)))
+        self.register_buffer("scale", torch.where(std > MIN_SCALE, std, torch.ones_like(std)))
         self.register_buffer("output_scale", std.clone())
         # Divides the data-space squared error; 1 when every feature is constant.
         self.register_buffer(
