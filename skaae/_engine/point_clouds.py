@@ -55,14 +55,14 @@ def chamfer_distance(A, B):
     with torch.no_grad():
         distances = torch.cdist(A, B)
         nearest_in_b, nearest_in_a = distances.argmin(dim=2), distances.argmin(dim=1)
-    a_to_b = (A - _gather_points(B, nearest_in_b)).pow(2).sum(dim=2).mean(dim=1)
-    b_to_a = (B - _gather_points(A, nearest_in_a)).pow(2).sum(dim=2).mean(dim=1)
-    return a_to_b + b_to_a
+    return _matched_distance(A, B, nearest_in_b) + _matched_distance(B, A, nearest_in_a)
 
 
-def _gather_points(clouds, indices):
-    """``clouds[c, indices[c, i]]`` for every cloud ``c`` and index ``i``."""
-    return clouds.gather(1, indices.unsqueeze(2).expand(-1, -1, clouds.shape[2]))
+def _matched_distance(A, B, matches):
+    """Mean over the points of ``A`` of the squared distance to the point of ``B``
+    that ``matches`` pairs it with (``B[c, matches[c, i]]`` for ``A[c, i]``)."""
+    matched = B.gather(1, matches.unsqueeze(2).expand(-1, -1, B.shape[2]))
+    return (A - matched).pow(2).sum(dim=2).mean(dim=1)
 
 
 def earth_movers_distance(A, B):
@@ -92,8 +92,7 @@ def earth_movers_distance(A, B):
     with torch.no_grad():
         costs = torch.cdist(A, B).pow(2).float().cpu().numpy()
     matches = np.stack([linear_sum_assignment(cost)[1] for cost in costs])
-    matched = torch.as_tensor(matches, device=A.device)
-    return (A - _gather_points(B, matched)).pow(2).sum(dim=2).mean(dim=1)
+    return _matched_distance(A, B, torch.as_tensor(matches, device=A.device))
 
 
 #: The set distances of ``reconstruction_loss``, by name.
