@@ -410,6 +410,26 @@ def test_consistency_finds_a_worse_direction_than_chance():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_consistency_under_bfloat16_autocast_is_the_float32_term():
+    # The divergence of a small perturbation is below bfloat16's rounding of the
+    # logits: under autocast the term must still be computed, and differentiated, in float32.
+    model = make_model(n_categories=4, seed=3)
+    S = torch.randn(128, 6)
+    values, gradients = {}, {}
+    for precision in ("float32", "bfloat16"):
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            logits = model.encoder(S)[1]  # bfloat16 under autocast, as a phase's pass gives
+            probabilities = torch.softmax(logits, dim=1).detach()
+            term = consistency_divergence(model, S, probabilities, 0.5, make_generator(0, "cpu"))
+        term.backward()
+        values[precision] = term.detach()
+        gradients[precision] = model.encoder.category_head.weight.grad.clone()
+    assert values["float32"] > 0
+    torch.testing.assert_close(values["bfloat16"], values["float32"], rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(gradients["bfloat16"], gradients["float32"], rtol=1e-3, atol=1e-6)
+
+
 def test_generator_step_adds_the_weighted_consistency_term():
     X = torch.rand(16, 6)
     values = {}

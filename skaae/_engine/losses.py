@@ -258,19 +258,27 @@ def consistency_divergence(model, S, probabilities, radius, generator):
     front's output), the direction of length ``radius`` that changes q(y|x)
     the most; the result is the mean KL divergence from ``probabilities``
     (q(y|x) at ``S``, held fixed) to q(y|x) at the perturbed row.
+
+    The whole term runs in float32. Under bfloat16 autocast the change that
+    a small perturbation makes to q(y|x) is smaller than the rounding of
+    bfloat16 logits, so the divergence and its gradient would be rounding
+    noise, which pulls the map apart. Under autocast ``probabilities`` are therefore computed again in
+    float32 (a forward pass without gradient).
     """
     start = torch.randn(S.shape, generator=generator, device=S.device, dtype=S.dtype)
-    # A probe step far smaller than the radius: the power iteration's finite
-    # difference, in float32 because under bfloat16 autocast it would be rounding noise.
-    probe = (0.1 * _unit_rows(start)).requires_grad_()
+    autocast = torch.is_autocast_enabled(S.device.type)
     with torch.autocast(S.device.type, enabled=False):
+        S = S.float()
+        if autocast:
+            with torch.no_grad():
+                probabilities = torch.softmax(model.encoder.from_features(S)[1], dim=1)
+        # A probe step far smaller than the radius: the power iteration's finite difference.
+        probe = (0.1 * _unit_rows(start)).requires_grad_()
         logits = model.encoder.from_features(S + probe)[1]
-        divergence = F.kl_div(
-            F.log_softmax(logits, dim=1), probabilities.float(), reduction="batchmean"
-        )
+        divergence = F.kl_div(F.log_softmax(logits, dim=1), probabilities, reduction="batchmean")
         direction = torch.autograd.grad(divergence, probe)[0]
-    logits = model.encoder.from_features(S + radius * _unit_rows(direction))[1]
-    return F.kl_div(F.log_softmax(logits, dim=1), probabilities, reduction="batchmean")
+        logits = model.encoder.from_features(S + radius * _unit_rows(direction))[1]
+        return F.kl_div(F.log_softmax(logits, dim=1), probabilities, reduction="batchmean")
 
 
 class CategoryConsistency(LossTerm):
