@@ -333,9 +333,12 @@ class AAETransformer(BaseAAE):
 
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Floating-point format of the training forward passes. ``"auto"``
-        trains in bfloat16 autocast on a CUDA GPU that supports it (losses
-        and weights stay float32) and in float32 on the CPU, where results
-        are exactly reproducible. Inference always runs in float32.
+        trains in bfloat16 autocast on a CUDA GPU that supports it and in
+        float32 on the CPU. Autocast lowers the hidden layers' matrix
+        products only: the codes, q(y|x), the discriminators, the losses and
+        the weights stay float32. ``"bfloat16"`` on a CPU with AVX-512 BF16
+        or AMX units fits large data faster (see the user guide). Inference
+        always runs in float32.
 
     warm_start : bool, default=False
         When True, a further call to :meth:`fit` goes on training the fitted

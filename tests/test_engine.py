@@ -293,6 +293,7 @@ def test_trainer_fills_history_and_learns(precision, dtype):
     model.decoder.register_forward_hook(lambda m, i, out: dtypes_seen.add(out.dtype))
     adversary_dtypes = set()
     model.discriminator.register_forward_hook(lambda m, i, out: adversary_dtypes.add(out.dtype))
+    model.encoder.style_head.register_forward_hook(lambda m, i, out: adversary_dtypes.add(out.dtype))
     config = TrainingConfig(32, 1e-2, 1e-3, 1e-3, precision=precision)
     trainer = Trainer(model, config, make_generator(0, "cpu"))
     trainer.fit(TrainingSet(X.numpy(), gaussian_prior()), 15,
@@ -301,8 +302,8 @@ def test_trainer_fills_history_and_learns(precision, dtype):
     assert record.events == ["begin"] + [phases] * 15 + ["end"]
     assert all(len(losses) == 15 for losses in history.values())
     assert history["reconstruction"][-1] < 0.5 * history["reconstruction"][0]
-    # bfloat16 autocast lowers the reconstruction phase's matmuls; the adversarial
-    # phases and the weights stay float32.
+    # bfloat16 autocast lowers the hidden layers' matmuls; the codes, the
+    # discriminator and the weights stay float32.
     assert dtypes_seen == {dtype}
     assert adversary_dtypes == {torch.float32}
     assert all(p.dtype == torch.float32 for p in model.parameters())

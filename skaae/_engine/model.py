@@ -343,7 +343,8 @@ class AdversarialAutoencoder(nn.Module):
         if not self.config.layout.has_categories:
             return Z
         if self.cluster_head_units is not None:
-            return categories @ self.cluster_heads + Z
+            with torch.autocast(Z.device.type, enabled=False):  # codes in float32, as Z
+                return categories.float() @ self.cluster_heads + Z.float()
         return torch.cat([categories, Z], dim=1)
 
     def decode_raw(self, Z, categories=None):
@@ -383,10 +384,16 @@ class AdversarialAutoencoder(nn.Module):
         ``label_codes`` are the one-hot labels (with the "unlabeled" slot) of
         the label-guided regularization; ``None`` when it is off.
         """
-        if label_codes is not None:
-            Z = torch.cat([Z, label_codes], dim=1)
-        return self.discriminator(Z).squeeze(1)
+        # The discriminators run in float32 even under bfloat16 autocast: with
+        # bfloat16 products the adversarial game misleads the encoder (the
+        # paper's model mapped MNIST worse and reconstructed it worse).
+        with torch.autocast(Z.device.type, enabled=False):
+            Z = Z.float()
+            if label_codes is not None:
+                Z = torch.cat([Z, label_codes.float()], dim=1)
+            return self.discriminator(Z).squeeze(1)
 
     def discriminate_categories(self, Y):
         """Return the logit that rows ``Y`` were drawn from the Categorical prior."""
-        return self.category_discriminator(Y).squeeze(1)
+        with torch.autocast(Y.device.type, enabled=False):  # see discriminate
+            return self.category_discriminator(Y.float()).squeeze(1)

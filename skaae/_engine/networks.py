@@ -219,8 +219,13 @@ class Encoder(nn.Module):
                 )
             x = torch.cat([x, noise], dim=1)
         hidden = self.trunk(x)
-        logits = None if self.category_head is None else self.category_head(hidden)
-        out = self.style_head(hidden)
+        # The heads run in float32 under bfloat16 autocast: the codes and the
+        # logits of q(y|x) are what every loss term compares, and bfloat16
+        # keeps two or three digits of them.
+        with torch.autocast(hidden.device.type, enabled=False):
+            hidden = hidden.float()
+            logits = None if self.category_head is None else self.category_head(hidden)
+            out = self.style_head(hidden)
         if self.kind != "gaussian":
             return out, logits
         mean, log_var = out.chunk(2, dim=1)

@@ -251,24 +251,18 @@ class Trainer:
         no_failure = torch.tensor(n_phases * n_batches, device=generator.device)
         first_failure = no_failure
         dtype = autocast_dtype(self.config.precision, generator.device)
-        # Autocast lowers the matmuls of the phases that allow it; losses and
-        # optimizer steps stay float32.
-        autocasts = [
-            torch.autocast(
-                generator.device.type, dtype=dtype,
-                enabled=dtype is not None and phase.allows_autocast,
-            )
-            for phase in phases
-        ]
+        # Autocast lowers the hidden layers' matmuls; the encoder's heads, the codes,
+        # the discriminators, losses and optimizer steps stay float32.
+        autocast = torch.autocast(generator.device.type, dtype=dtype, enabled=dtype is not None)
         for step, start in enumerate(range(0, n_visits, batch_size)):
             rows = slice(start, start + batch_size)
             batch = self._minibatch(
                 data, order[rows], Z_prior[rows], None if Y_prior is None else Y_prior[rows]
             )
-            losses = []
-            for phase, autocast in zip(phases, autocasts):
-                with autocast:
-                    losses.append(phase.step(model, batch, self.optimizers[phase.name]))
+            with autocast:
+                losses = [
+                    phase.step(model, batch, self.optimizers[phase.name]) for phase in phases
+                ]
             for callback in callbacks:
                 callback.on_batch_end(self)
             losses = torch.stack(losses).float()
