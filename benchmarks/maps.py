@@ -46,7 +46,7 @@ from peers import (
 TITLE = "2-D maps: skaae at its defaults against UMAP, openTSNE and PCA"
 ESTIMATOR = AAETransformer
 #: The methods, in the order of the tables; any can be left out (``skip``).
-METHODS = ("defaults", "plain", "umap", "imitation", "opentsne", "pca")
+METHODS = ("defaults", "bfloat16", "plain", "umap", "imitation", "opentsne", "pca")
 #: The benchmark's own settings and their defaults (the rest are AAETransformer's, for
 #: both skaae fits).
 OPTIONS = {
@@ -66,6 +66,8 @@ EXPERIMENTS = {
             {"dataset": ("digits", "mnist", "swiss_roll")}),
     "digits": ("The digits, 70/30 split", {"dataset": "digits"}),
     "swiss_roll": ("A swiss roll in 50-D, its 2-D truth known", {"dataset": "swiss_roll"}),
+    "mnist_bfloat16": ("MNIST: the defaults in float32 and in bfloat16 beside UMAP and PCA",
+                       {"dataset": "mnist", "skip": ("plain", "imitation", "opentsne")}),
 }
 
 #: The paper's plain AAE (Makhzani et al., 2016): one argument away from the defaults.
@@ -153,6 +155,7 @@ def methods(params, n_train, opentsne_rows):
     the training rows.
     """
     plain = {**params, **PLAIN_AAE}
+    bfloat16 = {**params, "precision": "bfloat16"}
     same = AAETransformer(**params).get_params() == AAETransformer(**plain).get_params()
     n_tsne = min(opentsne_rows, n_train)
     tsne_note = "`openTSNE.TSNE(n_jobs=-1, random_state=0)`, its `transform`" + (
@@ -162,6 +165,9 @@ def methods(params, n_train, opentsne_rows):
         ("defaults", "skaae defaults",
          lambda: AAETransformer(**params, random_state=0), LATENCY_CALLS,
          _call_text("AAETransformer", {**params, "random_state": 0}), None),
+        ("bfloat16", "skaae defaults, bfloat16",
+         lambda: AAETransformer(**bfloat16, random_state=0), LATENCY_CALLS,
+         _call_text("AAETransformer", {**bfloat16, "random_state": 0}), None),
         ("plain", "AAE, the paper's",
          lambda: AAETransformer(**plain, random_state=0), LATENCY_CALLS,
          _call_text("AAETransformer", {**plain, "random_state": 0})
@@ -215,7 +221,7 @@ def map_dataset(data, options, params):
     distance_idx = trust_subset(len(data.X_test), DISTANCE_ROWS)
     if not {"umap", "imitation"} <= set(skip):
         warm_up_umap(data.X_train)
-    if not {"defaults", "plain"} <= set(skip):
+    if not {"defaults", "bfloat16", "plain"} <= set(skip):
         warm_up(AAETransformer, params, data.X_train)
     rows, maps = [], {}
     for key, name, make, latency_calls, note, n_fit in methods(

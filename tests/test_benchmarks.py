@@ -363,7 +363,8 @@ def test_maps_digits_and_swiss_roll(runner, tmp_path):
         "--set", "skip=('umap', 'imitation', 'opentsne')"])
     methods = [(run_["dataset"], run_["method"]) for run_ in report["runs"]]
     assert methods == [(dataset, method) for dataset in ("digits", "swiss_roll")
-                       for method in ("skaae defaults", "AAE, the paper's", "PCA")]
+                       for method in ("skaae defaults", "skaae defaults, bfloat16",
+                                      "AAE, the paper's", "PCA")]
     for run_ in report["runs"]:
         assert "skipped" not in run_
         assert 0 <= run_["knn_accuracy"] <= 1 and 0 <= run_["trustworthiness"] <= 1
@@ -374,8 +375,9 @@ def test_maps_digits_and_swiss_roll(runner, tmp_path):
         if truth:
             assert 0 <= run_["truth_trustworthiness"] <= 1
             assert -1 <= run_["distance_spearman"] <= 1
-    aae, plain = report["runs"][:2]
+    aae, bfloat16, plain = report["runs"][:3]
     assert aae["epochs"] == 1 and aae["device"] == "cpu"
+    assert "precision='bfloat16'" in bfloat16["note"] and "precision" not in aae["note"]
     assert "neighbor_weight=0.0" in plain["note"] and "neighbor_weight" not in aae["note"]
     # PCA keeps the roll's large distances: a positive rank correlation with the truth.
     assert report["runs"][-1]["distance_spearman"] > 0.1
