@@ -87,8 +87,6 @@ class Phase:
 
     #: Key of the phase in ``history_`` and in the trainer's optimizers.
     name = None
-    #: Whether the phase may run under bfloat16 autocast (``precision``).
-    allows_autocast = True
 
     def __init__(self, terms):
         self.terms = list(terms)
@@ -164,9 +162,6 @@ class DiscriminatorPhase(Phase):
     """The discriminator(s) learn to tell prior draws from the (fixed) codes."""
 
     name = "discriminator"
-    # The adversarial game is played in float32: in bfloat16 (either phase) the
-    # paper's model mapped MNIST worse and reconstructed it worse.
-    allows_autocast = False
 
     @staticmethod
     def parameters(model):
@@ -187,7 +182,6 @@ class GeneratorPhase(Phase):
     """The encoder learns to make its codes pass for prior draws."""
 
     name = "generator"
-    allows_autocast = False  # see DiscriminatorPhase
 
     @staticmethod
     def parameters(model):
