@@ -291,9 +291,9 @@ def test_trainer_fills_history_and_learns(precision, dtype):
     record = RecordEpochs()
     dtypes_seen = set()
     model.decoder.register_forward_hook(lambda m, i, out: dtypes_seen.add(out.dtype))
-    adversary_dtypes = set()
-    model.discriminator.register_forward_hook(lambda m, i, out: adversary_dtypes.add(out.dtype))
-    model.encoder.style_head.register_forward_hook(lambda m, i, out: adversary_dtypes.add(out.dtype))
+    code_dtypes = set()  # the encoder's codes and the discriminator's logits
+    for module in (model.discriminator, model.encoder.style_head):
+        module.register_forward_hook(lambda m, i, out: code_dtypes.add(out.dtype))
     config = TrainingConfig(32, 1e-2, 1e-3, 1e-3, precision=precision)
     trainer = Trainer(model, config, make_generator(0, "cpu"))
     trainer.fit(TrainingSet(X.numpy(), gaussian_prior()), 15,
@@ -305,7 +305,7 @@ def test_trainer_fills_history_and_learns(precision, dtype):
     # bfloat16 autocast lowers the hidden layers' matmuls; the codes, the
     # discriminator and the weights stay float32.
     assert dtypes_seen == {dtype}
-    assert adversary_dtypes == {torch.float32}
+    assert code_dtypes == {torch.float32}
     assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
@@ -424,7 +424,7 @@ def test_consistency_under_bfloat16_autocast_is_the_float32_term():
     for precision in ("float32", "bfloat16"):
         model.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
-            logits = model.encoder(S)[1]  # bfloat16 under autocast, as a phase's pass gives
+            logits = model.encoder(S)[1]  # a bfloat16 trunk under autocast, as in a phase
             probabilities = torch.softmax(logits, dim=1).detach()
             term = consistency_divergence(model, S, probabilities, 0.5, make_generator(0, "cpu"))
         term.backward()

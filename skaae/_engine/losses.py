@@ -259,11 +259,11 @@ def consistency_divergence(model, S, probabilities, radius, generator):
     the most; the result is the mean KL divergence from ``probabilities``
     (q(y|x) at ``S``, held fixed) to q(y|x) at the perturbed row.
 
-    The whole term runs in float32. Under bfloat16 autocast the change that
-    a small perturbation makes to q(y|x) is smaller than the rounding of
-    bfloat16 logits, so the divergence and its gradient would be rounding
-    noise, which pulls the map apart. Under autocast ``probabilities`` are therefore computed again in
-    float32 (a forward pass without gradient).
+    The whole term runs in float32. The change that a small perturbation
+    makes to q(y|x) is smaller than the rounding of a bfloat16 pass through
+    the trunk, so under autocast the divergence and its gradient would be
+    rounding noise, which pulls the map apart; ``probabilities`` from such a
+    pass are therefore computed again in float32 (without gradient).
     """
     start = torch.randn(S.shape, generator=generator, device=S.device, dtype=S.dtype)
     autocast = torch.is_autocast_enabled(S.device.type)

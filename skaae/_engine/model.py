@@ -343,8 +343,9 @@ class AdversarialAutoencoder(nn.Module):
         if not self.config.layout.has_categories:
             return Z
         if self.cluster_head_units is not None:
-            with torch.autocast(Z.device.type, enabled=False):  # codes in float32, as Z
-                return categories.float() @ self.cluster_heads + Z.float()
+            # Not lowered by autocast: the codes stay float32, as the encoder's heads give them.
+            with torch.autocast(Z.device.type, enabled=False):
+                return categories @ self.cluster_heads + Z
         return torch.cat([categories, Z], dim=1)
 
     def decode_raw(self, Z, categories=None):
@@ -388,12 +389,11 @@ class AdversarialAutoencoder(nn.Module):
         # bfloat16 products the adversarial game misleads the encoder (the
         # paper's model mapped MNIST worse and reconstructed it worse).
         with torch.autocast(Z.device.type, enabled=False):
-            Z = Z.float()
             if label_codes is not None:
-                Z = torch.cat([Z, label_codes.float()], dim=1)
+                Z = torch.cat([Z, label_codes], dim=1)
             return self.discriminator(Z).squeeze(1)
 
     def discriminate_categories(self, Y):
         """Return the logit that rows ``Y`` were drawn from the Categorical prior."""
         with torch.autocast(Y.device.type, enabled=False):  # see discriminate
-            return self.category_discriminator(Y.float()).squeeze(1)
+            return self.category_discriminator(Y).squeeze(1)
