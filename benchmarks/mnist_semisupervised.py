@@ -6,7 +6,9 @@ drawn at random (``np.random.default_rng(seed)``) and keep their label; every
 other training row gets ``-1``. On the same labels it runs three baselines on
 PCA(50) features fitted on all training rows -- ``LabelSpreading`` (kNN graph),
 ``SelfTrainingClassifier(LogisticRegression)`` and an ``MLPClassifier`` trained
-on the labeled rows alone -- and ``AAEClassifier`` on the raw pixels. The AAE
+on the labeled rows alone --, ``LabelSpreading`` on the AAE's own neighbour
+graph (what the graph alone gives, without the network), and ``AAEClassifier``
+on the raw pixels. The AAE
 is trained with ``warm_start=True``, ``eval_every`` epochs per ``fit`` call,
 and scored on the test rows after each call, giving test error against
 training time, until the training time exceeds ``time_budget_s`` or
@@ -19,17 +21,20 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import normalize
 from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 from sklearn.utils import Bunch
 
 from skaae import AAEClassifier
 from skaae._base import _seed
-from skaae._neighbor_search import nearest_neighbors
+from skaae._neighbor_search import _search_projection, mutual_neighbors, nearest_neighbors
 
 from _common import (
     FORMER_CLASSIFIER_DEFAULTS,
@@ -107,6 +112,15 @@ BASELINES = {
     "MLP (labeled only)": "MLPClassifier(hidden_layer_sizes=(256, 256), max_iter=500, "
                           "random_state=seed), fitted on the labeled rows alone",
 }
+#: The peer that reads the AAE's own neighbour graph instead of PCA features.
+GRAPH_BASELINE = "LabelSpreading (the AAE's graph)"
+GRAPH_BASELINE_SPEC = (
+    "`LabelSpreading` (its defaults, `alpha=0.2`) with a kernel that returns the "
+    "AAEClassifier's own graph: the training rows' neighbour indices as `fit` searches "
+    "them (and keeps them: the mutual ones under `mutual_neighbors=True`), each edge "
+    "weighing 1, and each test row's `n_neighbors` nearest training rows in the same "
+    "search space (`metric`, then PCA-50). Its wall time is the spreading and "
+    "scoring; the search is the AAE's")
 AAE_METHOD = "AAE"
 
 #: Test error (%) on MNIST, by method and label count.
@@ -209,6 +223,77 @@ def run_baselines(features, y_partial, y_test, seed):
     ]
 
 
+def graph_search(params, data, seed):
+    """The AAE's neighbour graph, searched once per run, or None when its terms read none.
+
+    Returns a Bunch: ``train``, the training rows' neighbour indices as ``fit``
+    searches them (passed to every warm-started call as ``knn_graph``);
+    ``test``, each test row's nearest training rows in the same search space
+    (the metric's scaling, then the search's PCA, fitted on the training rows);
+    ``seconds``, the time of the training rows' search alone (what ``fit`` would
+    spend).
+    """
+    estimator = AAEClassifier(**params, random_state=seed)
+    if not estimator._uses_neighbor_graph(len(data.X_train)):
+        return None
+    start = time.perf_counter()
+    train = nearest_neighbors(data.X_train, estimator.n_neighbors, estimator.metric,
+                              estimator.neighbor_search, _seed(seed))
+    seconds = time.perf_counter() - start
+    X_train, X_test = data.X_train, data.X_test
+    if estimator.metric == "cosine":
+        X_train, X_test = normalize(X_train), normalize(X_test)
+    projection = _search_projection(X_train, len(X_train), _seed(seed))
+    if projection is not None:
+        X_train = projection.fit_transform(X_train)
+        X_test = projection.transform(X_test)
+    test = NearestNeighbors(n_neighbors=estimator.n_neighbors).fit(X_train).kneighbors(
+        X_test, return_distance=False)
+    if estimator.mutual_neighbors:
+        kept = mutual_neighbors(train)
+    else:
+        kept = train
+    return Bunch(train=train, kept=kept, test=test, seconds=seconds)
+
+
+def graph_kernel(search):
+    """A ``LabelSpreading`` kernel over the rows' ids: 0, 1, ... for the training
+    rows, then the test rows, so that ``fit`` reads the AAE's graph of the
+    training rows (``search.kept``) and ``predict`` each test row's nearest
+    training rows (``search.test``). Every edge weighs 1, as in the kNN kernel."""
+    n_train = len(search.kept)
+
+    def kernel(A, B):
+        columns = B[:, 0].astype(np.int64)
+        if columns.min() >= n_train:  # test rows: (n_train, n_test) weights
+            neighbors = search.test[columns - n_train]
+        else:
+            neighbors = search.kept[columns]
+        n_rows, k = neighbors.shape
+        weights = sp.csr_matrix(
+            (np.ones(n_rows * k), (neighbors.ravel(), np.repeat(np.arange(n_rows), k))),
+            shape=(n_train, n_rows),
+        )
+        weights.sum_duplicates()
+        weights.data[:] = 1.0  # a neighbour repeated in its row's slots is one edge
+        # LabelSpreading reads row i of fit's kernel as row i's edges.
+        return weights if columns.min() >= n_train else weights.T.tocsr()
+
+    return kernel
+
+
+def run_graph_baseline(search, y_partial, y_test):
+    """``LabelSpreading`` on the AAE's graph (:func:`graph_kernel`): a result row."""
+    n_train, n_test = len(search.kept), len(search.test)
+    train_ids = np.arange(n_train, dtype=float)[:, None]
+    test_ids = (n_train + np.arange(n_test, dtype=float))[:, None]
+    return _run_baseline(
+        GRAPH_BASELINE, LabelSpreading(kernel=graph_kernel(search)),
+        train_ids, y_partial, test_ids, y_test,
+        lambda est: [f"{est.n_iter_} iterations"],
+    )
+
+
 # --------------------------------------------------------------------- AAE
 def warm_up_classifier(params, X, y, n_rows=WARM_UP_ROWS):
     """The untimed warm-up fit (:func:`_common.warm_up`), with every other label
@@ -224,13 +309,13 @@ def _last_losses(history):
     return {phase: float(losses[-1]) for phase, losses in history.items() if len(losses)}
 
 
-def run_aae(params, data, y_partial, seed, time_budget, max_epochs, eval_every):
+def run_aae(params, data, y_partial, seed, time_budget, max_epochs, eval_every, search=None):
     """Train AAEClassifier by warm-started fit calls, scoring the test rows after each.
 
     Each call trains ``eval_every`` more epochs (fewer for the last one if
     ``max_epochs`` is not a multiple). Only the fit calls are timed, and the
-    neighbour search (as ``fit`` does it) once before them, its graph then
-    passed to every call as ``knn_graph``. Training
+    neighbour search (``search``, from :func:`graph_search`; its time is
+    added), whose graph is passed to every call as ``knn_graph``. Training
     stops once the training time exceeds ``time_budget`` seconds, at
     ``max_epochs`` epochs, or when the engine reports divergence.
 
@@ -247,11 +332,8 @@ def run_aae(params, data, y_partial, seed, time_budget, max_epochs, eval_every):
                               random_state=seed)
     row = {"method": AAE_METHOD, "curve": []}
     wall_start = time.perf_counter()
-    graph = None
-    if estimator._uses_neighbor_graph(len(data.X_train)):
-        graph = nearest_neighbors(data.X_train, estimator.n_neighbors, estimator.metric,
-                                  estimator.neighbor_search, _seed(seed))
-    row["graph_s"] = train_s = time.perf_counter() - wall_start
+    graph = None if search is None else search.train
+    row["graph_s"] = train_s = 0.0 if search is None else search.seconds
     while True:
         n_done = getattr(estimator, "n_iter_", 0)
         estimator.set_params(max_iter=min(eval_every, max_epochs - n_done))
@@ -275,7 +357,7 @@ def run_aae(params, data, y_partial, seed, time_budget, max_epochs, eval_every):
             row["stop_reason"] = "time budget"
             break
     row["fit_s"] = train_s
-    row["wall_s"] = time.perf_counter() - wall_start
+    row["wall_s"] = time.perf_counter() - wall_start + row["graph_s"]
     curve = row["curve"]
     if curve:
         last = curve[-1]
@@ -330,7 +412,7 @@ def best_baselines(runs):
     best = {}
     for n_labels in dict.fromkeys(run["labels"] for run in runs):
         means = {}
-        for method in BASELINES:
+        for method in [*BASELINES, GRAPH_BASELINE]:
             errors = [r["test_error_pct"] for r in runs
                       if r["labels"] == n_labels and r["method"] == method]
             if errors:
@@ -462,6 +544,8 @@ def to_markdown(report):
             + "; ".join(f"{name} = `{spec}`" for name, spec in BASELINES.items())
             + ". Wall time = `fit` only.",
         ]
+        if any(row["method"] == GRAPH_BASELINE for row in report["runs"]):
+            lines.append(f"- {GRAPH_BASELINE}: {GRAPH_BASELINE_SPEC}.")
     else:
         lines.append("- Baselines: not run.")
     lines += [
@@ -563,15 +647,19 @@ def run(data, options, params, output):
     for n_labels in options["labels"]:
         for seed in options["seeds"]:
             y_partial = balanced_labels(data.y_train, n_labels, seed)
+            search = graph_search(params, data, seed)
             if features is not None:
                 log(f"{n_labels} labels, seed {seed}: baselines ...")
-                for row in run_baselines(features, y_partial, data.y_test, seed):
+                rows = run_baselines(features, y_partial, data.y_test, seed)
+                if search is not None:
+                    rows.append(run_graph_baseline(search, y_partial, data.y_test))
+                for row in rows:
                     runs.append({"labels": n_labels, "seed": seed, **row})
                     log(f"  {row['method']}: {row['test_error_pct']:.2f}% in "
                         f"{row['fit_s']:.1f} s")
             log(f"{n_labels} labels, seed {seed}: AAEClassifier ...")
             row = run_aae(params, data, y_partial, seed, options["time_budget_s"],
-                          options["max_epochs"], options["eval_every"])
+                          options["max_epochs"], options["eval_every"], search)
             runs.append({"labels": n_labels, "seed": seed, **row})
             log(f"  AAE: {fmt(row['test_error_pct'], '.2f')}% after {row['epochs']} epochs, "
                 f"{row['fit_s']:.1f} s ({row['stop_reason']})")
