@@ -34,7 +34,7 @@ from sklearn.utils import Bunch
 
 from skaae import AAEClassifier
 from skaae._base import _seed
-from skaae._neighbor_search import _search_projection, mutual_neighbors, nearest_neighbors
+from skaae._neighbor_search import _search_projection, nearest_neighbors
 
 from _common import (
     FORMER_CLASSIFIER_DEFAULTS,
@@ -249,11 +249,8 @@ def graph_search(params, data, seed):
         X_test = projection.transform(X_test)
     test = NearestNeighbors(n_neighbors=estimator.n_neighbors).fit(X_train).kneighbors(
         X_test, return_distance=False)
-    if estimator.mutual_neighbors:
-        kept = mutual_neighbors(train)
-    else:
-        kept = train
-    return Bunch(train=train, kept=kept, test=test, seconds=seconds)
+    return Bunch(train=train, kept=estimator._kept_neighbors(train), test=test,
+                 seconds=seconds)
 
 
 def graph_kernel(search):
@@ -265,10 +262,8 @@ def graph_kernel(search):
 
     def kernel(A, B):
         columns = B[:, 0].astype(np.int64)
-        if columns.min() >= n_train:  # test rows: (n_train, n_test) weights
-            neighbors = search.test[columns - n_train]
-        else:
-            neighbors = search.kept[columns]
+        test_rows = columns.min() >= n_train  # predict: (n_train, n_test) weights
+        neighbors = search.test[columns - n_train] if test_rows else search.kept[columns]
         n_rows, k = neighbors.shape
         weights = sp.csr_matrix(
             (np.ones(n_rows * k), (neighbors.ravel(), np.repeat(np.arange(n_rows), k))),
@@ -277,7 +272,7 @@ def graph_kernel(search):
         weights.sum_duplicates()
         weights.data[:] = 1.0  # a neighbour repeated in its row's slots is one edge
         # LabelSpreading reads row i of fit's kernel as row i's edges.
-        return weights if columns.min() >= n_train else weights.T.tocsr()
+        return weights if test_rows else weights.T.tocsr()
 
     return kernel
 

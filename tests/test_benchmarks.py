@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_swiss_roll
-from sklearn.utils import Bunch
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils import Bunch
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_DIR = ROOT / "benchmarks"
