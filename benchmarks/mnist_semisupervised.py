@@ -28,13 +28,12 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import normalize
 from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 from sklearn.utils import Bunch
 
 from skaae import AAEClassifier
 from skaae._base import _seed
-from skaae._neighbor_search import _search_projection, nearest_neighbors
+from skaae._neighbor_search import SearchSpace, search_features
 
 from _common import (
     FORMER_CLASSIFIER_DEFAULTS,
@@ -223,32 +222,29 @@ def run_baselines(features, y_partial, y_test, seed):
     ]
 
 
-def graph_search(params, data, seed):
+def graph_search(params, data, seed, test_rows=True):
     """The AAE's neighbour graph, searched once per run, or None when its terms read none.
 
     Returns a Bunch: ``train``, the training rows' neighbour indices as ``fit``
     searches them (passed to every warm-started call as ``knn_graph``);
-    ``test``, each test row's nearest training rows in the same search space
-    (the metric's scaling, then the search's PCA, fitted on the training rows);
-    ``seconds``, the time of the training rows' search alone (what ``fit`` would
-    spend).
+    ``kept``, the edges the AAE's terms draw from; ``test``, each test row's
+    nearest training rows in the same search space (None without
+    ``test_rows``: only the graph peer reads them); ``seconds``, the time of
+    the training rows' search alone (what ``fit`` would spend).
     """
     estimator = AAEClassifier(**params, random_state=seed)
     if not estimator._uses_neighbor_graph(len(data.X_train)):
         return None
     start = time.perf_counter()
-    train = nearest_neighbors(data.X_train, estimator.n_neighbors, estimator.metric,
-                              estimator.neighbor_search, _seed(seed))
+    space = SearchSpace(estimator.metric, _seed(seed))
+    features = space.fit_transform(data.X_train)
+    train = search_features(features, estimator.n_neighbors, estimator.neighbor_search,
+                            _seed(seed))
     seconds = time.perf_counter() - start
-    X_train, X_test = data.X_train, data.X_test
-    if estimator.metric == "cosine":
-        X_train, X_test = normalize(X_train), normalize(X_test)
-    projection = _search_projection(X_train, len(X_train), _seed(seed))
-    if projection is not None:
-        X_train = projection.fit_transform(X_train)
-        X_test = projection.transform(X_test)
-    test = NearestNeighbors(n_neighbors=estimator.n_neighbors).fit(X_train).kneighbors(
-        X_test, return_distance=False)
+    test = None
+    if test_rows:
+        test = NearestNeighbors(n_neighbors=estimator.n_neighbors).fit(features).kneighbors(
+            space.transform(data.X_test), return_distance=False)
     return Bunch(train=train, kept=estimator._kept_neighbors(train), test=test,
                  seconds=seconds)
 
@@ -642,7 +638,7 @@ def run(data, options, params, output):
     for n_labels in options["labels"]:
         for seed in options["seeds"]:
             y_partial = balanced_labels(data.y_train, n_labels, seed)
-            search = graph_search(params, data, seed)
+            search = graph_search(params, data, seed, test_rows=features is not None)
             if features is not None:
                 log(f"{n_labels} labels, seed {seed}: baselines ...")
                 rows = run_baselines(features, y_partial, data.y_test, seed)

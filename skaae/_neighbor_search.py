@@ -49,14 +49,40 @@ def _search_projection(X, n_samples, random_state):
     return projection(n_components=SEARCH_COMPONENTS, random_state=random_state)
 
 
-def _search_features(X, metric, random_state):
-    """The rows as the search sees them: unit length for the cosine metric (whose
-    neighbours are then the Euclidean ones), projected when wider than
-    ``SEARCH_COMPONENTS`` features."""
-    if metric == "cosine":
-        X = normalize(X)
-    projection = _search_projection(X, X.shape[0], random_state)
-    return X if projection is None else projection.fit_transform(X)
+class SearchSpace:
+    """The space the neighbour search compares rows in, fitted on the training rows.
+
+    Rows are scaled to unit length for the cosine metric (whose neighbours are
+    then the Euclidean ones) and projected onto ``SEARCH_COMPONENTS`` principal
+    components when wider. Fitted once, it places new rows in the same space,
+    so that their nearest training rows are the ones the fit's search would
+    pick.
+
+    Parameters
+    ----------
+    metric : {"euclidean", "cosine"}
+        Distance between rows.
+    random_state : int, RandomState instance or None
+        Seeds the randomized projection.
+    """
+
+    def __init__(self, metric, random_state):
+        self.metric = metric
+        self.random_state = random_state
+
+    def fit_transform(self, X):
+        """Fit the projection on ``X``; ``X`` in the search space."""
+        X = self._scaled(X)
+        self.projection_ = _search_projection(X, X.shape[0], self.random_state)
+        return X if self.projection_ is None else self.projection_.fit_transform(X)
+
+    def transform(self, X):
+        """New rows in the fitted search space."""
+        X = self._scaled(X)
+        return X if self.projection_ is None else self.projection_.transform(X)
+
+    def _scaled(self, X):
+        return normalize(X) if self.metric == "cosine" else X
 
 
 def _approximate_search(features, n_neighbors, random_state, rows=None):
@@ -115,9 +141,16 @@ def nearest_neighbors(X, n_neighbors, metric="euclidean", method="auto", random_
         Row ``i`` lists the rows nearest to row ``i``, nearest first; a row
         is never its own neighbour (duplicates of it may be).
     """
-    n_samples = X.shape[0]
+    _check_n_neighbors(n_neighbors, X.shape[0])
+    features = SearchSpace(metric, random_state).fit_transform(X)
+    return search_features(features, n_neighbors, method, random_state)
+
+
+def search_features(features, n_neighbors, method="auto", random_state=None):
+    """:func:`nearest_neighbors` of rows already in the search space
+    (:class:`SearchSpace`); the parameters and result are the same."""
+    n_samples = features.shape[0]
     _check_n_neighbors(n_neighbors, n_samples)
-    features = _search_features(X, metric, random_state)
     if _approximate(method, n_samples):
         indices = _approximate_search(features, n_neighbors, random_state)
         if indices is not None:

@@ -12,11 +12,9 @@ from sklearn.pipeline import make_pipeline
 from skaae import AAETransformer
 from skaae import _neighbor_search
 from skaae._neighbor_search import (
-    SEARCH_COMPONENTS, graph_neighbors, mutual_neighbors, nearest_neighbors,
-    nearest_neighbors_across_ranks, split_by_owner,
+    SEARCH_COMPONENTS, SearchSpace, graph_neighbors, mutual_neighbors, nearest_neighbors,
+    nearest_neighbors_across_ranks, search_features, split_by_owner,
 )
-
-from test_transformer import knn_accuracy
 
 TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=2)
 
@@ -40,6 +38,31 @@ def test_wide_and_sparse_data_are_searched_on_a_projection():
         assert indices.shape == (200, 10)
         assert not (indices == np.arange(200)[:, None]).any()
         assert (groups[indices] == groups[:, None]).all()
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_the_search_space_places_new_rows_where_the_fit_placed_its_own(metric):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2 * SEARCH_COMPONENTS))
+    space = SearchSpace(metric, random_state=0)
+    features = space.fit_transform(X)
+    assert features.shape == (300, SEARCH_COMPONENTS)
+    # The search of the fitted features is the fit's search.
+    assert_array_equal(search_features(features, 8, random_state=0),
+                       nearest_neighbors(X, 8, metric=metric, random_state=0))
+    np.testing.assert_allclose(space.transform(X), features, atol=1e-10)
+    # A new row lands on the training row it copies; under the cosine metric,
+    # however long it is.
+    new_rows = X[[3, 141]] * (7.0 if metric == "cosine" else 1.0)
+    nearest = pairwise_distances(space.transform(new_rows), features).argmin(axis=1)
+    assert_array_equal(nearest, [3, 141])
+    # Narrow data is searched as it is (unit length for the cosine metric).
+    narrow = SearchSpace(metric, random_state=0)
+    expected = X[:, :5]
+    if metric == "cosine":
+        expected = expected / np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(narrow.fit_transform(X[:, :5]), expected)
+    assert narrow.projection_ is None
 
 
 @pytest.mark.parametrize("width", [5, 2 * SEARCH_COMPONENTS])
