@@ -89,7 +89,8 @@ def test_neighbour_agreement_finds_the_ten_digits_better_than_kmeans(digits_spli
     assert ari > adjusted_rand_score(y_train, kmeans.labels_) + 0.05
     assert adjusted_rand_score(y_test, clusters.predict(X_test)) > 0.7
     with pytest.warns(UserWarning, match="knn_graph is not used"):
-        alone.fit(X_train, knn_graph=np.zeros((len(X_train), 10), dtype=int))
+        AAEClusterer(n_clusters=10, neighbor_agreement=0.0, **TINY).fit(
+            X_train, knn_graph=np.zeros((len(X_train), 10), dtype=int))
     with pytest.raises(ValueError, match="among its own neighbours"):
         clusters.fit(X_train, knn_graph=np.tile(np.arange(len(X_train))[:, None], (1, 10)))
 

@@ -372,8 +372,10 @@ def test_sortpool_clusterer_separates_the_shape_families():
     permuted = permute_points(X_test, np.random.default_rng(8))
     np.testing.assert_array_equal(picked.predict(permuted), picked.predict(X_test))
     # Its decoder draws clouds: a held-out cloud decoded from its code lies
-    # nearest to a training cloud of its own family.
+    # nearest to a training cloud of its own family (among 250 of them, 43-56 a
+    # family: the Chamfer distances to all 750 take three times as long).
     decoded = picked.interpolate(X_test[:40], X_test[:40], n_steps=2)[:, 0]
-    nearest = [np.argmin(chamfer(np.repeat(cloud[None], len(X_train), 0), X_train))
+    references, families = X_train[:250], y_train[:250]
+    nearest = [np.argmin(chamfer(np.repeat(cloud[None], len(references), 0), references))
                for cloud in decoded]
-    assert np.mean(y_train[nearest] == y_test[:40]) >= 0.9
+    assert np.mean(families[nearest] == y_test[:40]) >= 0.9
