@@ -72,17 +72,20 @@ class SearchSpace:
 
     def fit_transform(self, X):
         """Fit the projection on ``X``; ``X`` in the search space."""
-        X = self._scaled(X)
+        X = _scaled(X, self.metric)
         self.projection_ = _search_projection(X, X.shape[0], self.random_state)
         return X if self.projection_ is None else self.projection_.fit_transform(X)
 
     def transform(self, X):
         """New rows in the fitted search space."""
-        X = self._scaled(X)
+        X = _scaled(X, self.metric)
         return X if self.projection_ is None else self.projection_.transform(X)
 
-    def _scaled(self, X):
-        return normalize(X) if self.metric == "cosine" else X
+
+def _scaled(X, metric):
+    """Rows at unit length for the cosine metric, whose neighbours are then the
+    Euclidean ones; as they are otherwise."""
+    return normalize(X) if metric == "cosine" else X
 
 
 def _approximate_search(features, n_neighbors, random_state, rows=None):
@@ -199,8 +202,7 @@ def nearest_neighbors_across_ranks(X, n_neighbors, metric="euclidean", method="a
     rank = distributed.rank_and_size()[0]
     n_total = int(offsets[-1])
     _check_n_neighbors(n_neighbors, n_total)
-    if metric == "cosine":
-        X = normalize(X)
+    X = _scaled(X, metric)
     projection = _search_projection(X, n_total, random_state)
     if projection is not None:
         projection = distributed.fit_on_sample(
