@@ -19,8 +19,6 @@ umap-learn and openTSNE come with ``pip install -e .[benchmark]``; a missing
 peer is reported as skipped.
 """
 
-import time
-
 import numpy as np
 import torch
 from scipy.spatial.distance import pdist

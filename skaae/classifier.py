@@ -13,7 +13,7 @@ from . import _engine
 from ._base import (
     AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
 )
-from ._labels import class_indices, shared_labels, split_labels
+from ._labels import class_indices, shared_labels
 from .priors import check_prior
 
 

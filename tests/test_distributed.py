@@ -1,6 +1,5 @@
 """Hyperparameter search on a dask.distributed cluster through joblib's dask backend."""
 
-import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
