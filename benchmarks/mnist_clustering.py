@@ -73,7 +73,8 @@ PCA_COMPONENTS = 50
 #: The paper's MNIST clustering error (Makhzani et al. 2016, Table 3).
 PAPER_ERROR = {16: 9.55, 30: 4.10}
 # The terms skaae adds to the paper's §6 model, turned off.
-PAPER_MODEL = {"category_balance": 0.0, "category_consistency": 0.0, "neighbor_agreement": 0.0}
+PAPER_MODEL = {"category_balance": 0.0, "category_consistency": 0.0, "neighbor_agreement": 0.0,
+               "refine_clusters": False}
 PAPER_MODEL_LABEL = "AAEClusterer, paper's model (no balance, consistency or agreement term)"
 SCORES = ["error_paper", "error_majority", "error_hungarian", "ari", "nmi", "fit_s",
           "n_clusters_found"]

@@ -261,11 +261,9 @@ def build_phases(layout, config, supervised=False):
             generator.append(
                 losses.CategoryConsistency(config.category_consistency, config.consistency_radius)
             )
-    phases = [
-        ReconstructionPhase(reconstruction),
-        DiscriminatorPhase(discriminator),
-        GeneratorPhase(generator),
-    ]
+    phases = [ReconstructionPhase(reconstruction)]
+    if config.adversarial:
+        phases += [DiscriminatorPhase(discriminator), GeneratorPhase(generator)]
     if supervised:
         phases.append(SupervisedPhase([losses.CrossEntropy()]))
     return phases

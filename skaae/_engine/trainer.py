@@ -69,6 +69,9 @@ class TrainingConfig:
     learning_rate_decay: float = 1.0
     # Decay of the moving average of the weights that inference uses; None keeps none.
     ema_decay: float = None
+    # Whether the discriminator and generator phases run. False trains the
+    # autoencoder with its reconstruction-phase terms alone (no prior is imposed).
+    adversarial: bool = True
 
     @property
     def draws_neighbors(self):

@@ -1,0 +1,154 @@
+"""Re-cutting the clusters that the neighbour graph joins most.
+
+A clusterer's q(y|x) can settle where a few classes share a few clusters, cut
+by style rather than by class (on MNIST the 4s, 7s and 9s). A neighbour
+embedding of those clusters' rows alone, as UMAP's or N2D's layouts do for a
+whole dataset, parts them, and a Gaussian mixture of it cuts them again
+(:ref:`clustering`).
+"""
+
+import dataclasses
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+from sklearn.utils import check_random_state
+
+from ._validation import random_seed
+from .transformer import AAETransformer
+
+#: Least share of the neighbour graph's edges that joins two clusters (or a
+#: cluster and a group) for them to be re-cut together.
+ENTANGLEMENT_THRESHOLD = 0.03
+#: Gaussian mixtures fitted to the embedding, each from its own seed; the one
+#: whose clusters cut the fewest edges of the graph is kept.
+N_MIXTURE_SEEDS = 4
+
+
+class NeighborEmbedding(AAETransformer):
+    """:class:`AAETransformer`'s neighbour term and reconstruction without the
+    adversary (parametric UMAP with a decoder): codes whose islands follow the
+    neighbour graph, with no prior squeezing them together."""
+
+    def _training_config(self, X):
+        return dataclasses.replace(super()._training_config(X), adversarial=False)
+
+
+def cluster_affinity(labels, neighbors, n_clusters):
+    """Share of the neighbour graph's edges that join each pair of clusters.
+
+    Parameters
+    ----------
+    labels : ndarray of int of shape (n_samples,)
+        Cluster of each row, from 0 to ``n_clusters - 1``.
+    neighbors : ndarray of int of shape (n_samples, k)
+        Row ``i`` holds the indices of the rows nearest to row ``i``.
+    n_clusters : int
+        Number of clusters.
+
+    Returns
+    -------
+    affinity : ndarray of shape (n_clusters, n_clusters)
+        Entry ``(a, b)``: the edges between ``a`` and ``b`` (either way) over
+        the edges leaving the rows of ``a`` and ``b``; 0 on the diagonal.
+    """
+    edges = _edge_counts(labels, neighbors, n_clusters)
+    degree = edges.sum(axis=1)
+    total = degree[:, None] + degree[None, :]
+    affinity = np.divide(edges + edges.T, total, out=np.zeros_like(edges), where=total > 0)
+    np.fill_diagonal(affinity, 0.0)
+    return affinity
+
+
+def _edge_counts(labels, neighbors, n_clusters):
+    """Entry ``(a, b)``: the graph's edges from a row of cluster ``a`` to one of ``b``."""
+    edges = np.zeros((n_clusters, n_clusters))
+    np.add.at(edges, (np.repeat(labels, neighbors.shape[1]), labels[neighbors].ravel()), 1)
+    return edges
+
+
+def entangled_clusters(labels, neighbors, n_clusters, threshold=ENTANGLEMENT_THRESHOLD):
+    """The clusters the neighbour graph joins most, to be re-cut together.
+
+    The pair of largest :func:`cluster_affinity`, grown by the cluster that
+    shares the largest share of edges with the group, while that share is at
+    least ``threshold``.
+
+    Returns
+    -------
+    group : list of int
+        Cluster labels; empty when no pair reaches ``threshold``.
+    """
+    affinity = cluster_affinity(labels, neighbors, n_clusters)
+    first, second = np.unravel_index(np.argmax(affinity), affinity.shape)
+    if affinity[first, second] < threshold:
+        return []
+    edges = _edge_counts(labels, neighbors, n_clusters)
+    degree = edges.sum(axis=1)
+    group = [int(first), int(second)]
+    while len(group) < n_clusters:
+        rest = np.setdiff1d(np.arange(n_clusters), group)
+        joining = edges[group][:, rest].sum(axis=0) + edges[rest][:, group].sum(axis=1)
+        share = joining / (degree[group].sum() + degree[rest])
+        if share.max() < threshold:
+            break
+        group.append(int(rest[np.argmax(share)]))
+    return group
+
+
+def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=None):
+    """Cut the rows of the clusters ``group`` again along their own neighbour
+    embedding; return the new labels, or None when no cut lowers the share of
+    the graph's edges cut.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The rows as the clusterer's model reads them.
+    labels : ndarray of int of shape (n_samples,)
+        Cluster of each row.
+    neighbors : ndarray of int of shape (n_samples, k)
+        The neighbour graph the clusters are judged by.
+    group : list of int
+        The clusters to re-cut, into as many parts.
+    embedding_params : dict
+        Parameters of the 2-D :class:`NeighborEmbedding` of the group's rows.
+    random_state : int, RandomState instance or None
+        Seeds the embedding and the mixtures.
+
+    Returns
+    -------
+    labels : ndarray of int of shape (n_samples,) or None
+    """
+    rng = check_random_state(random_state)
+    rows = np.flatnonzero(np.isin(labels, group))
+    if len(rows) <= len(group) + 1:
+        return None
+    embedding = NeighborEmbedding(n_components=2, n_cluster_heads=None)
+    # A group of few rows has fewer neighbours to give than the map's default.
+    n_neighbors = min(embedding.n_neighbors, len(rows) - 1)
+    embedding = embedding.set_params(
+        n_neighbors=n_neighbors, random_state=random_seed(rng), **embedding_params
+    ).fit_transform(X[rows])
+    best, fewest = None, graph_cut_share(labels, neighbors)
+    for _ in range(N_MIXTURE_SEEDS):
+        parts = GaussianMixture(len(group), random_state=random_seed(rng)).fit_predict(embedding)
+        candidate = labels.copy()
+        candidate[rows] = np.asarray(group)[parts]
+        share = graph_cut_share(candidate, neighbors)
+        if share < fewest:
+            best, fewest = candidate, share
+    return best
+
+
+def graph_cut_share(labels, neighbors):
+    """Share of the edges of a k-nearest-neighbour graph whose two rows fall in
+    different clusters.
+
+    Parameters
+    ----------
+    labels : ndarray of int of shape (n_samples,)
+        Cluster of each row.
+    neighbors : ndarray of int of shape (n_samples, k)
+        Row ``i`` holds the indices of the rows nearest to row ``i``.
+    """
+    return float(np.mean(labels[neighbors] != labels[:, None]))

@@ -1,0 +1,157 @@
+"""Re-cutting entangled clusters (``AAEClusterer(refine_clusters=True)``): the
+graph's affinities, the group it picks, the local embedding's cut and the
+teaching of q(y|x)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits
+from sklearn.metrics import adjusted_rand_score
+from sklearn.neighbors import NearestNeighbors
+
+import skaae.cluster
+from skaae import AAEClusterer
+from skaae._engine import LatentLayout, TrainingConfig
+from skaae._engine.phases import build_phases
+from skaae._refinement import (
+    NeighborEmbedding, cluster_affinity, entangled_clusters, graph_cut_share, recut_clusters,
+)
+
+SMALL = dict(hidden_layer_sizes=(64, 64), discriminator_hidden_layer_sizes=(32,))
+
+
+@pytest.fixture(scope="module")
+def two_digits():
+    """The 3s and 6s of the digits, and their 10-nearest-neighbour graph."""
+    X, y = load_digits(return_X_y=True)
+    keep = np.isin(y, [3, 6])
+    X, y = X[keep] / 16.0, (y[keep] == 6).astype(int)
+    neighbors = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X, return_distance=False)
+    return X, y, neighbors[:, 1:]
+
+
+def test_cluster_affinity_counts_the_edges_both_ways():
+    labels = np.array([0, 0, 1, 1, 2])
+    # Row i's one neighbour: 0->1, 1->2, 2->3, 3->0, 4->3.
+    neighbors = np.array([[1], [2], [3], [0], [3]])
+    affinity = cluster_affinity(labels, neighbors, 3)
+    # Clusters 0 and 1: edges 1->2 and 3->0 out of the four leaving their rows.
+    assert_allclose(affinity[0, 1], 2 / 4)
+    assert_allclose(affinity[1, 2], 1 / 3)
+    assert_allclose(affinity[0, 2], 0.0)
+    assert_allclose(affinity, affinity.T)
+    assert_array_equal(np.diag(affinity), 0.0)
+
+
+def test_entangled_clusters_are_those_the_graph_joins(two_digits):
+    _, y, neighbors = two_digits
+    # Four clusters: each digit cut in two by row order (entangled halves).
+    labels = 2 * y + (np.arange(len(y)) % 2)
+    group = entangled_clusters(labels, neighbors, 4)
+    # The two halves of one digit share half their edges; the digits hardly any.
+    assert sorted(group) in ([0, 1], [2, 3])
+    # The true digits are not entangled: nothing to re-cut.
+    assert entangled_clusters(y, neighbors, 2) == []
+
+
+def test_recut_parts_two_digits_cut_by_style(two_digits):
+    X, y, neighbors = two_digits
+    # A cut by ink (a style), across the digits.
+    ink = X.sum(axis=1)
+    labels = (ink > np.median(ink)).astype(int)
+    assert adjusted_rand_score(y, labels) < 0.2
+    recut = recut_clusters(
+        X, labels, neighbors, [0, 1], dict(max_iter=30, hidden_layer_sizes=(64, 64)), random_state=0,
+    )
+    assert recut is not None
+    assert graph_cut_share(recut, neighbors) < graph_cut_share(labels, neighbors)
+    assert adjusted_rand_score(y, recut) > 0.9
+
+
+def test_recut_keeps_clusters_no_cut_improves(two_digits):
+    X, y, neighbors = two_digits
+    # The digits themselves: no cut of the map cuts fewer edges.
+    assert recut_clusters(
+        X, y, neighbors, [0, 1], dict(max_iter=30, hidden_layer_sizes=(64, 64)), random_state=0,
+    ) is None
+
+
+def test_neighbor_embedding_trains_without_the_adversary(two_digits):
+    X, y, _ = two_digits
+    embedding = NeighborEmbedding(
+        n_components=2, n_cluster_heads=None, max_iter=3, random_state=0, **SMALL
+    ).fit(X)
+    assert list(embedding.history_) == ["reconstruction"]
+    assert embedding.transform(X).shape == (len(X), 2)
+    config = TrainingConfig(batch_size=8, learning_rate=1e-3, discriminator_learning_rate=1e-3,
+                            generator_learning_rate=1e-3, adversarial=False)
+    phases = build_phases(LatentLayout.categorical(3), config, supervised=True)
+    assert [phase.name for phase in phases] == ["reconstruction", "supervised"]
+
+
+def test_refined_clusters_are_taught_to_q(two_digits, monkeypatch):
+    X, y, _ = two_digits
+    # A re-cut that returns the digits: q(y|x) must learn them, and predict follow.
+    monkeypatch.setattr(skaae.cluster, "entangled_clusters", lambda *args: [0, 1])
+    monkeypatch.setattr(
+        skaae.cluster, "recut_clusters", lambda X, labels, *args: y.copy()
+    )
+    km = AAEClusterer(
+        n_clusters=2, max_iter=10, category_balance=5.0, random_state=0, **SMALL
+    ).fit(X)
+    assert adjusted_rand_score(y, km.labels_) > 0.9
+    assert_array_equal(km.predict(X), km.labels_)
+    assert "supervised" in km.history_
+    # The fit's 10 epochs and the teaching's 2, a fifth of them.
+    assert km.n_iter_ == 12
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_refine_clusters_false_skips_the_recut(two_digits, monkeypatch):
+    X, _, _ = two_digits
+
+    def fail(*args):
+        raise AssertionError("recut with refine_clusters=False")
+
+    monkeypatch.setattr(skaae.cluster, "recut_clusters", fail)
+    monkeypatch.setattr(skaae.cluster, "entangled_clusters", lambda *args: [0, 1])
+    km = AAEClusterer(n_clusters=2, max_iter=2, refine_clusters=False, random_state=0, **SMALL)
+    assert set(km.fit(X).history_) == {"reconstruction", "discriminator", "generator"}
+
+
+def test_refine_clusters_is_checked(two_digits):
+    X, _, _ = two_digits
+    with pytest.raises(ValueError, match="refine_clusters"):
+        AAEClusterer(refine_clusters="yes").fit(X)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_precomputed_graph_serves_the_recut_alone(two_digits, monkeypatch):
+    import skaae._base
+
+    X, _, neighbors = two_digits
+    judged_on, searched = [], []
+
+    def recorded_group(labels, graph, n_clusters):
+        judged_on.append(graph)
+        return []
+
+    def counted_search(X, *args, **kwargs):
+        searched.append(X.shape[0])
+        raise AssertionError("searched although knn_graph was passed")
+
+    monkeypatch.setattr(skaae.cluster, "entangled_clusters", recorded_group)
+    monkeypatch.setattr(skaae._base, "nearest_neighbors", counted_search)
+    km = AAEClusterer(n_clusters=2, max_iter=2, neighbor_agreement=0.0, random_state=0, **SMALL)
+    # No term trains on the graph, but the re-cut judges the clusters by it:
+    # no warning that it is unused, and no search of its own.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        km.fit(X, knn_graph=neighbors)
+    assert searched == []
+    assert_array_equal(judged_on[0], neighbors)
+    # It is checked before training, as when a term reads it.
+    with pytest.raises(ValueError, match="knn_graph must have shape"):
+        km.fit(X, knn_graph=neighbors[:-1])
