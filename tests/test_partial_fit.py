@@ -223,7 +223,7 @@ def test_clusterer_partial_fit_after_fit_keeps_its_labels(digits_split):
     X_train = digits_split[0]
     km = AAEClusterer(n_clusters=8, max_iter=2, random_state=0, **TINY).fit(X_train)
     categories = km.cluster_categories_.copy()
-    model = km.model_
+    model, n_iter = km.model_, km.n_iter_
     km.partial_fit(X_train[:200])
-    assert km.model_ is model and km.n_iter_ == 3
+    assert km.model_ is model and km.n_iter_ == n_iter + 1
     assert_array_equal(km.cluster_categories_[:len(categories)], categories)

@@ -106,6 +106,7 @@ def test_refined_clusters_are_taught_to_q(two_digits, monkeypatch):
     assert "supervised" in km.history_
     # The fit's 10 epochs and the teaching's 2, a fifth of them.
     assert km.n_iter_ == 12
+    assert np.count_nonzero(~np.isnan(km.history_["supervised"])) == 2
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
