@@ -51,7 +51,11 @@ def cluster_affinity(labels, neighbors, n_clusters):
         Entry ``(a, b)``: the edges between ``a`` and ``b`` (either way) over
         the edges leaving the rows of ``a`` and ``b``; 0 on the diagonal.
     """
-    edges = _edge_counts(labels, neighbors, n_clusters)
+    return _affinity(_edge_counts(labels, neighbors, n_clusters))
+
+
+def _affinity(edges):
+    """:func:`cluster_affinity` from the edge counts of :func:`_edge_counts`."""
     degree = edges.sum(axis=1)
     total = degree[:, None] + degree[None, :]
     affinity = np.divide(edges + edges.T, total, out=np.zeros_like(edges), where=total > 0)
@@ -78,11 +82,11 @@ def entangled_clusters(labels, neighbors, n_clusters, threshold=ENTANGLEMENT_THR
     group : list of int
         Cluster labels; empty when no pair reaches ``threshold``.
     """
-    affinity = cluster_affinity(labels, neighbors, n_clusters)
+    edges = _edge_counts(labels, neighbors, n_clusters)
+    affinity = _affinity(edges)
     first, second = np.unravel_index(np.argmax(affinity), affinity.shape)
     if affinity[first, second] < threshold:
         return []
-    edges = _edge_counts(labels, neighbors, n_clusters)
     degree = edges.sum(axis=1)
     group = [int(first), int(second)]
     while len(group) < n_clusters:

@@ -469,30 +469,41 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         self._fit_once(X, neighbors, knn_graph)
         return self
 
-    def _fit_once(self, X, neighbors, knn_graph=None):
-        """Fit the model on validated ``X`` and cluster it; return the neighbour
-        graph the fit trained on (None without one)."""
+    def _fit_once(self, X, neighbors, knn_graph=None, judging_graph=None):
+        """Fit the model on validated ``X`` and cluster it.
+
+        Returns the neighbour graph the fit trained on and the one it judged a
+        re-cut by (``judging_graph`` when given, else searched); each is None
+        without one.
+        """
         trained_on = self._fit_engine(
             X, check_prior(self.prior, self.n_components), self._layout(), neighbors=neighbors,
         )
-        self._assign_clusters(self._project(X), np.empty(0, dtype=np.int64))
+        rows = self._project(X)
+        self._assign_clusters(rows, np.empty(0, dtype=np.int64))
         if self.refine_clusters:
-            self._refine_clusters(X, trained_on, knn_graph)
+            judging_graph = self._refine_clusters(
+                X, rows, trained_on, knn_graph, judging_graph
+            )
         self._warn_if_clusters_unused(X.shape[0])
-        return trained_on
+        return trained_on, judging_graph
 
-    def _refine_clusters(self, X, trained_on, knn_graph):
+    def _refine_clusters(self, X, rows, trained_on, knn_graph, graph=None):
         """Re-cut the clusters that the neighbour graph joins most along their own
         neighbour embedding and, when the new cut cuts fewer of the graph's edges,
-        teach it to q(y|x) (see ``refine_clusters``)."""
+        teach it to q(y|x) (see ``refine_clusters``); return the graph that judged
+        the cut (``graph`` when given), or None when none was needed.
+
+        ``rows`` are the validated rows ``X`` as the model reads them.
+        """
         if (self.n_clusters_ < 2 or self._reads_point_clouds
                 or _engine.distributed.is_distributed()):
-            return
-        graph = self._judging_graph(X, trained_on, knn_graph)
+            return graph
+        if graph is None:
+            graph = self._judging_graph(X, trained_on, knn_graph)
         group = entangled_clusters(self.labels_, graph, self.n_clusters_)
         if not group:
-            return
-        rows = self._project(X)
+            return graph
         embedding_params = dict(
             metric=self.metric, neighbor_search=self.neighbor_search,
             device=self.device, precision=self.precision,
@@ -500,10 +511,10 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         labels = recut_clusters(
             rows, self.labels_, graph, group, embedding_params, _seed(self.random_state)
         )
-        if labels is None:
-            return
-        self._teach_clusters(X, self.cluster_categories_[labels], graph)
-        self._assign_clusters(rows, np.empty(0, dtype=np.int64))
+        if labels is not None:
+            self._teach_clusters(X, self.cluster_categories_[labels], graph)
+            self._assign_clusters(rows, np.empty(0, dtype=np.int64))
+        return graph
 
     def _teach_clusters(self, X, categories, graph):
         """Go on training the fitted model for a fifth of its epochs with each
@@ -545,10 +556,12 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             # Only the kept fit's warnings (say, of unused clusters) reach the user.
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                trained_on = run._fit_once(X, neighbors, knn_graph)
+                trained_on, judged_by = run._fit_once(X, neighbors, knn_graph, graph)
             if neighbors is None and self._shares_graph(trained_on, X.shape[0]):
                 # The first fit's graph, searched once, serves every fit after it.
                 neighbors = trained_on
+            # So does the graph that judges them, re-cuts and ranking alike.
+            graph = judged_by if graph is None else graph
             if graph is None and len(runs) > 1:
                 graph = self._judging_graph(X, trained_on, knn_graph)
             share = 0.0 if graph is None else graph_cut_share(run.labels_, graph)

@@ -20,7 +20,10 @@ from skaae._neighbor_search import mutual_neighbors, nearest_neighbors
 from skaae.cluster import graph_cut_share
 from skaae.metrics import clustering_accuracy, label_clusters
 
-TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3)
+# The re-cut (refine_clusters) has its tests in test_refinement.py; off here, it
+# leaves these tests of the fitted API a tenth of their time.
+TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=3,
+            refine_clusters=False)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,8 @@ def test_balance_term_keeps_every_cluster_in_use(digits_split, digits_clusterer)
     # and the fit says so as KMeans does.
     with pytest.warns(ConvergenceWarning, match=r"clusters \(\d+\) found smaller than n_"):
         paper = AAEClusterer(
-            n_clusters=16, reconstruction_loss="bce", category_balance=0.0, random_state=0
+            n_clusters=16, reconstruction_loss="bce", category_balance=0.0,
+            refine_clusters=False, random_state=0,
         ).fit(X_train)
     assert paper.n_clusters_ < digits_clusterer.n_clusters_
     assert clustering_accuracy(y_train, paper.labels_) < clustering_accuracy(
@@ -67,7 +71,7 @@ def test_consistency_term_sharpens_the_clusters(digits_split):
     X_train, _, y_train, _ = digits_split
     # Without the neighbour graph, as the term was measured.
     params = dict(n_clusters=16, reconstruction_loss="bce", neighbor_agreement=0.0,
-                  category_balance=5.0, random_state=0)
+                  category_balance=5.0, refine_clusters=False, random_state=0)
     plain = AAEClusterer(category_consistency=0.0, **params).fit(X_train)
     steady = AAEClusterer(**params).fit(X_train)
     # Virtual adversarial consistency keeps q(y|x) from cutting through a digit.
@@ -80,7 +84,8 @@ def test_neighbour_agreement_finds_the_ten_digits_better_than_kmeans(digits_spli
     X_train, X_test, y_train, y_test = digits_split
     clusters = AAEClusterer(n_clusters=10, random_state=0).fit(X_train)
     alone = AAEClusterer(
-        n_clusters=10, neighbor_agreement=0.0, category_balance=5.0, random_state=0
+        n_clusters=10, neighbor_agreement=0.0, category_balance=5.0, refine_clusters=False,
+        random_state=0,
     ).fit(X_train)
     kmeans = KMeans(10, n_init=10, random_state=0).fit(X_train)
     ari = adjusted_rand_score(y_train, clusters.labels_)
@@ -89,7 +94,7 @@ def test_neighbour_agreement_finds_the_ten_digits_better_than_kmeans(digits_spli
     assert ari > adjusted_rand_score(y_train, kmeans.labels_) + 0.05
     assert adjusted_rand_score(y_test, clusters.predict(X_test)) > 0.7
     with pytest.warns(UserWarning, match="knn_graph is not used"):
-        AAEClusterer(n_clusters=10, neighbor_agreement=0.0, refine_clusters=False, **TINY).fit(
+        AAEClusterer(n_clusters=10, neighbor_agreement=0.0, **TINY).fit(
             X_train, knn_graph=np.zeros((len(X_train), 10), dtype=int))
     with pytest.raises(ValueError, match="among its own neighbours"):
         clusters.fit(X_train, knn_graph=np.tile(np.arange(len(X_train))[:, None], (1, 10)))
@@ -188,8 +193,10 @@ def test_transform_gives_style_codes(digits_split, digits_clusterer):
 
 def test_same_seed_same_clusters_and_pickle_round_trip(digits_split):
     X = digits_split[0][:300]
-    a = AAEClusterer(n_clusters=6, random_state=0, **TINY).fit(X)
-    b = AAEClusterer(n_clusters=6, random_state=0, **TINY).fit(X)
+    # With the re-cut, which draws its own seeds from random_state.
+    params = dict(n_clusters=6, random_state=0, **{**TINY, "refine_clusters": True})
+    a = AAEClusterer(**params).fit(X)
+    b = AAEClusterer(**params).fit(X)
     assert_array_equal(a.labels_, b.labels_)
     assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     restored = pickle.loads(pickle.dumps(a))
@@ -288,8 +295,7 @@ def test_restarts_search_the_graph_once(digits_split, monkeypatch, neighbor_agre
     monkeypatch.setattr(skaae._base, "nearest_neighbors", counted_search)
     X_train = digits_split[0][:300]
     # The re-cut's map searches the neighbours of its own rows, a graph of its own.
-    params = dict(n_clusters=5, neighbor_agreement=neighbor_agreement, refine_clusters=False,
-                  random_state=0, **TINY)
+    params = dict(n_clusters=5, neighbor_agreement=neighbor_agreement, random_state=0, **TINY)
     picked = AAEClusterer(n_init=3, **params).fit(X_train)
     # The first fit's training graph serves the other fits and ranks them; without
     # a term that reads it, one search ranks the fits.
@@ -297,6 +303,18 @@ def test_restarts_search_the_graph_once(digits_split, monkeypatch, neighbor_agre
     one = AAEClusterer(**params).fit(X_train)
     graph = nearest_neighbors(X_train, picked.n_neighbors)
     assert graph_cut_share(picked.labels_, graph) <= graph_cut_share(one.labels_, graph)
+    # With the re-cut, the graph that judges the first fit's re-cut judges the
+    # others' and ranks the fits: it is found once.
+    judged = []
+    judging_graph = AAEClusterer._judging_graph
+
+    def counted_judging_graph(self, *args):
+        judged.append(self.random_state)
+        return judging_graph(self, *args)
+
+    monkeypatch.setattr(AAEClusterer, "_judging_graph", counted_judging_graph)
+    AAEClusterer(n_init=3, **{**params, "refine_clusters": True}).fit(X_train)
+    assert judged == [0]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
