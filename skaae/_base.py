@@ -397,7 +397,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _fit_engine(
         self, X, prior, layout, *, label_indices=None, targets=None,
-        initial_cluster_heads=None, partial=False, neighbors=None,
+        initial_cluster_heads=None, partial=False, neighbors=None, more_epochs=None,
     ):
         """Build (or go on training) the model on validated ``X``; set the fitted attributes.
 
@@ -428,6 +428,10 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         neighbors : ndarray of int of shape (n_samples, n_neighbors), default=None
             Precomputed nearest neighbours of the rows, for the
             neighbour-embedding term; None searches them when the term is on.
+        more_epochs : int, default=None
+            Go on training the fitted model for this many epochs, as a warm
+            start does but without early stopping; None trains as the
+            parameters say.
 
         Returns
         -------
@@ -439,12 +443,12 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self._reads_point_clouds:
             self._check_point_cloud_settings(X)
         previous_projection = getattr(self, "input_projection_", None)
-        X = self._fit_input_projection(X, partial)
+        X = self._fit_input_projection(X, partial or bool(more_epochs))
         # A new projection is a new input space: the fitted model cannot go on in it.
         same_input = getattr(self, "input_projection_", None) is previous_projection
         plan = self._plan_fit(
             X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors,
-            same_input,
+            same_input, more_epochs,
         )
         self._train(plan)
         self._set_fitted_attributes(plan)
@@ -504,13 +508,14 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _plan_fit(
         self, X, prior, layout, label_indices, targets, initial_cluster_heads, partial, neighbors,
-        same_input=True,
+        same_input=True, more_epochs=None,
     ):
         """Everything a fit runs with: see :class:`_FitPlan`."""
+        goes_on = partial or bool(more_epochs)
         if self.reconstruction_loss == "bce":
             _check_unit_interval(X)
         validation = None
-        if self.early_stopping and not partial:
+        if self.early_stopping and not goes_on:
             if neighbors is not None:
                 raise ValueError(
                     "A precomputed knn_graph cannot be used with early_stopping=True, "
@@ -521,7 +526,7 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         n_label_slots = self._n_label_slots(prior, label_indices)
         config = self._model_config(X, prior, layout, n_label_slots)
-        warm = (self.warm_start or partial) and getattr(self, "model_", None) is not None
+        warm = (self.warm_start or goes_on) and getattr(self, "model_", None) is not None
         warm = warm and same_input and self.model_.config == config
         session = self._training_session(X, config, warm, initial_cluster_heads)
         halo = None
@@ -548,9 +553,9 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return _FitPlan(
             prior, session, training_set,
             history={name: list(losses) for name, losses in self.history_.items()} if warm else {},
-            n_epochs=1 if partial else self._max_iter(
+            n_epochs=more_epochs or (1 if partial else self._max_iter(
                 _engine.distributed.total_rows(X.shape[0]), prior
-            ),
+            )),
             stopping=stopping, warm=warm, partial=partial,
         )
 

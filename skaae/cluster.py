@@ -521,21 +521,16 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         row's category given as its class (the cross-entropy phase of
         :class:`AAEClassifier`), so that q(y|x), and :meth:`predict`, follow
         the re-cut clusters."""
-        saved = self.warm_start, self.max_iter, self.early_stopping
         # The fit's validation scores are kept: the teaching holds no rows out.
         fitted = {name: getattr(self, name) for name in
                   ("validation_scores_", "best_validation_score_") if hasattr(self, name)}
-        self.warm_start, self.early_stopping = True, False
-        self.max_iter = max(1, self.n_iter_ // TEACHING_EPOCHS_DIVISOR)
-        try:
-            self._fit_engine(
-                X, check_prior(self.prior, self.n_components), self._layout(),
-                targets=categories, neighbors=graph if self.neighbor_agreement else None,
-            )
-        finally:
-            self.warm_start, self.max_iter, self.early_stopping = saved
-            for name, value in fitted.items():
-                setattr(self, name, value)
+        self._fit_engine(
+            X, check_prior(self.prior, self.n_components), self._layout(),
+            targets=categories, neighbors=graph if self.neighbor_agreement else None,
+            more_epochs=max(1, self.n_iter_ // TEACHING_EPOCHS_DIVISOR),
+        )
+        for name, value in fitted.items():
+            setattr(self, name, value)
 
     def _fit_restarts(self, X, neighbors, knn_graph):
         """Fit ``n_init`` clones with different seeds on validated ``X`` and keep,
