@@ -91,11 +91,11 @@ AUTO_BATCHES_PER_EPOCH = 100
 AUTO_BATCH_SIZE_RANGE = (128, 512)
 
 
-def _auto_max_iter(n_samples, row_visits):
+def _auto_max_iter(n_samples, row_visits, max_epochs=AUTO_MAX_ITER_RANGE[1]):
     """Epochs of ``max_iter="auto"``: a budget of ``row_visits``, as UMAP's ``n_epochs``
-    follows the data's size (many epochs on small data, few on large)."""
-    low, high = AUTO_MAX_ITER_RANGE
-    return int(np.clip(round(row_visits / n_samples), low, high))
+    follows the data's size (many epochs on small data, few on large), in at most
+    ``max_epochs``."""
+    return int(np.clip(round(row_visits / n_samples), AUTO_MAX_ITER_RANGE[0], max_epochs))
 
 
 def _auto_batch_size(n_samples):
@@ -282,8 +282,13 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _max_iter(self, n_samples, prior):
         """Epochs a fit, ``max_iter`` resolved for ``n_samples`` training rows."""
         if self.max_iter == "auto":
-            return _auto_max_iter(n_samples, self._auto_row_visits(prior))
+            return _auto_max_iter(
+                n_samples, self._auto_row_visits(prior), self._auto_max_epochs
+            )
         return self.max_iter
+
+    #: The most epochs of ``max_iter="auto"``, which small data reach.
+    _auto_max_epochs = AUTO_MAX_ITER_RANGE[1]
 
     def _auto_row_visits(self, prior):
         """Row visits of ``max_iter="auto"`` (epochs times rows)."""

@@ -16,6 +16,10 @@ from ._base import (
 from ._labels import class_indices, shared_labels
 from .priors import check_prior
 
+#: The most epochs of ``max_iter="auto"``: on the digits (1,347 rows, 100 labels)
+#: the error is level from about 30 epochs on, and the fit a third shorter than 50's.
+AUTO_MAX_EPOCHS = 30
+
 
 class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
     """Semi-supervised adversarial autoencoder classifier (Makhzani et al., 2016, §5).
@@ -152,8 +156,8 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
 
     max_iter : int or "auto", default="auto"
         Number of epochs (passes over the training data). ``"auto"`` follows
-        the data's size: about 600,000 row visits, at least 2 and at most 50
-        epochs (50 on the digits, 10 on MNIST's 60,000 rows); see
+        the data's size: about 600,000 row visits, at least 2 and at most 30
+        epochs (30 on the digits, 10 on MNIST's 60,000 rows); see
         :class:`AAETransformer`.
 
     learning_rate : float, default=1e-3
@@ -281,6 +285,8 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
     >>> clf.predict_proba(X[:2]).shape
     (2, 10)
     """
+
+    _auto_max_epochs = AUTO_MAX_EPOCHS
 
     _parameter_constraints = {
         **BaseAAE._parameter_constraints,

@@ -19,7 +19,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from skaae import AAETransformer, _engine
+from skaae import AAEClassifier, AAETransformer, _engine
 from skaae.priors import GaussianMixturePrior, GaussianPrior, SwissRollPrior, check_prior
 
 # Small networks for tests that check the contract rather than the quality.
@@ -144,6 +144,9 @@ def test_auto_budget_follows_the_data_size_and_the_neighbour_term():
     paper = AAETransformer(neighbor_weight=0.0)
     assert [paper._max_iter(n, prior) for n in sizes] == [50, 10, 2, 2]
     assert AAETransformer(max_iter=7)._max_iter(60_000, prior) == 7
+    # The classifier's error levels off sooner on small data: at most 30 epochs.
+    classifier_prior = check_prior("gaussian", 10)
+    assert [AAEClassifier()._max_iter(n, classifier_prior) for n in sizes] == [30, 10, 2, 2]
 
 
 @pytest.mark.parametrize("encoder", ["deterministic", "gaussian", "universal"])
