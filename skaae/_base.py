@@ -91,7 +91,7 @@ AUTO_BATCHES_PER_EPOCH = 100
 AUTO_BATCH_SIZE_RANGE = (128, 512)
 
 
-def _auto_max_iter(n_samples, row_visits, max_epochs=AUTO_MAX_ITER_RANGE[1]):
+def _auto_max_iter(n_samples, row_visits, max_epochs):
     """Epochs of ``max_iter="auto"``: a budget of ``row_visits``, as UMAP's ``n_epochs``
     follows the data's size (many epochs on small data, few on large), in at most
     ``max_epochs``."""

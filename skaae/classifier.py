@@ -16,8 +16,8 @@ from ._base import (
 from ._labels import class_indices, shared_labels
 from .priors import check_prior
 
-#: The most epochs of ``max_iter="auto"``: on the digits (1,347 rows, 100 labels)
-#: the error is level from about 30 epochs on, and the fit a third shorter than 50's.
+#: The most epochs of ``max_iter="auto"`` (the other estimators' is 50): on small
+#: data such as the digits the error is level from about 30 epochs on.
 AUTO_MAX_EPOCHS = 30
 
 
