@@ -389,6 +389,8 @@ def machine_info():
         # each, so a seed's fit lands elsewhere on an AVX2 and an AVX-512 machine.
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda_available": torch.cuda.is_available(),
+        **({"gpu": torch.cuda.get_device_name(), "cuda": torch.version.cuda}
+           if torch.cuda.is_available() else {}),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "skaae": skaae.__version__,

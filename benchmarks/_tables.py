@@ -95,6 +95,7 @@ def header_lines(report):
         + f", os.cpu_count() = {m['cpu_count']}, torch.get_num_threads() = {threads}"
         + (f", torch's CPU vector path {m['cpu_capability']}" if m.get("cpu_capability") else "")
         + (f", CUDA available: {m['cuda_available']}" if "cuda_available" in m else "")
+        + (f" ({m['gpu']}, CUDA {m['cuda']})" if m.get("gpu") else "")
         + (", load average at the end {:.1f} / {:.1f} / {:.1f} (1, 5, 15 min)".format(
             *m["load_average"]) if m.get("load_average") else ""),
         "- Versions: " + ", ".join(f"{name} {m[key]}" for name, key in [

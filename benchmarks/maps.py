@@ -66,6 +66,10 @@ EXPERIMENTS = {
     "swiss_roll": ("A swiss roll in 50-D, its 2-D truth known", {"dataset": "swiss_roll"}),
     "mnist_bfloat16": ("MNIST: the defaults in float32 and in bfloat16 beside UMAP and PCA",
                        {"dataset": "mnist", "skip": ("plain", "imitation", "opentsne")}),
+    # The imitation and openTSNE run on the CPU alone: the CPU tables have them.
+    "cuda": ("On a CUDA GPU: the defaults in float32 and in bfloat16, the paper's AAE, "
+             "UMAP and PCA", {"dataset": ("digits", "mnist", "swiss_roll"),
+                              "skip": ("imitation", "opentsne")}),
 }
 
 #: The paper's plain AAE (Makhzani et al., 2016): one argument away from the defaults.
@@ -226,6 +230,8 @@ def map_dataset(data, options, params):
             params, len(data.X_train), options["opentsne_rows"]):
         if key in skip:
             continue
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
         row, result = run_inductive(name, make, data, trust_idx, latency_calls, note, n_fit)
         if result is not None:
             fitted, maps[name] = result
@@ -233,6 +239,10 @@ def map_dataset(data, options, params):
                 row.update(epochs=fitted.n_iter_, device=str(fitted.device_))
                 row["note"] += (f"; {fitted.n_iter_} epoch{'s' * (fitted.n_iter_ != 1)} "
                                 f"on {row['device']}")
+                if fitted.device_.type == "cuda":
+                    # The resident set above is the host's; the GPU's peak is torch's own.
+                    row["gpu_peak_memory_mib"] = torch.cuda.max_memory_allocated() / 2**20
+                    row["note"] += f", GPU peak {row['gpu_peak_memory_mib']:,.0f} MiB"
             if "manifold_test" in data:
                 row.update(truth_scores(maps[name], data.manifold_test, trust_idx,
                                         distance_idx))

@@ -332,13 +332,13 @@ class AAETransformer(BaseAAE):
         Where to train and predict. ``"auto"`` uses CUDA when available.
 
     precision : {"auto", "float32", "bfloat16"}, default="auto"
-        Floating-point format of the training forward passes. ``"auto"``
-        trains in bfloat16 autocast on a CUDA GPU that supports it and in
-        float32 on the CPU. Autocast lowers the hidden layers' matrix
-        products only: the codes, q(y|x), the discriminators, the losses and
-        the weights stay float32. ``"bfloat16"`` on a CPU with AVX-512 BF16
-        or AMX units fits large data faster (see the user guide). Inference
-        always runs in float32.
+        Floating-point format of the training forward passes. ``"auto"`` is
+        float32 on every device: at these networks' sizes bfloat16 autocast
+        is no faster on a GPU and costs accuracy. ``"bfloat16"`` lowers the
+        hidden layers' matrix products only (the codes, q(y|x), the
+        discriminators, the losses and the weights stay float32); set it on
+        a CPU with AVX-512 BF16 or AMX units to fit large data faster (see
+        the user guide). Inference always runs in float32.
 
     warm_start : bool, default=False
         When True, a further call to :meth:`fit` goes on training the fitted

@@ -240,7 +240,7 @@ def test_mnist_subset_embedding_beats_pca(mnist_subset):
 
 
 # ------------------------------------------------------- reproducibility
-def test_auto_precision_is_float32_on_the_cpu(digits_split):
+def test_auto_precision_is_float32(digits_split):
     X_train = digits_split[0]
     auto = AAETransformer(random_state=0, **TINY).fit_transform(X_train)
     float32 = AAETransformer(precision="float32", random_state=0, **TINY).fit_transform(X_train)
