@@ -70,33 +70,46 @@ def _edge_counts(labels, neighbors, n_clusters):
     return edges
 
 
-def entangled_clusters(labels, neighbors, n_clusters, threshold=ENTANGLEMENT_THRESHOLD):
-    """The clusters the neighbour graph joins most, to be re-cut together.
+def entangled_groups(labels, neighbors, n_clusters, threshold=ENTANGLEMENT_THRESHOLD):
+    """The groups of clusters the neighbour graph joins most, each to be re-cut
+    together.
 
-    The pair of largest :func:`cluster_affinity`, grown by the cluster that
-    shares the largest share of edges with the group, while that share is at
-    least ``threshold``.
+    The pair of largest :func:`cluster_affinity` starts a group, grown by the
+    cluster that shares the largest share of edges with the group while that
+    share is at least ``threshold``. The pair of largest affinity among the
+    clusters left starts the next group, until no pair left reaches
+    ``threshold``. With more clusters than classes, a class cut in two by
+    style joins its halves as strongly as two classes sharing clusters join
+    theirs, so the shared clusters may come in a later group.
 
     Returns
     -------
-    group : list of int
-        Cluster labels; empty when no pair reaches ``threshold``.
+    groups : list of list of int
+        Disjoint groups of cluster labels, the most entangled first; empty
+        when no pair reaches ``threshold``.
     """
     edges = _edge_counts(labels, neighbors, n_clusters)
     affinity = _affinity(edges)
-    first, second = np.unravel_index(np.argmax(affinity), affinity.shape)
-    if affinity[first, second] < threshold:
-        return []
     degree = edges.sum(axis=1)
-    group = [int(first), int(second)]
-    while len(group) < n_clusters:
-        rest = np.setdiff1d(np.arange(n_clusters), group)
-        joining = edges[group][:, rest].sum(axis=0) + edges[rest][:, group].sum(axis=1)
-        share = joining / (degree[group].sum() + degree[rest])
-        if share.max() < threshold:
+    free = np.ones(n_clusters, dtype=bool)
+    groups = []
+    while np.count_nonzero(free) >= 2:
+        among_free = np.where(free[:, None] & free[None, :], affinity, 0.0)
+        first, second = np.unravel_index(np.argmax(among_free), among_free.shape)
+        if among_free[first, second] < threshold:
             break
-        group.append(int(rest[np.argmax(share)]))
-    return group
+        group = [int(first), int(second)]
+        free[group] = False
+        while free.any():
+            rest = np.flatnonzero(free)
+            joining = edges[group][:, rest].sum(axis=0) + edges[rest][:, group].sum(axis=1)
+            share = joining / (degree[group].sum() + degree[rest])
+            if share.max() < threshold:
+                break
+            group.append(int(rest[np.argmax(share)]))
+            free[group[-1]] = False
+        groups.append(group)
+    return groups
 
 
 def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=None):

@@ -16,7 +16,7 @@ from ._base import (
     AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
 )
 from ._neighbor_search import graph_neighbors
-from ._refinement import entangled_clusters, graph_cut_share, recut_clusters
+from ._refinement import entangled_groups, graph_cut_share, recut_clusters
 from ._validation import check_positive_int
 from ._validation import random_seed as _seed
 from .priors import check_prior
@@ -184,14 +184,17 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         After training, re-cut the clusters that the neighbour graph joins
         most. The pair of clusters joined by the largest share of the graph's
         edges (at least 3%), and every cluster joined to them as strongly, are
-        embedded in 2-D by a neighbour embedding of their rows alone, on a
+        a group; so are the next such pair among the clusters left and the
+        clusters joined to it, and so on. Each group is
+        embedded in 2-D by a neighbour embedding of its rows alone, on a
         neighbour search among those rows (:class:`AAETransformer`'s
         neighbour term without the adversary, parametric UMAP with a
         decoder), and a
         :class:`~sklearn.mixture.GaussianMixture` cuts that map into as many
-        clusters, as N2D's recipe cuts UMAP's map of a whole dataset. When the
-        new clusters cut fewer of the graph's edges, q(y|x) is taught them
-        for a fifth of the fit's epochs more (each row's cluster given as its
+        clusters, as N2D's recipe cuts UMAP's map of a whole dataset; the new
+        clusters are kept when they cut fewer of the graph's edges. When any
+        are kept, q(y|x) is taught the clusters for a fifth of the fit's
+        epochs more (each row's cluster given as its
         class, as :class:`AAEClassifier` learns labels), so :meth:`predict`
         follows them. Not in the paper. It parts classes that q(y|x) alone
         leaves sharing clusters cut by style (on MNIST the 4s, 7s and 9s:
@@ -501,17 +504,19 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             return graph
         if graph is None:
             graph = self._judging_graph(X, trained_on, knn_graph)
-        group = entangled_clusters(self.labels_, graph, self.n_clusters_)
-        if not group:
-            return graph
         embedding_params = dict(
             metric=self.metric, neighbor_search=self.neighbor_search,
             device=self.device, precision=self.precision,
         )
-        labels = recut_clusters(
-            rows, self.labels_, graph, group, embedding_params, _seed(self.random_state)
-        )
-        if labels is not None:
+        labels, recut = self.labels_, False
+        for group in entangled_groups(self.labels_, graph, self.n_clusters_):
+            # Each group's cut is judged on the clusters as the cuts before it left them.
+            new_labels = recut_clusters(
+                rows, labels, graph, group, embedding_params, _seed(self.random_state)
+            )
+            if new_labels is not None:
+                labels, recut = new_labels, True
+        if recut:
             self._teach_clusters(X, self.cluster_categories_[labels], graph)
             self._assign_clusters(rows, np.empty(0, dtype=np.int64))
         return graph

@@ -16,7 +16,7 @@ from skaae import AAEClusterer
 from skaae._engine import LatentLayout, TrainingConfig
 from skaae._engine.phases import build_phases
 from skaae._refinement import (
-    NeighborEmbedding, cluster_affinity, entangled_clusters, graph_cut_share, recut_clusters,
+    NeighborEmbedding, cluster_affinity, entangled_groups, graph_cut_share, recut_clusters,
 )
 
 SMALL = dict(hidden_layer_sizes=(64, 64), discriminator_hidden_layer_sizes=(32,))
@@ -45,15 +45,18 @@ def test_cluster_affinity_counts_the_edges_both_ways():
     assert_array_equal(np.diag(affinity), 0.0)
 
 
-def test_entangled_clusters_are_those_the_graph_joins(two_digits):
+def test_entangled_groups_are_those_the_graph_joins(two_digits):
     _, y, neighbors = two_digits
     # Four clusters: each digit cut in two by row order (entangled halves).
     labels = 2 * y + (np.arange(len(y)) % 2)
-    group = entangled_clusters(labels, neighbors, 4)
-    # The two halves of one digit share half their edges; the digits hardly any.
-    assert sorted(group) in ([0, 1], [2, 3])
+    groups = entangled_groups(labels, neighbors, 4)
+    # The two halves of each digit share half their edges; the digits hardly
+    # any: one group a digit, the more entangled first.
+    assert sorted(map(sorted, groups)) == [[0, 1], [2, 3]]
+    affinity = cluster_affinity(labels, neighbors, 4)
+    assert affinity[tuple(groups[0])] >= affinity[tuple(groups[1])]
     # The true digits are not entangled: nothing to re-cut.
-    assert entangled_clusters(y, neighbors, 2) == []
+    assert entangled_groups(y, neighbors, 2) == []
 
 
 def test_recut_parts_two_digits_cut_by_style(two_digits):
@@ -94,7 +97,7 @@ def test_neighbor_embedding_trains_without_the_adversary(two_digits):
 def test_refined_clusters_are_taught_to_q(two_digits, monkeypatch):
     X, y, _ = two_digits
     # A re-cut that returns the digits: q(y|x) must learn them, and predict follow.
-    monkeypatch.setattr(skaae.cluster, "entangled_clusters", lambda *args: [0, 1])
+    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
     monkeypatch.setattr(
         skaae.cluster, "recut_clusters", lambda X, labels, *args: y.copy()
     )
@@ -109,6 +112,29 @@ def test_refined_clusters_are_taught_to_q(two_digits, monkeypatch):
     assert np.count_nonzero(~np.isnan(km.history_["supervised"])) == 2
 
 
+def test_each_entangled_group_is_recut_on_the_cuts_before_it(two_digits, monkeypatch):
+    X, y, _ = two_digits
+    calls = []
+
+    def recut(rows, labels, graph, group, *args):
+        calls.append((labels.copy(), list(group)))
+        if group == [0, 1]:
+            return np.where(np.isin(labels, group), y, labels)
+        return None  # the second group's cut is not kept
+
+    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1], [2, 3]])
+    monkeypatch.setattr(skaae.cluster, "recut_clusters", recut)
+    km = AAEClusterer(
+        n_clusters=4, max_iter=4, category_balance=5.0, random_state=0, **SMALL
+    ).fit(X)
+    assert [group for _, group in calls] == [[0, 1], [2, 3]]
+    first_cut = np.where(np.isin(calls[0][0], [0, 1]), y, calls[0][0])
+    assert_array_equal(calls[1][0], first_cut)
+    # One teaching for both groups: 4 epochs of fit and 1 (a fifth) taught.
+    assert km.n_iter_ == 5
+    assert np.count_nonzero(~np.isnan(km.history_["supervised"])) == 1
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_refine_clusters_false_skips_the_recut(two_digits, monkeypatch):
     X, _, _ = two_digits
@@ -117,7 +143,7 @@ def test_refine_clusters_false_skips_the_recut(two_digits, monkeypatch):
         raise AssertionError("recut with refine_clusters=False")
 
     monkeypatch.setattr(skaae.cluster, "recut_clusters", fail)
-    monkeypatch.setattr(skaae.cluster, "entangled_clusters", lambda *args: [0, 1])
+    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
     km = AAEClusterer(n_clusters=2, max_iter=2, refine_clusters=False, random_state=0, **SMALL)
     assert set(km.fit(X).history_) == {"reconstruction", "discriminator", "generator"}
 
@@ -143,7 +169,7 @@ def test_a_precomputed_graph_serves_the_recut_alone(two_digits, monkeypatch):
         searched.append(X.shape[0])
         raise AssertionError("searched although knn_graph was passed")
 
-    monkeypatch.setattr(skaae.cluster, "entangled_clusters", recorded_group)
+    monkeypatch.setattr(skaae.cluster, "entangled_groups", recorded_group)
     monkeypatch.setattr(skaae._base, "nearest_neighbors", counted_search)
     km = AAEClusterer(n_clusters=2, max_iter=2, neighbor_agreement=0.0, random_state=0, **SMALL)
     # No term trains on the graph, but the re-cut judges the clusters by it:
