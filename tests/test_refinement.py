@@ -13,7 +13,7 @@ from sklearn.neighbors import NearestNeighbors
 
 import skaae.cluster
 from skaae import AAEClusterer
-from skaae._engine import LatentLayout, TrainingConfig
+from skaae._engine import LatentLayout, TrainingConfig, losses
 from skaae._engine.phases import build_phases
 from skaae._refinement import (
     NeighborEmbedding, cluster_affinity, entangled_groups, graph_cut_share, recut_clusters,
@@ -110,6 +110,32 @@ def test_refined_clusters_are_taught_to_q(two_digits, monkeypatch):
     # The fit's 10 epochs and the teaching's 2, a fifth of them.
     assert km.n_iter_ == 12
     assert np.count_nonzero(~np.isnan(km.history_["supervised"])) == 2
+
+
+def test_teaching_leaves_out_neighbor_agreement(two_digits, monkeypatch):
+    X, y, _ = two_digits
+    # Every row is labeled in the teaching: the agreement term, which would hold
+    # q(y|x) to the clusters before the re-cut, is off there and on again after.
+    phases = []
+    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
+    monkeypatch.setattr(
+        skaae.cluster, "recut_clusters",
+        lambda X, labels, *args: phases.append(km._session.trainer.phases) or y.copy(),
+    )
+    km = AAEClusterer(
+        n_clusters=2, max_iter=10, category_balance=5.0, random_state=0, **SMALL
+    )
+    km.fit(X)
+
+    def term_types(fit_phases):
+        return {type(term) for phase in fit_phases for term in phase.terms}
+
+    assert losses.NeighborAgreement in term_types(phases[0])
+    taught = term_types(km._session.trainer.phases)
+    assert losses.CrossEntropy in taught
+    assert losses.NeighborAgreement not in taught
+    assert km.get_params()["neighbor_agreement"] == 1.0
+    assert adjusted_rand_score(y, km.labels_) > 0.9
 
 
 def test_each_entangled_group_is_recut_on_the_cuts_before_it(two_digits, monkeypatch):
