@@ -96,6 +96,7 @@ def test_neighbor_embedding_trains_without_the_adversary(two_digits):
 
 def test_refined_clusters_are_taught_to_q(two_digits, monkeypatch):
     X, y, _ = two_digits
+    monkeypatch.setattr(skaae.cluster, "TEACHING_MISS_LIMIT", 1.0)  # one teaching
     # A re-cut that returns the digits: q(y|x) must learn them, and predict follow.
     monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
     monkeypatch.setattr(
@@ -112,34 +113,29 @@ def test_refined_clusters_are_taught_to_q(two_digits, monkeypatch):
     assert np.count_nonzero(~np.isnan(km.history_["supervised"])) == 2
 
 
-def test_teaching_leaves_out_neighbor_agreement(two_digits, monkeypatch):
+@pytest.mark.parametrize("miss_limit, agreement_taught", [(1.0, True), (-1.0, False)])
+def test_teaching_runs_again_without_agreement_when_q_misses(
+    two_digits, monkeypatch, miss_limit, agreement_taught
+):
     X, y, _ = two_digits
-    # Every row is labeled in the teaching: the agreement term, which would hold
-    # q(y|x) to the clusters before the re-cut, is off there and on again after.
-    phases = []
+    # No teaching misses more than all rows, and every one misses more than none.
+    monkeypatch.setattr(skaae.cluster, "TEACHING_MISS_LIMIT", miss_limit)
     monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
-    monkeypatch.setattr(
-        skaae.cluster, "recut_clusters",
-        lambda X, labels, *args: phases.append(km._session.trainer.phases) or y.copy(),
-    )
+    monkeypatch.setattr(skaae.cluster, "recut_clusters", lambda X, labels, *args: y.copy())
     km = AAEClusterer(
         n_clusters=2, max_iter=10, category_balance=5.0, random_state=0, **SMALL
-    )
-    km.fit(X)
-
-    def term_types(fit_phases):
-        return {type(term) for phase in fit_phases for term in phase.terms}
-
-    assert losses.NeighborAgreement in term_types(phases[0])
-    taught = term_types(km._session.trainer.phases)
-    assert losses.CrossEntropy in taught
-    assert losses.NeighborAgreement not in taught
+    ).fit(X)
+    last_terms = {type(term) for phase in km._session.trainer.phases for term in phase.terms}
+    assert losses.CrossEntropy in last_terms
+    assert (losses.NeighborAgreement in last_terms) == agreement_taught
+    assert km.n_iter_ == (12 if agreement_taught else 14)
     assert km.get_params()["neighbor_agreement"] == 1.0
     assert adjusted_rand_score(y, km.labels_) > 0.9
 
 
 def test_each_entangled_group_is_recut_on_the_cuts_before_it(two_digits, monkeypatch):
     X, y, _ = two_digits
+    monkeypatch.setattr(skaae.cluster, "TEACHING_MISS_LIMIT", 1.0)  # one teaching
     calls = []
 
     def recut(rows, labels, graph, group, *args):
