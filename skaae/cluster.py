@@ -531,7 +531,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         """Go on training the fitted model for a fifth of its epochs with each
         row's category given as its class (the cross-entropy phase of
         :class:`AAEClassifier`), so that q(y|x), and :meth:`predict`, follow
-        the re-cut clusters.
+        the re-cut clusters; a fifth more without ``neighbor_agreement`` when
+        q(y|x) still misses more than ``TEACHING_MISS_LIMIT`` of the rows.
 
         ``rows`` are the validated rows ``X`` as the model reads them.
         """
