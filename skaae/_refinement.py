@@ -75,12 +75,14 @@ def entangled_groups(labels, neighbors, n_clusters, threshold=ENTANGLEMENT_THRES
     together.
 
     The pair of largest :func:`cluster_affinity` starts a group, grown by the
-    cluster that shares the largest share of edges with the group while that
-    share is at least ``threshold``. The pair of largest affinity among the
-    clusters left starts the next group, until no pair left reaches
-    ``threshold``. With more clusters than classes, a class cut in two by
-    style joins its halves as strongly as two classes sharing clusters join
-    theirs, so the shared clusters may come in a later group.
+    cluster most joined to it while that cluster's share of edges with the
+    group, or its affinity with one of the group's clusters, is at least
+    ``threshold``. The pair of largest affinity among the clusters left
+    starts the next group, until no pair left reaches ``threshold``. With
+    more clusters than classes, a class cut in two by style joins its halves
+    as strongly as two classes sharing clusters join theirs; growing by any
+    one member's affinity brings a cluster that two classes share into a
+    group with the clusters of both.
 
     Returns
     -------
@@ -104,9 +106,10 @@ def entangled_groups(labels, neighbors, n_clusters, threshold=ENTANGLEMENT_THRES
             rest = np.flatnonzero(free)
             joining = edges[group][:, rest].sum(axis=0) + edges[rest][:, group].sum(axis=1)
             share = joining / (degree[group].sum() + degree[rest])
-            if share.max() < threshold:
+            link = np.maximum(share, affinity[group][:, rest].max(axis=0))
+            if link.max() < threshold:
                 break
-            group.append(int(rest[np.argmax(share)]))
+            group.append(int(rest[np.argmax(link)]))
             free[group[-1]] = False
         groups.append(group)
     return groups
@@ -116,6 +119,14 @@ def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=N
     """Cut the rows of the clusters ``group`` again along their own neighbour
     embedding; return the new labels, or None when no cut lowers the share of
     the graph's edges cut.
+
+    Two kinds of cut are tried, each from Gaussian mixtures of the embedding:
+    the rows cut afresh into as many parts as ``group`` has clusters, and,
+    for each number of parts from two up (the classes the group may hold),
+    the clusters kept but with their stray rows moved (see
+    :func:`_move_strays`). The first mends clusters that share classes; the
+    second keeps the fit's own cut of a class by style, which a fresh cut
+    would redraw, and mends a cluster that reaches into another class.
 
     Parameters
     ----------
@@ -146,15 +157,47 @@ def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=N
     embedding = embedding.set_params(
         n_neighbors=n_neighbors, random_state=random_seed(rng), **embedding_params
     ).fit_transform(X[rows])
-    best, fewest = None, graph_cut_share(labels, neighbors)
+    candidates = []
     for _ in range(N_MIXTURE_SEEDS):
         parts = GaussianMixture(len(group), random_state=random_seed(rng)).fit_predict(embedding)
         candidate = labels.copy()
         candidate[rows] = np.asarray(group)[parts]
+        candidates.append(candidate)
+    for n_parts in range(2, len(group) + 1):
+        for _ in range(N_MIXTURE_SEEDS):
+            parts = GaussianMixture(n_parts, random_state=random_seed(rng)).fit_predict(embedding)
+            candidates.append(_move_strays(labels, rows, group, parts, neighbors))
+    best, fewest = None, graph_cut_share(labels, neighbors)
+    for candidate in candidates:
         share = graph_cut_share(candidate, neighbors)
         if share < fewest:
             best, fewest = candidate, share
     return best
+
+
+def _move_strays(labels, rows, group, parts, neighbors):
+    """The clusters ``group`` with their stray rows moved: each cluster's home is
+    the part of the embedding holding most of its rows, and a row in a part
+    that is not its cluster's home goes to the cluster, among those at home
+    there, that holds most of its graph neighbours; a part that is no
+    cluster's home keeps its rows where they are.
+
+    ``rows`` are the indices of the group's rows and ``parts`` their parts.
+    """
+    group = np.asarray(group)
+    clusters = labels[rows]
+    homes = np.array([np.bincount(parts[clusters == c], minlength=parts.max() + 1).argmax()
+                      for c in group])
+    moved = labels.copy()
+    for part in np.unique(parts):
+        owners = group[homes == part]
+        strays = rows[(parts == part) & ~np.isin(clusters, owners)]
+        if owners.size == 0 or strays.size == 0:
+            continue
+        near = labels[neighbors[strays]]
+        counts = np.stack([np.count_nonzero(near == owner, axis=1) for owner in owners], axis=1)
+        moved[strays] = owners[np.argmax(counts, axis=1)]
+    return moved
 
 
 def graph_cut_share(labels, neighbors):

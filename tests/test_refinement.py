@@ -16,7 +16,8 @@ from skaae import AAEClusterer
 from skaae._engine import LatentLayout, TrainingConfig, losses
 from skaae._engine.phases import build_phases
 from skaae._refinement import (
-    NeighborEmbedding, cluster_affinity, entangled_groups, graph_cut_share, recut_clusters,
+    ENTANGLEMENT_THRESHOLD, NeighborEmbedding, _move_strays, cluster_affinity, entangled_groups,
+    graph_cut_share, recut_clusters,
 )
 
 SMALL = dict(hidden_layer_sizes=(64, 64), discriminator_hidden_layer_sizes=(32,))
@@ -57,6 +58,57 @@ def test_entangled_groups_are_those_the_graph_joins(two_digits):
     assert affinity[tuple(groups[0])] >= affinity[tuple(groups[1])]
     # The true digits are not entangled: nothing to re-cut.
     assert entangled_groups(y, neighbors, 2) == []
+
+
+def test_entangled_groups_take_in_both_classes_of_a_shared_cluster():
+    # Four clusters of 100 rows, 10 neighbours a row, mostly in their own
+    # cluster: 0 and 1 one class cut by style, 2 shared between that class
+    # and cluster 3's.
+    size, k = 100, 10
+    labels = np.repeat(np.arange(4), size)
+    neighbors = np.array([(i // size) * size + (i + np.arange(1, k + 1)) % size
+                          for i in range(4 * size)])
+    joins = [(0, 1, 100), (1, 0, 100), (1, 2, 60), (2, 1, 60), (2, 3, 40), (3, 2, 40)]
+    for column, (a, b, n_edges) in enumerate(joins):
+        neighbors[a * size:a * size + n_edges, column] = b * size
+    affinity = cluster_affinity(labels, neighbors, 4)
+    assert_allclose([affinity[0, 1], affinity[1, 2], affinity[2, 3]], [0.1, 0.06, 0.04])
+    # Cluster 3 shares too few edges with the group 0-2 as a whole ...
+    assert 80 / (3 * size * k + size * k) < ENTANGLEMENT_THRESHOLD
+    # ... but enough with the shared cluster 2 to join it.
+    assert entangled_groups(labels, neighbors, 4) == [[0, 1, 2, 3]]
+
+
+def test_move_strays_keeps_the_clusters_and_moves_rows_across_parts(two_digits):
+    X, y, neighbors = two_digits
+    # The 3s cut by ink into clusters 0 and 1; cluster 1 also takes a fifth
+    # of the 6s, cluster 2 the rest of them.
+    ink = X.sum(axis=1)
+    labels = np.where(y == 0, (ink > np.median(ink[y == 0])).astype(int), 2)
+    sixes = np.flatnonzero(y == 1)
+    labels[sixes[:len(sixes) // 5]] = 1
+    rows = np.arange(len(y))
+    # Parts as a two-component mixture of a good embedding would give: the digits.
+    moved = _move_strays(labels, rows, [0, 1, 2], y, neighbors)
+    assert_array_equal(moved[y == 0], labels[y == 0])
+    assert_array_equal(moved[y == 1], 2)
+    # A part that is no cluster's home keeps its rows: a few 3s and 6s of
+    # each cluster in a third part.
+    parts = y.copy()
+    few = rows[::9]
+    parts[few] = 2
+    moved = _move_strays(labels, rows, [0, 1, 2], parts, neighbors)
+    assert_array_equal(moved[few], labels[few])
+    assert_array_equal(moved[(y == 1) & (parts != 2)], 2)
+    recut = recut_clusters(
+        X, labels, neighbors, [0, 1, 2], dict(max_iter=30, hidden_layer_sizes=(64, 64)),
+        random_state=0,
+    )
+    assert recut is not None
+    assert graph_cut_share(recut, neighbors) < graph_cut_share(labels, neighbors)
+    # No cluster spans both digits any more.
+    for cluster in np.unique(recut):
+        assert max(np.mean(y[recut == cluster]), 1 - np.mean(y[recut == cluster])) > 0.95
 
 
 def test_recut_parts_two_digits_cut_by_style(two_digits):
