@@ -187,16 +187,21 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
     refine_clusters : bool, default=True
         After training, re-cut the clusters that the neighbour graph joins
         most. The pair of clusters joined by the largest share of the graph's
-        edges (at least 3%), and every cluster joined to them as strongly, are
-        a group; so are the next such pair among the clusters left and the
-        clusters joined to it, and so on. Each group is
+        edges (at least 3%), and every cluster joined as strongly to them or
+        to one of the clusters already joined, are a group; so are the next
+        such pair among the clusters left and the clusters joined to it, and
+        so on. Each group is
         embedded in 2-D by a neighbour embedding of its rows alone, on a
         neighbour search among those rows (:class:`AAETransformer`'s
         neighbour term without the adversary, parametric UMAP with a
-        decoder), and a
-        :class:`~sklearn.mixture.GaussianMixture` cuts that map into as many
-        clusters, as N2D's recipe cuts UMAP's map of a whole dataset; the new
-        clusters are kept when they cut fewer of the graph's edges. When any
+        decoder), and
+        :class:`~sklearn.mixture.GaussianMixture` models of that map cut it
+        again, as N2D's recipe cuts UMAP's map of a whole dataset: into as
+        many clusters afresh, or into two parts and up across which only a
+        cluster's stray rows move (those outside the part holding most of
+        its rows go to the cluster at home in theirs), which keeps the
+        fit's cut of a class by style. The cut that cuts the fewest of the
+        graph's edges is kept when it cuts fewer than before. When any
         are kept, q(y|x) is taught the clusters for a fifth of the fit's
         epochs more (each row's cluster given as its
         class, as :class:`AAEClassifier` learns labels; when q(y|x) then
