@@ -157,22 +157,26 @@ def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=N
     embedding = embedding.set_params(
         n_neighbors=n_neighbors, random_state=random_seed(rng), **embedding_params
     ).fit_transform(X[rows])
-    candidates = []
-    for _ in range(N_MIXTURE_SEEDS):
-        parts = GaussianMixture(len(group), random_state=random_seed(rng)).fit_predict(embedding)
-        candidate = labels.copy()
-        candidate[rows] = np.asarray(group)[parts]
-        candidates.append(candidate)
-    for n_parts in range(2, len(group) + 1):
-        for _ in range(N_MIXTURE_SEEDS):
-            parts = GaussianMixture(n_parts, random_state=random_seed(rng)).fit_predict(embedding)
-            candidates.append(_move_strays(labels, rows, group, parts, neighbors))
     best, fewest = None, graph_cut_share(labels, neighbors)
-    for candidate in candidates:
+    for candidate in _candidate_cuts(labels, rows, group, embedding, neighbors, rng):
         share = graph_cut_share(candidate, neighbors)
         if share < fewest:
             best, fewest = candidate, share
     return best
+
+
+def _candidate_cuts(labels, rows, group, embedding, neighbors, rng):
+    """Yield :func:`recut_clusters`' candidate labels, one at a time: the fresh
+    cuts first (their seeds drawn first), then the cuts that move strays."""
+    for _ in range(N_MIXTURE_SEEDS):
+        parts = GaussianMixture(len(group), random_state=random_seed(rng)).fit_predict(embedding)
+        candidate = labels.copy()
+        candidate[rows] = np.asarray(group)[parts]
+        yield candidate
+    for n_parts in range(2, len(group) + 1):
+        for _ in range(N_MIXTURE_SEEDS):
+            parts = GaussianMixture(n_parts, random_state=random_seed(rng)).fit_predict(embedding)
+            yield _move_strays(labels, rows, group, parts, neighbors)
 
 
 def _move_strays(labels, rows, group, parts, neighbors):
