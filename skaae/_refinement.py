@@ -19,9 +19,13 @@ from .transformer import AAETransformer
 #: Least share of the neighbour graph's edges that joins two clusters (or a
 #: cluster and a group) for them to be re-cut together.
 ENTANGLEMENT_THRESHOLD = 0.03
-#: Gaussian mixtures fitted to the embedding, each from its own seed; the one
+#: Gaussian mixtures fitted to each embedding, each from its own seed; the one
 #: whose clusters cut the fewest edges of the graph is kept.
 N_MIXTURE_SEEDS = 4
+#: Neighbour embeddings of a group's rows, each from its own seed, whose cuts
+#: compete: one embedding's map can merge two of a group's classes that
+#: another's parts.
+N_EMBEDDINGS = 2
 
 
 class NeighborEmbedding(AAETransformer):
@@ -115,12 +119,13 @@ def entangled_groups(labels, neighbors, n_clusters, threshold=ENTANGLEMENT_THRES
     return groups
 
 
-def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=None):
+def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=None,
+                   n_embeddings=N_EMBEDDINGS):
     """Cut the rows of the clusters ``group`` again along their own neighbour
     embedding; return the new labels, or None when no cut lowers the share of
     the graph's edges cut.
 
-    Two kinds of cut are tried, each from Gaussian mixtures of the embedding:
+    Two kinds of cut are tried, each from Gaussian mixtures of an embedding:
     the rows cut afresh into as many parts as ``group`` has clusters, and,
     for each number of parts from two up (the classes the group may hold),
     the clusters kept but with their stray rows moved (see
@@ -141,7 +146,10 @@ def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=N
     embedding_params : dict
         Parameters of the 2-D :class:`NeighborEmbedding` of the group's rows.
     random_state : int, RandomState instance or None
-        Seeds the embedding and the mixtures.
+        Seeds the embeddings and the mixtures.
+    n_embeddings : int, default=N_EMBEDDINGS
+        Embeddings of the group's rows, each from its own seed; every cut of
+        each competes. Each costs a map of the group's rows.
 
     Returns
     -------
@@ -151,17 +159,18 @@ def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=N
     rows = np.flatnonzero(np.isin(labels, group))
     if len(rows) <= len(group) + 1:
         return None
-    embedding = NeighborEmbedding(n_components=2, n_cluster_heads=None)
-    # A group of few rows has fewer neighbours to give than the map's default.
-    n_neighbors = min(embedding.n_neighbors, len(rows) - 1)
-    embedding = embedding.set_params(
-        n_neighbors=n_neighbors, random_state=random_seed(rng), **embedding_params
-    ).fit_transform(X[rows])
     best, fewest = None, graph_cut_share(labels, neighbors)
-    for candidate in _candidate_cuts(labels, rows, group, embedding, neighbors, rng):
-        share = graph_cut_share(candidate, neighbors)
-        if share < fewest:
-            best, fewest = candidate, share
+    for _ in range(n_embeddings):
+        embedding = NeighborEmbedding(n_components=2, n_cluster_heads=None)
+        # A group of few rows has fewer neighbours to give than the map's default.
+        n_neighbors = min(embedding.n_neighbors, len(rows) - 1)
+        embedding = embedding.set_params(
+            n_neighbors=n_neighbors, random_state=random_seed(rng), **embedding_params
+        ).fit_transform(X[rows])
+        for candidate in _candidate_cuts(labels, rows, group, embedding, neighbors, rng):
+            share = graph_cut_share(candidate, neighbors)
+            if share < fewest:
+                best, fewest = candidate, share
     return best
 
 

@@ -16,7 +16,7 @@ from ._base import (
     AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
 )
 from ._neighbor_search import graph_neighbors
-from ._refinement import entangled_groups, graph_cut_share, recut_clusters
+from ._refinement import N_EMBEDDINGS, entangled_groups, graph_cut_share, recut_clusters
 from ._validation import check_positive_int
 from ._validation import random_seed as _seed
 from .priors import check_prior
@@ -178,9 +178,10 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         its own training split, and one search of all rows ranks them) is
         kept, as
         :class:`~sklearn.cluster.KMeans` keeps the run of least inertia; the
-        first fit is the one ``n_init=1`` gives. Each fit costs
-        a whole fit's time. Raise it when fits of different seeds disagree:
-        on the shape families of :ref:`point_clouds`, half the fits find
+        first fit is the one ``n_init=1`` gives, up to its re-cut, which
+        draws one map a group rather than two (``refine_clusters``). Each fit
+        costs a whole fit's time. Raise it when fits of different seeds
+        disagree: on the shape families of :ref:`point_clouds`, half the fits find
         them and the graph tells which. A warm start, :meth:`partial_fit`
         and a fit over several processes train one model.
 
@@ -194,8 +195,9 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         embedded in 2-D by a neighbour embedding of its rows alone, on a
         neighbour search among those rows (:class:`AAETransformer`'s
         neighbour term without the adversary, parametric UMAP with a
-        decoder), and
-        :class:`~sklearn.mixture.GaussianMixture` models of that map cut it
+        decoder), twice from different seeds (one map can merge two classes
+        that another parts), and
+        :class:`~sklearn.mixture.GaussianMixture` models of each map cut it
         again, as N2D's recipe cuts UMAP's map of a whole dataset: into as
         many clusters afresh, or into two parts and up across which only a
         cluster's stray rows move (those outside the part holding most of
@@ -210,11 +212,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         Not in the paper. It parts classes that q(y|x) alone
         leaves sharing clusters cut by style (on MNIST the 4s, 7s and 9s:
         the Hungarian error of 10 clusters fell from 15.4 ± 4.4% to
-        3.5 ± 0.1%, seeds 0-2) and adds about the time of a map of those rows
-        to the fit, there as much as the rest of it (:ref:`clustering`). Each
-        of ``n_init`` restarts re-cuts its own clusters before they are
-        ranked. Fits over several processes and of point clouds skip it;
-        False keeps the clusters q(y|x) found.
+        3.5 ± 0.1%, seeds 0-2) and adds about the time of two maps of those
+        rows to the fit, there as much as the rest of it (:ref:`clustering`). Each
+        of ``n_init`` restarts re-cuts its own clusters, from one map a
+        group, before they are ranked. Fits over several processes and of
+        point clouds skip it; False keeps the clusters q(y|x) found.
 
     learning_rate : float, default=1e-3
         Adam step size of the reconstruction phase.
@@ -483,12 +485,14 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         self._fit_once(X, neighbors, knn_graph)
         return self
 
-    def _fit_once(self, X, neighbors, knn_graph=None, judging_graph=None):
+    def _fit_once(self, X, neighbors, knn_graph=None, judging_graph=None,
+                  n_embeddings=N_EMBEDDINGS):
         """Fit the model on validated ``X`` and cluster it.
 
         Returns the neighbour graph the fit trained on and the one it judged a
         re-cut by (``judging_graph`` when given, else searched); each is None
-        without one.
+        without one. ``n_embeddings``: the neighbour embeddings of each
+        re-cut group (see :func:`recut_clusters`).
         """
         trained_on = self._fit_engine(
             X, check_prior(self.prior, self.n_components), self._layout(), neighbors=neighbors,
@@ -497,12 +501,13 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         self._assign_clusters(rows, np.empty(0, dtype=np.int64))
         if self.refine_clusters:
             judging_graph = self._refine_clusters(
-                X, rows, trained_on, knn_graph, judging_graph
+                X, rows, trained_on, knn_graph, judging_graph, n_embeddings
             )
         self._warn_if_clusters_unused(X.shape[0])
         return trained_on, judging_graph
 
-    def _refine_clusters(self, X, rows, trained_on, knn_graph, graph=None):
+    def _refine_clusters(self, X, rows, trained_on, knn_graph, graph=None,
+                         n_embeddings=N_EMBEDDINGS):
         """Re-cut the clusters that the neighbour graph joins most along their own
         neighbour embedding and, when the new cut cuts fewer of the graph's edges,
         teach it to q(y|x) (see ``refine_clusters``); return the graph that judged
@@ -523,7 +528,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         for group in entangled_groups(self.labels_, graph, self.n_clusters_):
             # Each group's cut is judged on the clusters as the cuts before it left them.
             new_labels = recut_clusters(
-                rows, labels, graph, group, embedding_params, _seed(self.random_state)
+                rows, labels, graph, group, embedding_params, _seed(self.random_state),
+                n_embeddings,
             )
             if new_labels is not None:
                 labels, recut = new_labels, True
@@ -584,7 +590,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             # Only the kept fit's warnings (say, of unused clusters) reach the user.
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                trained_on, judged_by = run._fit_once(X, neighbors, knn_graph, graph)
+                # The restarts' ranking already weighs several draws; one embedding
+                # a group keeps a restart's re-cut at a single fit's cost.
+                trained_on, judged_by = run._fit_once(
+                    X, neighbors, knn_graph, graph, n_embeddings=1
+                )
             if neighbors is None and self._shares_graph(trained_on, X.shape[0]):
                 # The first fit's graph, searched once, serves every fit after it.
                 neighbors = trained_on

@@ -133,6 +133,47 @@ def test_recut_keeps_clusters_no_cut_improves(two_digits):
     ) is None
 
 
+def test_recut_draws_each_embedding_from_its_own_seed(two_digits, monkeypatch):
+    X, y, neighbors = two_digits
+    ink = X.sum(axis=1)
+    labels = (ink > np.median(ink)).astype(int)
+    params = dict(max_iter=5, hidden_layer_sizes=(64, 64))
+    seeds = []
+    fit_transform = NeighborEmbedding.fit_transform
+
+    def recorded_fit_transform(self, *args, **kwargs):
+        seeds.append(self.random_state)
+        return fit_transform(self, *args, **kwargs)
+
+    monkeypatch.setattr(NeighborEmbedding, "fit_transform", recorded_fit_transform)
+    one = recut_clusters(X, labels, neighbors, [0, 1], params, random_state=0, n_embeddings=1)
+    two = recut_clusters(X, labels, neighbors, [0, 1], params, random_state=0)
+    # The default draws a second embedding after the first one's cuts, from a
+    # seed of its own; the first embedding and its cuts are the single one's,
+    # so the cut kept cuts no more edges.
+    assert len(seeds) == 3 and seeds[1] == seeds[0] and seeds[2] != seeds[0]
+    shares = [graph_cut_share(cut, neighbors) for cut in (one, two)]
+    assert shares[1] <= shares[0] < graph_cut_share(labels, neighbors)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_restarts_recut_from_one_embedding_a_single_fit_from_two(two_digits, monkeypatch):
+    X, y, _ = two_digits
+    drawn = []
+
+    def recut(rows, labels, graph, group, params, random_state, n_embeddings):
+        drawn.append(n_embeddings)
+        return None
+
+    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
+    monkeypatch.setattr(skaae.cluster, "recut_clusters", recut)
+    params = dict(n_clusters=2, max_iter=10, category_balance=5.0, random_state=0, **SMALL)
+    AAEClusterer(**params).fit(X)
+    assert drawn == [2]
+    AAEClusterer(n_init=2, **params).fit(X)
+    assert drawn == [2, 1, 1]
+
+
 def test_neighbor_embedding_trains_without_the_adversary(two_digits):
     X, y, _ = two_digits
     embedding = NeighborEmbedding(
