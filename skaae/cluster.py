@@ -181,8 +181,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         first fit is the one ``n_init=1`` gives, up to its re-cut, which
         draws one map a group rather than two (``refine_clusters``). Each fit
         costs a whole fit's time. Raise it when fits of different seeds
-        disagree: on the shape families of :ref:`point_clouds`, half the fits find
-        them and the graph tells which. A warm start, :meth:`partial_fit`
+        disagree: on the shape families of :ref:`point_clouds`, half the fits
+        find them and the graph tells which. A warm start, :meth:`partial_fit`
         and a fit over several processes train one model.
 
     refine_clusters : bool, default=True
@@ -214,10 +214,10 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         the Hungarian error of 10 clusters fell from 15.4 ± 4.4% to
         3.3 ± 0.1%, seeds 0-2) and adds about the time of two maps of those
         rows to the fit, there a little more than the rest of it
-        (:ref:`clustering`). Each
-        of ``n_init`` restarts re-cuts its own clusters, from one map a
-        group, before they are ranked. Fits over several processes and of
-        point clouds skip it; False keeps the clusters q(y|x) found.
+        (:ref:`clustering`). Each of ``n_init`` restarts re-cuts its own
+        clusters, from one map a group, before they are ranked. Fits over
+        several processes and of point clouds skip it; False keeps the
+        clusters q(y|x) found.
 
     learning_rate : float, default=1e-3
         Adam step size of the reconstruction phase.
