@@ -159,14 +159,15 @@ def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=N
     rows = np.flatnonzero(np.isin(labels, group))
     if len(rows) <= len(group) + 1:
         return None
+    group_rows = X[rows]
+    # A group of few rows has fewer neighbours to give than the map's default.
+    n_neighbors = min(NeighborEmbedding().n_neighbors, len(rows) - 1)
     best, fewest = None, graph_cut_share(labels, neighbors)
     for _ in range(n_embeddings):
-        embedding = NeighborEmbedding(n_components=2, n_cluster_heads=None)
-        # A group of few rows has fewer neighbours to give than the map's default.
-        n_neighbors = min(embedding.n_neighbors, len(rows) - 1)
-        embedding = embedding.set_params(
-            n_neighbors=n_neighbors, random_state=random_seed(rng), **embedding_params
-        ).fit_transform(X[rows])
+        embedding = NeighborEmbedding(
+            n_components=2, n_cluster_heads=None, n_neighbors=n_neighbors,
+            random_state=random_seed(rng), **embedding_params,
+        ).fit_transform(group_rows)
         for candidate in _candidate_cuts(labels, rows, group, embedding, neighbors, rng):
             share = graph_cut_share(candidate, neighbors)
             if share < fewest:
