@@ -7,13 +7,21 @@ the fitted model returns (``transform``, ``predict``, ``predict_proba``,
 restructured; a refactoring must reproduce them bit for bit on the CPU.
 
 Floating-point results depend on the CPU's vector instructions, torch's
-version and its thread count, so exact equality is asserted where those match
-the recording and the cases skip elsewhere.
+version and its thread count, so the cases skip where those differ from the
+recording. They also depend on how MKL blocks a product, which follows the
+CPU's caches: two machines with the same vector path can round the same fit
+differently. Such a machine gets its own recording,
+``golden_outputs_<probe>.npz``, named by a digest of a few products shaped as
+the cases' (:func:`_arithmetic_probe`); a case passes when its outputs equal,
+bit for bit, its machine's recording or the first one (whose machine's probe
+was not kept).
 
-Regenerate (only when a change of behaviour is intended, and say so in the
-commit) with ``python tests/test_golden.py``.
+Record this machine's outputs with ``python tests/test_golden.py``. When a
+change of behaviour is intended (say so in the commit), record them and delete
+the other machines' files, which hold the old behaviour.
 """
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -27,6 +35,7 @@ from sklearn.model_selection import train_test_split
 from skaae import AAEClassifier, AAEClusterer, AAETransformer
 from skaae.priors import GaussianMixturePrior
 
+#: The first recording, from a machine whose arithmetic probe was not kept.
 GOLDEN_PATH = Path(__file__).with_name("golden_outputs.npz")
 
 #: Small networks and a few epochs: each case fits in about a second.
@@ -84,6 +93,27 @@ def _environment():
         torch.backends.cpu.get_cpu_capability(),
         str(torch.get_num_threads()),
     ])
+
+
+def _arithmetic_probe():
+    """A digest of float32 products shaped as the cases' (training batches, the
+    held-out rows, every training row): machines that round them alike round the
+    cases alike."""
+    generator = torch.Generator().manual_seed(0)
+    digest = hashlib.sha256()
+    for rows in (128, 200, 1257):
+        for width in (32, 256):
+            h = torch.rand(rows, 64, generator=generator)
+            for out in (width, width, 2):
+                weight = torch.randn(out, h.shape[1], generator=generator)
+                h = torch.relu(torch.nn.functional.linear(h, weight))
+            digest.update(h.numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _machine_golden_path():
+    """This machine's own recording, named by its arithmetic probe."""
+    return GOLDEN_PATH.with_name(f"golden_outputs_{_arithmetic_probe()}.npz")
 
 
 def _digits():
@@ -264,15 +294,21 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def golden():
-    with np.load(GOLDEN_PATH) as stored:
-        values = dict(stored)
-    recorded = values.pop("environment")
-    if not np.array_equal(recorded, _environment()):
+    """The recordings this machine's outputs may equal: its own, then the first."""
+    recordings = []
+    for path in (_machine_golden_path(), GOLDEN_PATH):
+        if not path.exists():
+            continue
+        with np.load(path) as stored:
+            values = dict(stored)
+        if np.array_equal(values.pop("environment"), _environment()):
+            recordings.append(values)
+    if not recordings:
         pytest.skip(
-            f"golden outputs were recorded with torch, CPU capability and threads "
-            f"{recorded.tolist()}; this is {_environment().tolist()}"
+            f"no golden outputs were recorded with this torch, CPU capability and "
+            f"thread count ({_environment().tolist()})"
         )
-    return values
+    return recordings
 
 
 @pytest.fixture(scope="module")
@@ -282,15 +318,31 @@ def digits():
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
 def test_golden_outputs(case, golden, digits):
-    expected = {
-        key.split("/", 1)[1]: value
-        for key, value in golden.items()
-        if key.split("/", 1)[0] == case.__name__
-    }
+    prefix = f"{case.__name__}/"
+    recordings = [
+        {key.removeprefix(prefix): value for key, value in recording.items()
+         if key.startswith(prefix)}
+        for recording in golden
+    ]
+    recordings = [expected for expected in recordings if expected]
+    if not recordings:
+        pytest.skip(f"{case.__name__} has no golden outputs for this machine")
     outputs = case(*digits)
+    if any(_equal(outputs, expected) for expected in recordings):
+        return
+    expected = recordings[0]
     assert sorted(outputs) == sorted(expected)
     for name, value in outputs.items():
-        np.testing.assert_array_equal(np.asarray(value), expected[name], err_msg=name)
+        np.testing.assert_array_equal(
+            np.asarray(value), expected[name],
+            err_msg=f"{name} (a machine that rounds otherwise needs its own recording)",
+        )
+
+
+def _equal(outputs, expected):
+    return sorted(outputs) == sorted(expected) and all(
+        np.array_equal(np.asarray(value), expected[name]) for name, value in outputs.items()
+    )
 
 
 def _record():
@@ -299,8 +351,9 @@ def _record():
     for case in CASES:
         for name, value in case(*digits).items():
             values[f"{case.__name__}/{name}"] = np.asarray(value)
-    np.savez_compressed(GOLDEN_PATH, **values)
-    print(f"wrote {len(values)} arrays to {GOLDEN_PATH}")
+    path = _machine_golden_path()
+    np.savez_compressed(path, **values)
+    print(f"wrote {len(values)} arrays to {path}")
 
 
 if __name__ == "__main__":
