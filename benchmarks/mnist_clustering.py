@@ -169,6 +169,7 @@ def run(data, options, params, output):
             log(f"AAEClusterer, {n_clusters} clusters, seed {seed} ...")
             runs.append(run_aae(params, n_clusters, seed, data))
             log(f"  error {runs[-1]['error_paper']:.2f}% (paper protocol), "
+                f"{runs[-1]['error_majority']:.2f}% (majority vote), "
                 f"{runs[-1]['fit_s']:.0f} s")
         if options["paper_model"]:
             seed = options["seeds"][0]
