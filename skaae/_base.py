@@ -809,11 +809,15 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _model_input(self, X):
         """Check that the estimator is fitted and ``X`` matches what it was fitted on;
         return the rows the model reads (see ``input_components``)."""
+        return self._project(self._checked_input(X))
+
+    def _checked_input(self, X):
+        """Check that the estimator is fitted and ``X`` matches what it was fitted on;
+        return ``X`` validated."""
         check_is_fitted(self)
-        X = validate_data(
+        return validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
-        return self._project(X)
 
     def _validate_codes(self, Z):
         """Check codes passed to ``inverse_transform``: 2-D, finite, n_components wide."""

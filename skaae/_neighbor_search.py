@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import PCA, TruncatedSVD
-from sklearn.neighbors import NearestNeighbors
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from sklearn.preprocessing import normalize
 
 from ._engine import distributed
@@ -80,6 +80,47 @@ class SearchSpace:
         """New rows in the fitted search space."""
         X = _scaled(X, self.metric)
         return X if self.projection_ is None else self.projection_.transform(X)
+
+
+class NeighborVote:
+    """Clusters of new rows by a vote of their nearest training rows.
+
+    The training rows are placed in a :class:`SearchSpace`, and a new row
+    takes the cluster of its ``n_neighbors`` nearest training rows there that
+    weighs most, each weighing the inverse of its distance (scikit-learn's
+    ``KNeighborsClassifier`` with ``weights="distance"``). A training row
+    keeps its own cluster, and UMAP's ``transform`` places a new row by its
+    training neighbours in the same way.
+
+    Parameters
+    ----------
+    n_neighbors : int
+        Training rows that vote; fewer when there are fewer training rows.
+    metric : {"euclidean", "cosine"}
+        Distance between rows.
+    random_state : int, RandomState instance or None
+        Seeds the randomized projection (the same seed as the fit's search
+        gives the same space).
+    """
+
+    def __init__(self, n_neighbors, metric, random_state):
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.random_state = random_state
+
+    def fit(self, X, labels):
+        """Keep the training rows ``X`` in the search space, with their ``labels``."""
+        self.space_ = SearchSpace(self.metric, self.random_state)
+        # float32 halves what the fitted estimator keeps; the search space's
+        # distances need no more.
+        features = self.space_.fit_transform(X).astype(np.float32)
+        n_neighbors = min(self.n_neighbors, X.shape[0])
+        self.vote_ = KNeighborsClassifier(n_neighbors, weights="distance").fit(features, labels)
+        return self
+
+    def predict(self, X):
+        """The cluster of each new row of ``X``."""
+        return self.vote_.predict(self.space_.transform(X).astype(np.float32))
 
 
 def _scaled(X, metric):

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.base import ClusterMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -15,7 +15,7 @@ from . import _engine
 from ._base import (
     AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
 )
-from ._neighbor_search import graph_neighbors
+from ._neighbor_search import NeighborVote, graph_neighbors
 from ._refinement import N_EMBEDDINGS, entangled_groups, graph_cut_share, recut_clusters
 from ._validation import check_positive_int
 from ._validation import random_seed as _seed
@@ -219,6 +219,23 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         several processes and of point clouds skip it; False keeps the
         clusters q(y|x) found.
 
+    predict_method : {"neighbors", "posterior"}, default="neighbors"
+        How :meth:`predict` places rows in clusters. ``"neighbors"``: a row
+        takes the cluster most of its ``n_neighbors`` nearest training rows
+        hold in ``labels_``, found in the space the neighbour graph is
+        searched in (as UMAP's ``transform`` places a new row by its training
+        neighbours); the fitted clusterer keeps the training rows' search
+        features for it (at most 50 float32 columns a row). ``"posterior"``:
+        its most probable cluster under q(y|x), the argmax of
+        :meth:`predict_proba`, as in the paper. The clusters follow the
+        neighbour graph, and new rows' training neighbours place them in
+        those clusters more often than q(y|x) generalises to them
+        (:ref:`clustering`). :meth:`predict_proba` is q(y|x) either way, so
+        with ``"neighbors"`` its argmax can differ from :meth:`predict`, as
+        :class:`~sklearn.svm.SVC`'s can. A clusterer trained by
+        :meth:`partial_fit` or over several processes keeps no training rows
+        and predicts by q(y|x).
+
     learning_rate : float, default=1e-3
         Adam step size of the reconstruction phase.
 
@@ -346,6 +363,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
         "refine_clusters": ["boolean"],
+        "predict_method": [StrOptions({"neighbors", "posterior"})],
         **CATEGORY_TERM_CONSTRAINTS,
         **AGREEMENT_CONSTRAINTS,
     }
@@ -377,6 +395,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         max_iter="auto",
         n_init=1,
         refine_clusters=True,
+        predict_method="neighbors",
         learning_rate=1e-3,
         discriminator_learning_rate=1e-3,
         generator_learning_rate=1e-3,
@@ -417,6 +436,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         self.max_iter = max_iter
         self.n_init = n_init
         self.refine_clusters = refine_clusters
+        self.predict_method = predict_method
         self.learning_rate = learning_rate
         self.discriminator_learning_rate = discriminator_learning_rate
         self.generator_learning_rate = generator_learning_rate
@@ -482,8 +502,15 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         X = self._validate_training_data(X)
         neighbors = self._precomputed_neighbors(knn_graph, X.shape[0])
         if restart and not _engine.distributed.is_distributed():
-            return self._fit_restarts(X, neighbors, knn_graph)
-        self._fit_once(X, neighbors, knn_graph)
+            self._fit_restarts(X, neighbors, knn_graph)
+        else:
+            self._fit_once(X, neighbors, knn_graph)
+        self._neighbor_vote = None
+        if not _engine.distributed.is_distributed():
+            # The search's seed (for an int random_state): the search's projection.
+            self._neighbor_vote = NeighborVote(
+                self.n_neighbors, self.metric, _seed(self.random_state)
+            ).fit(self._search_rows(X), self.labels_)
         return self
 
     def _fit_once(self, X, neighbors, knn_graph=None, judging_graph=None,
@@ -614,7 +641,6 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         for name, value in vars(best).items():
             if name not in params:
                 setattr(self, name, value)
-        return self
 
     def _judging_graph(self, X, trained_on, knn_graph):
         """The neighbour graph of the validated rows ``X`` that judges clusters
@@ -689,6 +715,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         """
         previous_model = getattr(self, "model_", None)
         X = self._validate_training_data(X, reset=previous_model is None)
+        # A stream keeps no training rows to vote (predict_method).
+        self._neighbor_vote = None
         self._fit_engine(
             X, check_prior(self.prior, self.n_components), self._layout(), partial=True,
             neighbors=self._precomputed_neighbors(knn_graph, X.shape[0]),
@@ -735,7 +763,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         )
 
     def predict(self, X):
-        """Cluster of each sample: its most probable cluster.
+        """Cluster of each sample: the one most of its nearest training rows
+        hold, or its most probable one (``predict_method``).
 
         Parameters
         ----------
@@ -747,8 +776,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         labels : ndarray of shape (n_samples,)
             Cluster labels, integers from 0 to ``n_clusters_ - 1``.
         """
-        X = self._model_input(X)
-        logits = _engine.inference.category_logits(self.model_, X, self.device_)
+        X = self._checked_input(X)
+        vote = getattr(self, "_neighbor_vote", None)
+        if self.predict_method == "neighbors" and vote is not None:
+            return vote.predict(self._search_rows(X))
+        logits = _engine.inference.category_logits(self.model_, self._project(X), self.device_)
         return logits[:, self.cluster_categories_].argmax(axis=1)
 
     def _decode_clusters(self, Z, clusters):

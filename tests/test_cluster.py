@@ -1,6 +1,7 @@
 """Behaviour of AAEClusterer: clustering real data, consecutive labels, cluster
 heads and conditional generation, persistence and input checks."""
 
+import copy
 import pickle
 import warnings
 
@@ -9,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -122,12 +124,40 @@ def test_unused_categories_leave_no_hole_in_the_labels():
     assert np.all(np.diff(km.cluster_categories_) > 0)
 
 
-def test_predict_proba_sums_to_one_and_agrees_with_predict(digits_split, digits_clusterer):
+def test_predict_proba_sums_to_one_and_is_the_posterior_predict(digits_split, digits_clusterer):
     X_test = digits_split[1]
     proba = digits_clusterer.predict_proba(X_test)
     assert proba.shape == (len(X_test), digits_clusterer.n_clusters_)
     assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
-    assert_array_equal(proba.argmax(axis=1), digits_clusterer.predict(X_test))
+    posterior = copy.deepcopy(digits_clusterer).set_params(predict_method="posterior")
+    assert_array_equal(proba.argmax(axis=1), posterior.predict(X_test))
+    # The default vote of the training rows mostly agrees with q(y|x), which
+    # learned the same clusters.
+    agreement = np.mean(proba.argmax(axis=1) == digits_clusterer.predict(X_test))
+    assert 0.8 < agreement < 1, agreement
+
+
+def test_predict_places_a_row_by_its_nearest_training_rows(digits_split, digits_clusterer):
+    X_train, X_test = digits_split[:2]
+    km = digits_clusterer
+    # A training row, moved a little, keeps its cluster.
+    rng = np.random.RandomState(0)
+    moved = X_train + rng.normal(scale=1e-3, size=X_train.shape)
+    assert_array_equal(km.predict(moved), km.labels_)
+    # A new row takes the cluster that its training neighbours' inverse
+    # distances favour, among the n_neighbors nearest in PCA-50 of the rows.
+    pca = PCA(50, random_state=0).fit(X_train)
+    vote = KNeighborsClassifier(km.n_neighbors, weights="distance")
+    vote.fit(pca.transform(X_train), km.labels_)
+    agreement = np.mean(vote.predict(pca.transform(X_test)) == km.predict(X_test))
+    assert agreement > 0.98, agreement
+
+
+def test_partial_fit_predicts_by_the_posterior(digits_split):
+    X_train, X_test = digits_split[:2]
+    km = AAEClusterer(n_clusters=6, random_state=0, **TINY).fit(X_train[:300])
+    km.partial_fit(X_train[300:600])
+    assert_array_equal(km.predict(X_test), km.predict_proba(X_test).argmax(axis=1))
 
 
 def test_fit_predict_equals_labels_of_fit(digits_split):
@@ -201,6 +231,7 @@ def test_same_seed_same_clusters_and_pickle_round_trip(digits_split):
     assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     restored = pickle.loads(pickle.dumps(a))
     assert_array_equal(restored.predict_proba(X), a.predict_proba(X))
+    assert_array_equal(restored.predict(X), a.labels_)
     assert_array_equal(restored.cluster_heads(), a.cluster_heads())
     assert_array_equal(restored.cluster_categories_, a.cluster_categories_)
 
@@ -243,7 +274,8 @@ def test_bad_parameters_are_named():
         AAEClusterer(consistency_radius=0).fit(X)
     for params, name in [({"neighbor_agreement": -1.0}, "neighbor_agreement"),
                          ({"n_neighbors": 0}, "n_neighbors"),
-                         ({"neighbor_search": "ball_tree"}, "neighbor_search")]:
+                         ({"neighbor_search": "ball_tree"}, "neighbor_search"),
+                         ({"predict_method": "vote"}, "predict_method")]:
         with pytest.raises(ValueError, match=f"'{name}' parameter"):
             AAEClusterer(**params).fit(X)
 
