@@ -74,7 +74,7 @@ PCA_COMPONENTS = 50
 PAPER_ERROR = {16: 9.55, 30: 4.10}
 # The terms skaae adds to the paper's §6 model, turned off.
 PAPER_MODEL = {"category_balance": 0.0, "category_consistency": 0.0, "neighbor_agreement": 0.0,
-               "refine_clusters": False}
+               "refine_clusters": False, "predict_method": "posterior"}
 PAPER_MODEL_LABEL = "AAEClusterer, paper's model (no balance, consistency or agreement term)"
 SCORES = ["error_paper", "error_majority", "error_hungarian", "ari", "nmi", "fit_s",
           "n_clusters_found", "posterior_error_majority", "posterior_error_hungarian"]

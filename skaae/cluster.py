@@ -128,8 +128,9 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         Hungarian error was 15.4 ± 4.4% (seeds 0-2, without
         ``refine_clusters``), level with N2D's recipe and against 50.7% for
         the paper's model (:ref:`clustering`). 0 leaves it out; the paper's
-        model also sets ``category_balance=0``, ``category_consistency=0``
-        and ``refine_clusters=False``, and then searches no neighbours.
+        model also sets ``category_balance=0``, ``category_consistency=0``,
+        ``refine_clusters=False`` and ``predict_method="posterior"``, and then
+        searches no neighbours.
 
     n_neighbors : int, default=10
         Neighbours per row of the graph of ``neighbor_agreement``; see
@@ -208,7 +209,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         epochs more (each row's cluster given as its
         class, as :class:`AAEClassifier` learns labels; when q(y|x) then
         leaves more than a tenth of the rows in other clusters, again
-        without ``neighbor_agreement``), so :meth:`predict` follows them.
+        without ``neighbor_agreement``), so that q(y|x) follows them.
         Not in the paper. It parts classes that q(y|x) alone
         leaves sharing clusters cut by style (on MNIST the 4s, 7s and 9s:
         the Hungarian error of 10 clusters fell from 15.4 ± 4.4% to
@@ -233,8 +234,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         (:ref:`clustering`). :meth:`predict_proba` is q(y|x) either way, so
         with ``"neighbors"`` its argmax can differ from :meth:`predict`, as
         :class:`~sklearn.svm.SVC`'s can. A clusterer trained by
-        :meth:`partial_fit` or over several processes keeps no training rows
-        and predicts by q(y|x).
+        :meth:`partial_fit` or over several processes, or fitted with
+        ``"posterior"``, keeps no training rows and predicts by q(y|x).
 
     learning_rate : float, default=1e-3
         Adam step size of the reconstruction phase.
@@ -506,7 +507,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         else:
             self._fit_once(X, neighbors, knn_graph)
         self._neighbor_vote = None
-        if not _engine.distributed.is_distributed():
+        if self.predict_method == "neighbors" and not _engine.distributed.is_distributed():
             # The search's seed (for an int random_state): the search's projection.
             self._neighbor_vote = NeighborVote(
                 self.n_neighbors, self.metric, _seed(self.random_state)
