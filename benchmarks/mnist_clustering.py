@@ -222,8 +222,8 @@ def to_markdown(report):
              "- Paper (Makhzani et al. 2016, Table 3): "
              + ", ".join(f"{k} clusters {v}%" for k, v in PAPER_ERROR.items()) + ".", ""]
     posterior_columns = [
-        ("error, majority, q(y|x)", column("posterior_error_majority", ".2f")),
-        ("error, Hungarian, q(y|x)", column("posterior_error_hungarian", ".2f")),
+        ("error, majority, q(y\\|x)", column("posterior_error_majority", ".2f")),
+        ("error, Hungarian, q(y\\|x)", column("posterior_error_hungarian", ".2f")),
     ] if methods else []
     lines += table([
         ("method", lambda row: row["method"]),
@@ -244,7 +244,7 @@ def to_markdown(report):
         ("seed", lambda row: str(row["seed"])),
         ("paper", column("error_paper", ".2f")),
         ("majority", column("error_majority", ".2f")),
-        *([("majority, q(y|x)", column("posterior_error_majority", ".2f"))]
+        *([("majority, q(y\\|x)", column("posterior_error_majority", ".2f"))]
           if methods else []),
         ("ARI", column("ari", ".3f")),
         ("fit (s)", column("fit_s", ".0f")),

@@ -222,15 +222,17 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
 
     predict_method : {"neighbors", "posterior"}, default="neighbors"
         How :meth:`predict` places rows in clusters. ``"neighbors"``: a row
-        takes the cluster most of its ``n_neighbors`` nearest training rows
-        hold in ``labels_``, found in the space the neighbour graph is
-        searched in (as UMAP's ``transform`` places a new row by its training
-        neighbours); the fitted clusterer keeps the training rows' search
-        features for it (at most 50 float32 columns a row). ``"posterior"``:
-        its most probable cluster under q(y|x), the argmax of
-        :meth:`predict_proba`, as in the paper. The clusters follow the
-        neighbour graph, and new rows' training neighbours place them in
-        those clusters more often than q(y|x) generalises to them
+        takes the cluster, in ``labels_``, that its ``n_neighbors`` nearest
+        training rows favour, each weighing the inverse of its distance,
+        found in the space the neighbour graph is searched in (as UMAP's
+        ``transform`` places a new row by its training neighbours); a
+        training row keeps its own cluster. The fitted clusterer keeps the
+        training rows' search features for it (at most 50 float32 columns a
+        row). ``"posterior"``: its most probable cluster under q(y|x), the
+        argmax of :meth:`predict_proba`, as in the paper. The clusters follow
+        the neighbour graph, and new rows' training neighbours place them in
+        those clusters more often than q(y|x) generalises to them: on MNIST's
+        test digits, a point or more fewer errors with 16 and 30 clusters
         (:ref:`clustering`). :meth:`predict_proba` is q(y|x) either way, so
         with ``"neighbors"`` its argmax can differ from :meth:`predict`, as
         :class:`~sklearn.svm.SVC`'s can. A clusterer trained by
