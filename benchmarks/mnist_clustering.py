@@ -197,9 +197,10 @@ def run(data, options, params, output):
 def to_markdown(report):
     """The report as a markdown document."""
     s = report["settings"]
-    # Tables from before predict_method have no q(y|x) columns.
-    methods = sorted({run_["predict_method"] for run_ in report["runs"]
-                      if "predict_method" in run_})
+    # The defaults' runs' predict_method (the paper's model predicts by q(y|x));
+    # tables from before it have none, and no q(y|x) columns.
+    method = next((run_["predict_method"] for run_ in report["runs"]
+                   if "predict_method" in run_ and run_["method"] != PAPER_MODEL_LABEL), None)
     lines = ["# MNIST clustering: AAEClusterer, KMeans and GaussianMixture", "",
              *header_lines(report),
              f"- AAEClusterer parameters (besides `n_clusters`, `random_state`): "
@@ -215,16 +216,16 @@ def to_markdown(report):
                 "k-nearest neighbours) for `neighbor_agreement`."]
                if s["aae_params"].get("neighbor_agreement") else []),
              *(["- The AAE's test rows are placed by `predict` (`predict_method="
-                f"\"{methods[0]}\"`); the q(y|x) columns score the argmax of "
-                "`predict_proba` instead (`predict_method=\"posterior\"`)."]
-               if methods else []),
+                f"\"{method}\"`; the paper's model's by q(y|x)); the q(y|x) columns "
+                "score the argmax of `predict_proba` instead."]
+               if method else []),
              "- Errors are % of test rows; ARI and NMI on the test rows; mean ± std over seeds.",
              "- Paper (Makhzani et al. 2016, Table 3): "
              + ", ".join(f"{k} clusters {v}%" for k, v in PAPER_ERROR.items()) + ".", ""]
     posterior_columns = [
         ("error, majority, q(y\\|x)", column("posterior_error_majority", ".2f")),
         ("error, Hungarian, q(y\\|x)", column("posterior_error_hungarian", ".2f")),
-    ] if methods else []
+    ] if method else []
     lines += table([
         ("method", lambda row: row["method"]),
         ("clusters", lambda row: str(row["n_clusters"])),
@@ -245,7 +246,7 @@ def to_markdown(report):
         ("paper", column("error_paper", ".2f")),
         ("majority", column("error_majority", ".2f")),
         *([("majority, q(y\\|x)", column("posterior_error_majority", ".2f"))]
-          if methods else []),
+          if method else []),
         ("ARI", column("ari", ".3f")),
         ("fit (s)", column("fit_s", ".0f")),
         ("final losses", lambda row: losses_text(row.get("final_losses"))),
