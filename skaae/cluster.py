@@ -766,8 +766,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         )
 
     def predict(self, X):
-        """Cluster of each sample: the one most of its nearest training rows
-        hold, or its most probable one (``predict_method``).
+        """Cluster of each sample: the one its nearest training rows favour,
+        or its most probable one (``predict_method``).
 
         Parameters
         ----------
