@@ -180,7 +180,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         kept, as
         :class:`~sklearn.cluster.KMeans` keeps the run of least inertia; the
         first fit is the one ``n_init=1`` gives, up to its re-cut, which
-        draws one map a group rather than two (``refine_clusters``). Each fit
+        draws one map a group rather than four (``refine_clusters``). Each fit
         costs a whole fit's time. Raise it when fits of different seeds
         disagree: on the shape families of :ref:`point_clouds`, half the fits
         find them and the graph tells which. A warm start, :meth:`partial_fit`
@@ -196,15 +196,18 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         embedded in 2-D by a neighbour embedding of its rows alone, on a
         neighbour search among those rows (:class:`AAETransformer`'s
         neighbour term without the adversary, parametric UMAP with a
-        decoder), twice from different seeds (one map can merge two classes
-        that another parts), and
+        decoder), four times from different seeds (one map can merge two
+        classes that another parts), and
         :class:`~sklearn.mixture.GaussianMixture` models of each map cut it
         again, as N2D's recipe cuts UMAP's map of a whole dataset: into as
         many clusters afresh, or into two parts and up across which only a
         cluster's stray rows move (those outside the part holding most of
         its rows go to the cluster at home in theirs), which keeps the
-        fit's cut of a class by style. The cut that cuts the fewest of the
-        graph's edges is kept when it cuts fewer than before. When any
+        fit's cut of a class by style. The cut of least normalized cut
+        (Shi and Malik, 2000: the mean over the clusters of the share of
+        their edges that leave them, which unlike the share of all edges
+        cut does not favour merging two classes and splitting a third) is
+        kept when it is less than before. When any
         are kept, q(y|x) is taught the clusters for a fifth of the fit's
         epochs more (each row's cluster given as its
         class, as :class:`AAEClassifier` learns labels; when q(y|x) then
