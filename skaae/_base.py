@@ -27,8 +27,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _engine
 from ._labels import labels_in_classes, shared_labels, split_labels
 from ._neighbor_search import (
-    METRICS, SEARCH_METHODS, graph_neighbors, mutual_neighbors, nearest_neighbors,
-    nearest_neighbors_across_ranks, split_by_owner,
+    METRICS, SEARCH_METHODS, NeighborVote, graph_neighbors, mutual_neighbors,
+    nearest_neighbors, nearest_neighbors_across_ranks, split_by_owner,
 )
 from ._point_clouds import (
     check_point_clouds,
@@ -365,6 +365,14 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return nearest_neighbors(
             self._search_rows(X), n_neighbors, self.metric, self.neighbor_search,
             _seed(self.random_state),
+        )
+
+    def _fit_neighbor_vote(self, X, labels):
+        """A :class:`NeighborVote` of the training rows ``X`` for their ``labels``
+        (integers from 0), in the space and with the seed (for an int
+        ``random_state``) of the neighbour search."""
+        return NeighborVote(self.n_neighbors, self.metric, _seed(self.random_state)).fit(
+            self._search_rows(X), labels
         )
 
     def _precomputed_neighbors(self, knn_graph, n_samples, prior=None):

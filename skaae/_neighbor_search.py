@@ -83,7 +83,7 @@ class SearchSpace:
 
 
 class NeighborVote:
-    """Clusters of new rows by a vote of their nearest training rows.
+    """Clusters or classes of new rows by a vote of their nearest training rows.
 
     The training rows are placed in a :class:`SearchSpace`, and a new row
     takes the cluster of its ``n_neighbors`` nearest training rows there that
@@ -120,7 +120,17 @@ class NeighborVote:
 
     def predict(self, X):
         """The cluster of each new row of ``X``."""
-        return self.vote_.predict(self.space_.transform(X).astype(np.float32))
+        return self.vote_.predict(self._features(X))
+
+    def predict_proba(self, X, n_labels):
+        """Each label's share of the vote for each new row of ``X``: column ``k``
+        is label ``k``, for the ``n_labels`` labels from 0."""
+        shares = np.zeros((X.shape[0], n_labels))
+        shares[:, self.vote_.classes_] = self.vote_.predict_proba(self._features(X))
+        return shares
+
+    def _features(self, X):
+        return self.space_.transform(X).astype(np.float32)
 
 
 def _scaled(X, metric):

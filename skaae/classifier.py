@@ -4,6 +4,7 @@ import dataclasses
 import numbers
 import warnings
 
+import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
@@ -143,6 +144,22 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
 
     neighbor_search : {"auto", "exact", "approximate"}, default="auto"
         How the neighbours are found; see :class:`AAETransformer`.
+
+    neighbor_vote : float, default=0.5
+        Share of :meth:`predict_proba` given to a vote of each row's
+        ``n_neighbors`` nearest training rows; q(y|x) has the rest. A labeled
+        training row votes for its label and an unlabeled one for the class
+        q(y|x) gives it at the end of the fit, each weighing the inverse of
+        its distance in the space the neighbour graph is searched in (as
+        :class:`AAEClusterer` places new rows, and as label spreading labels
+        them). Not in the paper. The vote settles rows whose neighbourhood
+        is of one class but which q(y|x) reads as another; on the digits and
+        on MNIST an even blend erred less than either alone
+        (:ref:`semi_supervised`). The fitted classifier keeps the training
+        rows' search features for it (at most 50 float32 columns a row). 0 is
+        q(y|x) alone, as in the paper; a classifier trained by
+        :meth:`partial_fit` or over several processes keeps no rows and
+        predicts by q(y|x) alone.
 
     input_components : int, "auto" or None, default=None
         Train on this many leading principal components of the input, fitted
@@ -292,6 +309,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         **BaseAAE._parameter_constraints,
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "supervised_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "neighbor_vote": [Interval(numbers.Real, 0, 1, closed="both")],
         **CATEGORY_TERM_CONSTRAINTS,
         **AGREEMENT_CONSTRAINTS,
     }
@@ -318,6 +336,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         mutual_neighbors=True,
         metric="cosine",
         neighbor_search="auto",
+        neighbor_vote=0.5,
         batch_size=128,
         max_iter="auto",
         learning_rate=1e-3,
@@ -356,6 +375,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         self.mutual_neighbors = mutual_neighbors
         self.metric = metric
         self.neighbor_search = neighbor_search
+        self.neighbor_vote = neighbor_vote
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -430,6 +450,15 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
             _engine.LatentLayout.categorical(len(classes)), targets=targets,
             neighbors=neighbors,
         )
+        self._neighbor_vote = None
+        if self.neighbor_vote > 0 and not _engine.distributed.is_distributed():
+            # Labeled rows vote for their label, the others for q(y|x)'s class.
+            predicted = _engine.inference.category_logits(
+                self.model_, self._project(X), self.device_
+            ).argmax(axis=1)
+            self._neighbor_vote = self._fit_neighbor_vote(
+                X, np.where(targets >= 0, targets, predicted)
+            )
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -479,10 +508,13 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
             _engine.LatentLayout.categorical(len(self.classes_)), targets=targets,
             partial=True, neighbors=self._precomputed_neighbors(knn_graph, X.shape[0]),
         )
+        # A stream keeps no training rows to vote (neighbor_vote).
+        self._neighbor_vote = None
         return self
 
     def predict_proba(self, X):
-        """Class probabilities q(y|x).
+        """Class probabilities: q(y|x), blended with the vote of the nearest
+        training rows (``neighbor_vote``).
 
         Parameters
         ----------
@@ -495,16 +527,27 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
             Probabilities of the classes in the order of ``classes_``; rows
             sum to 1.
         """
-        X = self._model_input(X)
-        return _engine.inference.category_probabilities(self.model_, X, self.device_)
+        X = self._checked_input(X)
+        proba = _engine.inference.category_probabilities(
+            self.model_, self._project(X), self.device_
+        )
+        vote = getattr(self, "_neighbor_vote", None)
+        if vote is None:
+            return proba
+        shares = vote.predict_proba(self._search_rows(X), len(self.classes_))
+        return (1 - self.neighbor_vote) * proba + self.neighbor_vote * shares
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
+        """Logarithm of :meth:`predict_proba`; without the vote, computed stably
+        from q(y|x)'s logits."""
+        if getattr(self, "_neighbor_vote", None) is not None:
+            with np.errstate(divide="ignore"):
+                return np.log(self.predict_proba(X))
         X = self._model_input(X)
         return _engine.inference.category_probabilities(self.model_, X, self.device_, log=True)
 
     def predict(self, X):
-        """Most probable class of each sample.
+        """Most probable class of each sample (:meth:`predict_proba`).
 
         Parameters
         ----------
@@ -516,6 +559,8 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         y : ndarray of shape (n_samples,)
             Predicted labels, from ``classes_``.
         """
+        if getattr(self, "_neighbor_vote", None) is not None:
+            return self.classes_[self.predict_proba(X).argmax(axis=1)]
         X = self._model_input(X)
         logits = _engine.inference.category_logits(self.model_, X, self.device_)
         return self.classes_[logits.argmax(axis=1)]

@@ -15,7 +15,7 @@ from . import _engine
 from ._base import (
     AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
 )
-from ._neighbor_search import NeighborVote, graph_neighbors
+from ._neighbor_search import graph_neighbors
 from ._refinement import N_EMBEDDINGS, entangled_groups, graph_cut_share, recut_clusters
 from ._validation import check_positive_int
 from ._validation import random_seed as _seed
@@ -513,10 +513,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             self._fit_once(X, neighbors, knn_graph)
         self._neighbor_vote = None
         if self.predict_method == "neighbors" and not _engine.distributed.is_distributed():
-            # The search's seed (for an int random_state): the search's projection.
-            self._neighbor_vote = NeighborVote(
-                self.n_neighbors, self.metric, _seed(self.random_state)
-            ).fit(self._search_rows(X), self.labels_)
+            self._neighbor_vote = self._fit_neighbor_vote(X, self.labels_)
         return self
 
     def _fit_once(self, X, neighbors, knn_graph=None, judging_graph=None,

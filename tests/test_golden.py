@@ -71,6 +71,7 @@ RECORDED_TRANSFORMER_DEFAULTS = dict(
 RECORDED_CLASSIFIER_DEFAULTS = dict(
     category_consistency=0.0,
     neighbor_agreement=0.0,
+    neighbor_vote=0.0,
     learning_rate_decay=0.95,
     **SMALL,
 )
