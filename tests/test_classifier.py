@@ -88,8 +88,8 @@ def test_neighbor_vote_blends_the_nearest_training_rows_with_q(
     assert np.mean(shares.argmax(axis=1) == knn.predict(X_test)) > 0.97
     # Labeled training rows keep their label.
     assert_array_equal(clf.predict(X_train[labeled]), y_partial[labeled])
-    # On the digits the blend errs less than q(y|x) alone (seed 0: 21 test
-    # rows against 24).
+    # On the digits the blend errs no more than q(y|x) alone (here 14 test
+    # rows of 540 against 15).
     assert clf.score(X_test, y_test) >= alone.score(X_test, y_test)
     with pytest.raises(ValueError, match="'neighbor_vote' parameter"):
         AAEClassifier(neighbor_vote=1.5, **TINY).fit(X_train, y_partial)
@@ -259,7 +259,9 @@ def test_balance_term_spreads_predictions_evenly_over_the_classes(
 def test_consistency_term_steadies_predictions_near_each_row(digits_split):
     X_train, X_test, y_train, _ = digits_split
     y_partial = hide_labels(y_train, 0.1)
-    small = dict(hidden_layer_sizes=(64,), discriminator_hidden_layer_sizes=(32,), max_iter=20)
+    # q(y|x) alone: the vote of the training rows would change by steps.
+    small = dict(hidden_layer_sizes=(64,), discriminator_hidden_layer_sizes=(32,), max_iter=20,
+                 neighbor_vote=0.0)
     plain = AAEClassifier(category_consistency=0.0, random_state=0, **small).fit(
         X_train, y_partial
     )
