@@ -56,18 +56,21 @@ FORMER_TRANSFORMER_DEFAULTS = {
     "generator_learning_rate": 1e-3,
 }
 #: AAEClassifier's and AAEClusterer's defaults before q(y|x) learned from the neighbour
-#: graph (2026-11-30), pinned likewise by the experiments measured with them.
+#: graph (2026-11-30), and so before new rows were placed by their nearest training
+#: rows, pinned likewise by the experiments measured with them.
 FORMER_CLASSIFIER_DEFAULTS = {
     "category_consistency": 0.0,
     "consistency_radius": 0.2,
     "neighbor_agreement": 0.0,
     "learning_rate_decay": 0.95,
     "metric": "euclidean",
+    "neighbor_vote": 0.0,
 }
 FORMER_CLUSTERER_DEFAULTS = {
     "category_balance": 5.0,
     "neighbor_agreement": 0.0,
     "refine_clusters": False,
+    "predict_method": "posterior",
 }
 #: The swiss roll with a known 2-D truth: rows, the dimension its 3-D points are carried
 #: into, the standard deviation of the noise added in every dimension, and the label
