@@ -214,11 +214,9 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         leaves more than a tenth of the rows in other clusters, again
         without ``neighbor_agreement``), so that q(y|x) follows them.
         Not in the paper. It parts classes that q(y|x) alone
-        leaves sharing clusters cut by style (on MNIST the 4s, 7s and 9s:
-        the Hungarian error of 10 clusters fell from 15.4 ± 4.4% to
-        3.3 ± 0.1%, seeds 0-2) and adds about the time of two maps of those
-        rows to the fit, there a little more than the rest of it
-        (:ref:`clustering`). Each of ``n_init`` restarts re-cuts its own
+        leaves sharing clusters cut by style (on MNIST the 4s, 7s and 9s)
+        and adds about the time of four maps of those rows to the fit, there
+        about as much as the rest of it (:ref:`clustering`). Each of ``n_init`` restarts re-cuts its own
         clusters, from one map a group, before they are ranked. Fits over
         several processes and of point clouds skip it; False keeps the
         clusters q(y|x) found.
