@@ -216,10 +216,10 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         Not in the paper. It parts classes that q(y|x) alone
         leaves sharing clusters cut by style (on MNIST the 4s, 7s and 9s)
         and adds about the time of four maps of those rows to the fit, there
-        about as much as the rest of it (:ref:`clustering`). Each of ``n_init`` restarts re-cuts its own
-        clusters, from one map a group, before they are ranked. Fits over
-        several processes and of point clouds skip it; False keeps the
-        clusters q(y|x) found.
+        about as much as the rest of it (:ref:`clustering`). Each of
+        ``n_init`` restarts re-cuts its own clusters, from one map a group,
+        before they are ranked. Fits over several processes and of point
+        clouds skip it; False keeps the clusters q(y|x) found.
 
     predict_method : {"neighbors", "posterior"}, default="neighbors"
         How :meth:`predict` places rows in clusters. ``"neighbors"``: a row
