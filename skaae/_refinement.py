@@ -19,8 +19,8 @@ from .transformer import AAETransformer
 #: Least share of the neighbour graph's edges that joins two clusters (or a
 #: cluster and a group) for them to be re-cut together.
 ENTANGLEMENT_THRESHOLD = 0.03
-#: Gaussian mixtures fitted to each embedding, each from its own seed; the cut
-#: of least :func:`normalized_cut` is kept.
+#: Gaussian mixtures fitted to each embedding, each from its own seed; the one
+#: whose clusters cut the fewest edges of the graph is kept.
 N_MIXTURE_SEEDS = 4
 #: Neighbour embeddings of a group's rows, each from its own seed, whose cuts
 #: compete: one embedding's map can merge two of a group's classes that
@@ -123,8 +123,8 @@ def entangled_groups(labels, neighbors, n_clusters, threshold=ENTANGLEMENT_THRES
 def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=None,
                    n_embeddings=N_EMBEDDINGS):
     """Cut the rows of the clusters ``group`` again along their own neighbour
-    embedding; return the new labels, or None when no cut lowers the graph's
-    :func:`normalized_cut`.
+    embedding; return the new labels, or None when no cut lowers the share of
+    the graph's edges cut.
 
     Two kinds of cut are tried, each from Gaussian mixtures of an embedding:
     the rows cut afresh into as many parts as ``group`` has clusters, and,
@@ -163,17 +163,16 @@ def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=N
     group_rows = X[rows]
     # A group of few rows has fewer neighbours to give than the map's default.
     n_neighbors = min(NeighborEmbedding().n_neighbors, len(rows) - 1)
-    n_clusters = int(labels.max()) + 1
-    best, fewest = None, normalized_cut(labels, neighbors, n_clusters)
+    best, fewest = None, graph_cut_share(labels, neighbors)
     for _ in range(n_embeddings):
         embedding = NeighborEmbedding(
             n_components=2, n_cluster_heads=None, n_neighbors=n_neighbors,
             random_state=random_seed(rng), **embedding_params,
         ).fit_transform(group_rows)
         for candidate in _candidate_cuts(labels, rows, group, embedding, neighbors, rng):
-            cut = normalized_cut(candidate, neighbors, n_clusters)
-            if cut < fewest:
-                best, fewest = candidate, cut
+            share = graph_cut_share(candidate, neighbors)
+            if share < fewest:
+                best, fewest = candidate, share
     return best
 
 
@@ -214,30 +213,6 @@ def _move_strays(labels, rows, group, parts, neighbors):
         counts = np.stack([np.count_nonzero(near == owner, axis=1) for owner in owners], axis=1)
         moved[strays] = owners[np.argmax(counts, axis=1)]
     return moved
-
-
-def normalized_cut(labels, neighbors, n_clusters):
-    """Mean over the clusters of the share of their rows' edges that leave them
-    (the normalized cut of Shi and Malik, 2000, over the number of clusters).
-
-    Unlike :func:`graph_cut_share` it does not reward unbalanced cuts: a cut
-    that merges two classes and splits a third in two can cut about as few
-    edges in all as one that parts the three, but each half of the split
-    class loses a large share of its edges, so its normalized cut is larger.
-
-    Parameters
-    ----------
-    labels : ndarray of int of shape (n_samples,)
-        Cluster of each row, from 0 to ``n_clusters - 1``.
-    neighbors : ndarray of int of shape (n_samples, k)
-        Row ``i`` holds the indices of the rows nearest to row ``i``.
-    n_clusters : int
-        Number of clusters; one with no rows counts as losing every edge.
-    """
-    leaving = np.mean(labels[neighbors] != labels[:, None], axis=1)
-    sizes = np.bincount(labels, minlength=n_clusters)
-    lost = np.bincount(labels, weights=leaving, minlength=n_clusters)
-    return float(np.mean(np.divide(lost, sizes, out=np.ones(n_clusters), where=sizes > 0)))
 
 
 def graph_cut_share(labels, neighbors):

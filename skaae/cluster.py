@@ -203,11 +203,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         many clusters afresh, or into two parts and up across which only a
         cluster's stray rows move (those outside the part holding most of
         its rows go to the cluster at home in theirs), which keeps the
-        fit's cut of a class by style. The cut of least normalized cut
-        (Shi and Malik, 2000: the mean over the clusters of the share of
-        their edges that leave them, which unlike the share of all edges
-        cut does not favour merging two classes and splitting a third) is
-        kept when it is less than before. When any
+        fit's cut of a class by style. The cut that cuts the fewest of the
+        graph's edges is kept when it cuts fewer than before. When any
         are kept, q(y|x) is taught the clusters for a fifth of the fit's
         epochs more (each row's cluster given as its
         class, as :class:`AAEClassifier` learns labels; when q(y|x) then

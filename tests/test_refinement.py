@@ -17,7 +17,7 @@ from skaae._engine import LatentLayout, TrainingConfig, losses
 from skaae._engine.phases import build_phases
 from skaae._refinement import (
     ENTANGLEMENT_THRESHOLD, NeighborEmbedding, _move_strays, cluster_affinity, entangled_groups,
-    N_EMBEDDINGS, graph_cut_share, normalized_cut, recut_clusters,
+    N_EMBEDDINGS, graph_cut_share, recut_clusters,
 )
 
 SMALL = dict(hidden_layer_sizes=(64, 64), discriminator_hidden_layer_sizes=(32,))
@@ -31,25 +31,6 @@ def two_digits():
     X, y = X[keep] / 16.0, (y[keep] == 6).astype(int)
     neighbors = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X, return_distance=False)
     return X, y, neighbors[:, 1:]
-
-
-def test_normalized_cut_prefers_parting_classes_to_merging_and_splitting():
-    # Three classes: A (rows 0-3) joined to B (rows 4-7) by three edges, and
-    # C (rows 8-13) whose halves 8-10 and 11-13 are joined by three.
-    neighbors = np.array([
-        [1, 4], [0, 5], [3, 1], [2, 0],
-        [5, 0], [4, 6], [7, 5], [6, 4],
-        [9, 11], [10, 12], [8, 9], [12, 8], [13, 11], [12, 11],
-    ])
-    classes = np.repeat([0, 1, 2], [4, 4, 6])
-    merged = np.repeat([0, 1, 2], [8, 3, 3])  # A and B merged, C split
-    # Both cut 3 of the 28 edges ...
-    assert graph_cut_share(classes, neighbors) == graph_cut_share(merged, neighbors) == 3 / 28
-    # ... but the halves of C each lose a large share of theirs.
-    assert normalized_cut(classes, neighbors, 3) == pytest.approx((2 / 8 + 1 / 8 + 0) / 3)
-    assert normalized_cut(merged, neighbors, 3) == pytest.approx((0 + 2 / 6 + 1 / 6) / 3)
-    # A cluster with no rows counts as losing every edge.
-    assert normalized_cut(classes, neighbors, 4) == pytest.approx((2 / 8 + 1 / 8 + 0 + 1) / 4)
 
 
 def test_cluster_affinity_counts_the_edges_both_ways():
@@ -169,11 +150,11 @@ def test_recut_draws_each_embedding_from_its_own_seed(two_digits, monkeypatch):
     two = recut_clusters(X, labels, neighbors, [0, 1], params, random_state=0)
     # The default draws more embeddings after the first one's cuts, each from a
     # seed of its own; the first embedding and its cuts are the single one's,
-    # so the cut kept has no larger normalized cut.
+    # so the cut kept cuts no more edges.
     assert len(seeds) == 1 + N_EMBEDDINGS and seeds[1] == seeds[0]
     assert len(set(seeds[1:])) == N_EMBEDDINGS
-    cuts = [normalized_cut(cut, neighbors, 2) for cut in (one, two)]
-    assert cuts[1] <= cuts[0] < normalized_cut(labels, neighbors, 2)
+    shares = [graph_cut_share(cut, neighbors) for cut in (one, two)]
+    assert shares[1] <= shares[0] < graph_cut_share(labels, neighbors)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
