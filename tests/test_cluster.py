@@ -197,7 +197,8 @@ def test_sample_draws_from_the_requested_cluster(digits_split):
     # With a 2-D style the category carries the cluster; a wider style takes
     # over part of it and samples drift to other clusters (0.2 hits at 5-D).
     km = AAEClusterer(
-        n_clusters=16, n_components=2, reconstruction_loss="bce", random_state=0
+        n_clusters=16, n_components=2, reconstruction_loss="bce", refine_clusters=False,
+        random_state=0,
     ).fit(digits_split[0])
     hits = []
     for cluster in range(km.n_clusters_):

@@ -29,8 +29,10 @@ ESTIMATORS = [
     AAEClassifier(**{**FAST, "max_iter": 10, "batch_size": 32,
                      "supervised_learning_rate": 1e-2}),
     # check_clustering asks for ARI > 0.4 on 50 blobs: 10 epochs of small
-    # batches cluster them (seeds 0-2).
-    AAEClusterer(**{**FAST, "max_iter": 10, "batch_size": 16}),
+    # batches cluster them (seeds 0-2). The re-cut's maps took nine tenths of
+    # these checks' time; its seeding, pickling and odd input are tested in
+    # test_cluster.py, test_refinement.py and test_input_robustness.py.
+    AAEClusterer(**{**FAST, "max_iter": 10, "batch_size": 16, "refine_clusters": False}),
 ]
 
 #: check name -> reason, per estimator class.
