@@ -70,7 +70,7 @@ FORMER_CLUSTERER_DEFAULTS = {
     "category_balance": 5.0,
     "neighbor_agreement": 0.0,
     "refine_clusters": False,
-    "predict_method": "posterior",
+    "neighbor_vote": 0.0,
 }
 #: The swiss roll with a known 2-D truth: rows, the dimension its 3-D points are carried
 #: into, the standard deviation of the noise added in every dimension, and the label

@@ -14,8 +14,11 @@ LOSS_ABBREVIATIONS = {"reconstruction": "rec", "discriminator": "disc", "generat
 RENAMED_PARAMS = {
     "AAETransformer": {"beta1": "beta_1", "n_clusters": "n_cluster_heads"},
     "AAEClassifier": {"beta1": "beta_1"},
-    "AAEClusterer": {"beta1": "beta_1"},
+    "AAEClusterer": {"beta1": "beta_1", "predict_method": "neighbor_vote"},
 }
+#: Values of renamed parameters that the new parameter spells otherwise: old name ->
+#: {old value: new value}.
+RECODED_VALUES = {"predict_method": {"neighbors": 1.0, "posterior": 0.0}}
 
 
 # ------------------------------------------------------------------- cells
@@ -125,8 +128,17 @@ def renamed_note(estimator_name, params):
                if old in params}
     if not renamed:
         return []
-    names = ", ".join(f"`{old}` is now `{new}`" for old, new in renamed.items())
+    names = ", ".join(f"`{old}` is now `{new}`" + _recoding_text(old)
+                      for old, new in renamed.items())
     return [f"- Parameters as recorded; renamed since: {names}"]
+
+
+def _recoding_text(old):
+    """How the values of the renamed parameter ``old`` read now; empty if unchanged."""
+    recoded = RECODED_VALUES.get(old)
+    if not recoded:
+        return ""
+    return " (" + ", ".join(f"`{v!r}` is {new!r}" for v, new in recoded.items()) + ")"
 
 
 def estimator_lines(name, report):

@@ -375,6 +375,16 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._search_rows(X), labels
         )
 
+    def _with_neighbor_vote(self, X, proba):
+        """``proba`` of the checked rows ``X`` blended with the vote of their
+        nearest training rows (``neighbor_vote``), or as it is when the
+        estimator keeps no vote; column ``k`` is the vote's label ``k``."""
+        vote = getattr(self, "_neighbor_vote", None)
+        if vote is None:
+            return proba
+        shares = vote.predict_proba(self._search_rows(X), proba.shape[1])
+        return (1 - self.neighbor_vote) * proba + self.neighbor_vote * shares
+
     def _precomputed_neighbors(self, knn_graph, n_samples, prior=None):
         """The neighbour indices of a ``knn_graph`` passed to fit, or None."""
         if knn_graph is None:

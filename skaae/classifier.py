@@ -531,11 +531,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         proba = _engine.inference.category_probabilities(
             self.model_, self._project(X), self.device_
         )
-        vote = getattr(self, "_neighbor_vote", None)
-        if vote is None:
-            return proba
-        shares = vote.predict_proba(self._search_rows(X), len(self.classes_))
-        return (1 - self.neighbor_vote) * proba + self.neighbor_vote * shares
+        return self._with_neighbor_vote(X, proba)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`; without the vote, computed stably

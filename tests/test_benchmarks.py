@@ -471,6 +471,7 @@ def test_every_committed_table_was_measured_with_its_experiments_settings(runner
     """What an experiment sets now, and the defaults it leaves, are what each committed
     table recorded (under today's parameter names)."""
     renamed = sys.modules["_tables"].RENAMED_PARAMS
+    recoded = sys.modules["_tables"].RECODED_VALUES
     for path, report in committed(runner):
         name, recorded = report["benchmark"], report["settings"]
         benchmark = runner.BENCHMARKS[name]
@@ -484,6 +485,8 @@ def test_every_committed_table_was_measured_with_its_experiments_settings(runner
         now = common.jsonable(estimator.get_params())
         renames = renamed[benchmark.ESTIMATOR.__name__]
         for key, value in recorded["aae_params"].items():
+            if key in recoded:
+                value = recoded[key].get(value, value)
             key = renames.get(key, key)
             if name == "mnist_clustering" and key == "n_clusters":
                 continue  # set per fit by the clusters option

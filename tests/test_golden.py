@@ -80,7 +80,7 @@ RECORDED_CLASSIFIER_DEFAULTS = dict(
 #: AAEClusterer's defaults when its outputs were recorded, pinned likewise.
 RECORDED_CLUSTERER_DEFAULTS = dict(
     category_balance=5.0, neighbor_agreement=0.0, refine_clusters=False,
-    predict_method="posterior", **SMALL
+    neighbor_vote=0.0, **SMALL
 )
 
 
