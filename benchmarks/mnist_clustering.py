@@ -66,7 +66,7 @@ EXPERIMENTS = {
                                      "restarts, seeds 0-2",
                                      {"dataset": "digits", "clusters": (10,),
                                       "seeds": (0, 1, 2), "n2d": True, "paper_model": False,
-                                      "n_init": 4, "neighbor_vote": 1.0}),
+                                      "n_init": 4}),
 }
 
 PCA_COMPONENTS = 50
