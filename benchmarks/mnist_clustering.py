@@ -217,7 +217,8 @@ def to_markdown(report):
     s = report["settings"]
     # How the defaults' runs placed test rows (the paper's model by q(y|x)): tables
     # from before predict_method have neither key, and no q(y|x) columns.
-    placing = next(({key: run_[key]} for run_ in report["runs"] if run_["method"] != PAPER_MODEL_LABEL
+    placing = next(({key: run_[key]} for run_ in report["runs"]
+                    if run_["method"] != PAPER_MODEL_LABEL
                     for key in ("neighbor_vote", "predict_method") if key in run_), None)
     lines = ["# MNIST clustering: AAEClusterer, KMeans and GaussianMixture", "",
              *header_lines(report),
