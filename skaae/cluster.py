@@ -25,7 +25,7 @@ from .priors import check_prior
 TEACHING_EPOCHS_DIVISOR = 5
 #: Largest share of the training rows whose q(y|x) may leave the re-cut
 #: clusters it was taught; past it the teaching runs again without
-#: ``neighbor_agreement``.
+#: ``neighbor_agreement``, and past it once more the clusters stay as cut.
 TEACHING_MISS_LIMIT = 0.1
 
 
@@ -209,7 +209,9 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         epochs more (each row's cluster given as its
         class, as :class:`AAEClassifier` learns labels; when q(y|x) then
         leaves more than a tenth of the rows in other clusters, again
-        without ``neighbor_agreement``), so that q(y|x) follows them.
+        without ``neighbor_agreement``), so that q(y|x) follows them; should
+        it still leave them, ``labels_`` keep the clusters as cut and the
+        vote of ``neighbor_vote`` carries them to new rows.
         Not in the paper. It parts classes that q(y|x) alone
         leaves sharing clusters cut by style (on MNIST the 4s, 7s and 9s)
         and adds about the time of four maps of those rows to the fit, there
@@ -560,8 +562,15 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             if new_labels is not None:
                 labels, recut = new_labels, True
         if recut:
-            self._teach_clusters(X, rows, self.cluster_categories_[labels], graph)
-            self._assign_clusters(rows, np.empty(0, dtype=np.int64))
+            categories = self.cluster_categories_[labels]
+            missed = self._teach_clusters(X, rows, categories, graph)
+            # When q(y|x) could not learn the re-cut (on small data it can fold
+            # a taught cluster into another), the clusters stay as cut, and
+            # predict's vote carries them to new rows.
+            self._assign_clusters(
+                rows, np.empty(0, dtype=np.int64),
+                categories if missed > TEACHING_MISS_LIMIT else None,
+            )
         return graph
 
     def _teach_clusters(self, X, rows, categories, graph):
@@ -570,6 +579,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         :class:`AAEClassifier`), so that q(y|x), and :meth:`predict`, follow
         the re-cut clusters; a fifth more without ``neighbor_agreement`` when
         q(y|x) still misses more than ``TEACHING_MISS_LIMIT`` of the rows.
+        Return the share of the rows q(y|x) misses at the end.
 
         ``rows`` are the validated rows ``X`` as the model reads them.
         """
@@ -583,8 +593,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             X, prior, self._layout(), targets=categories,
             neighbors=graph if agreement else None, more_epochs=n_epochs,
         )
-        taught = _engine.inference.category_logits(self.model_, rows, self.device_).argmax(axis=1)
-        if agreement and np.mean(taught != categories) > TEACHING_MISS_LIMIT:
+        missed = self._share_missed(rows, categories)
+        if agreement and missed > TEACHING_MISS_LIMIT:
             # neighbor_agreement can hold q(y|x) to the clusters before the
             # re-cut; every row is labeled here, so it has no labels to carry.
             self.neighbor_agreement = 0.0
@@ -594,8 +604,16 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
                 )
             finally:
                 self.neighbor_agreement = agreement
+            missed = self._share_missed(rows, categories)
         for name, value in fitted.items():
             setattr(self, name, value)
+        return missed
+
+    def _share_missed(self, rows, categories):
+        """Share of the ``rows`` whose most probable category under q(y|x) is
+        not theirs in ``categories``."""
+        taught = _engine.inference.category_logits(self.model_, rows, self.device_).argmax(axis=1)
+        return float(np.mean(taught != categories))
 
     def _fit_restarts(self, X, neighbors, knn_graph):
         """Fit ``n_init`` clones with different seeds on validated ``X`` and keep,
@@ -725,15 +743,17 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         self._assign_clusters(self._project(X), known)
         return self
 
-    def _assign_clusters(self, X, known_categories):
+    def _assign_clusters(self, X, known_categories, categories=None):
         """Set ``labels_`` of the training rows ``X``, extending the cluster mapping.
 
-        Only the categories some row picks become clusters: those of
-        ``known_categories`` keep their labels and new ones are numbered
-        after them.
+        Each row's category is ``categories``' entry, or by default the most
+        probable under q(y|x). Only the categories some row takes become
+        clusters: those of ``known_categories`` keep their labels and new
+        ones are numbered after them.
         """
-        logits = _engine.inference.category_logits(self.model_, X, self.device_)
-        categories = logits.argmax(axis=1)
+        if categories is None:
+            logits = _engine.inference.category_logits(self.model_, X, self.device_)
+            categories = logits.argmax(axis=1)
         new = np.setdiff1d(categories, known_categories)
         self.cluster_categories_ = np.concatenate([known_categories, new]).astype(np.int64)
         self.n_clusters_ = len(self.cluster_categories_)

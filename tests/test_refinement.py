@@ -225,6 +225,11 @@ def test_teaching_runs_again_without_agreement_when_q_misses(
     assert km.n_iter_ == (12 if agreement_taught else 14)
     assert km.get_params()["neighbor_agreement"] == 1.0
     assert adjusted_rand_score(y, km.labels_) > 0.9
+    if not agreement_taught:
+        # q(y|x) still counts as missing the re-cut after both teachings: the
+        # clusters stay exactly as cut, and the vote keeps predict on them.
+        assert adjusted_rand_score(y, km.labels_) == 1.0
+        assert_array_equal(km.predict(X), km.labels_)
 
 
 def test_each_entangled_group_is_recut_on_the_cuts_before_it(two_digits, monkeypatch):
