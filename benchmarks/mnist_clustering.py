@@ -61,7 +61,7 @@ EXPERIMENTS = {
     "ten_clusters_restarts": ("10 clusters, the defaults with n_init=4 restarts ranked by "
                               "the neighbour graph, seeds 0-2",
                               {"clusters": (10,), "seeds": (0, 1, 2), "n2d": True,
-                               "paper_model": False, "n_init": 4, "neighbor_vote": 1.0}),
+                               "paper_model": False, "n_init": 4}),
     "digits_ten_clusters_restarts": ("The digits, 10 clusters, the defaults with n_init=4 "
                                      "restarts, seeds 0-2",
                                      {"dataset": "digits", "clusters": (10,),
