@@ -563,14 +563,13 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
                 labels, recut = new_labels, True
         if recut:
             categories = self.cluster_categories_[labels]
-            missed = self._teach_clusters(X, rows, categories, graph)
-            # When q(y|x) could not learn the re-cut (on small data it can fold
-            # a taught cluster into another), the clusters stay as cut, and
-            # predict's vote carries them to new rows.
-            self._assign_clusters(
-                rows, np.empty(0, dtype=np.int64),
-                categories if missed > TEACHING_MISS_LIMIT else None,
-            )
+            taught = self._teach_clusters(X, rows, categories, graph)
+            if np.mean(taught != categories) > TEACHING_MISS_LIMIT:
+                # q(y|x) did not learn the re-cut (on the digits it can leave a
+                # quarter of the rows outside it): the clusters stay as cut,
+                # and predict's vote carries them to new rows.
+                taught = categories
+            self._assign_clusters(rows, np.empty(0, dtype=np.int64), taught)
         return graph
 
     def _teach_clusters(self, X, rows, categories, graph):
@@ -579,7 +578,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         :class:`AAEClassifier`), so that q(y|x), and :meth:`predict`, follow
         the re-cut clusters; a fifth more without ``neighbor_agreement`` when
         q(y|x) still misses more than ``TEACHING_MISS_LIMIT`` of the rows.
-        Return the share of the rows q(y|x) misses at the end.
+        Return each row's most probable category under q(y|x) at the end.
 
         ``rows`` are the validated rows ``X`` as the model reads them.
         """
@@ -593,8 +592,8 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             X, prior, self._layout(), targets=categories,
             neighbors=graph if agreement else None, more_epochs=n_epochs,
         )
-        missed = self._share_missed(rows, categories)
-        if agreement and missed > TEACHING_MISS_LIMIT:
+        taught = self._most_probable_categories(rows)
+        if agreement and np.mean(taught != categories) > TEACHING_MISS_LIMIT:
             # neighbor_agreement can hold q(y|x) to the clusters before the
             # re-cut; every row is labeled here, so it has no labels to carry.
             self.neighbor_agreement = 0.0
@@ -604,16 +603,15 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
                 )
             finally:
                 self.neighbor_agreement = agreement
-            missed = self._share_missed(rows, categories)
+            taught = self._most_probable_categories(rows)
         for name, value in fitted.items():
             setattr(self, name, value)
-        return missed
+        return taught
 
-    def _share_missed(self, rows, categories):
-        """Share of the ``rows`` whose most probable category under q(y|x) is
-        not theirs in ``categories``."""
-        taught = _engine.inference.category_logits(self.model_, rows, self.device_).argmax(axis=1)
-        return float(np.mean(taught != categories))
+    def _most_probable_categories(self, X):
+        """Each row's most probable category under q(y|x), of the rows ``X`` as
+        the model reads them."""
+        return _engine.inference.category_logits(self.model_, X, self.device_).argmax(axis=1)
 
     def _fit_restarts(self, X, neighbors, knn_graph):
         """Fit ``n_init`` clones with different seeds on validated ``X`` and keep,
@@ -752,8 +750,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         ones are numbered after them.
         """
         if categories is None:
-            logits = _engine.inference.category_logits(self.model_, X, self.device_)
-            categories = logits.argmax(axis=1)
+            categories = self._most_probable_categories(X)
         new = np.setdiff1d(categories, known_categories)
         self.cluster_categories_ = np.concatenate([known_categories, new]).astype(np.int64)
         self.n_clusters_ = len(self.cluster_categories_)
