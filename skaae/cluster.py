@@ -29,6 +29,12 @@ TEACHING_EPOCHS_DIVISOR = 5
 TEACHING_MISS_LIMIT = 0.1
 
 
+def _misses_teaching(taught, categories):
+    """Whether q(y|x)'s categories ``taught`` leave more than
+    ``TEACHING_MISS_LIMIT`` of the rows outside the ``categories`` taught."""
+    return np.mean(taught != categories) > TEACHING_MISS_LIMIT
+
+
 class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
     """Unsupervised clustering with an adversarial autoencoder (Makhzani et al., 2016, §6).
 
@@ -564,7 +570,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         if recut:
             categories = self.cluster_categories_[labels]
             taught = self._teach_clusters(X, rows, categories, graph)
-            if np.mean(taught != categories) > TEACHING_MISS_LIMIT:
+            if _misses_teaching(taught, categories):
                 # q(y|x) did not learn the re-cut (on the digits it can leave a
                 # quarter of the rows outside it): the clusters stay as cut,
                 # and predict's vote carries them to new rows.
@@ -593,7 +599,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             neighbors=graph if agreement else None, more_epochs=n_epochs,
         )
         taught = self._most_probable_categories(rows)
-        if agreement and np.mean(taught != categories) > TEACHING_MISS_LIMIT:
+        if agreement and _misses_teaching(taught, categories):
             # neighbor_agreement can hold q(y|x) to the clusters before the
             # re-cut; every row is labeled here, so it has no labels to carry.
             self.neighbor_agreement = 0.0
