@@ -385,6 +385,11 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         shares = vote.predict_proba(self._search_rows(X), proba.shape[1])
         return (1 - self.neighbor_vote) * proba + self.neighbor_vote * shares
 
+    def _most_probable_categories(self, X):
+        """Each row's most probable category under q(y|x), of the rows ``X`` as
+        the model reads them (the layouts with categories)."""
+        return _engine.inference.category_logits(self.model_, X, self.device_).argmax(axis=1)
+
     def _precomputed_neighbors(self, knn_graph, n_samples, prior=None):
         """The neighbour indices of a ``knn_graph`` passed to fit, or None."""
         if knn_graph is None:

@@ -453,9 +453,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         self._neighbor_vote = None
         if self.neighbor_vote > 0 and not _engine.distributed.is_distributed():
             # Labeled rows vote for their label, the others for q(y|x)'s class.
-            predicted = _engine.inference.category_logits(
-                self.model_, self._project(X), self.device_
-            ).argmax(axis=1)
+            predicted = self._most_probable_categories(self._project(X))
             self._neighbor_vote = self._fit_neighbor_vote(
                 X, np.where(targets >= 0, targets, predicted)
             )
@@ -557,9 +555,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         """
         if getattr(self, "_neighbor_vote", None) is not None:
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
-        X = self._model_input(X)
-        logits = _engine.inference.category_logits(self.model_, X, self.device_)
-        return self.classes_[logits.argmax(axis=1)]
+        return self.classes_[self._most_probable_categories(self._model_input(X))]
 
     def _category_indices(self, y, n_samples):
         indices = class_indices(y, self.classes_)

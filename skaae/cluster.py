@@ -614,11 +614,6 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             setattr(self, name, value)
         return taught
 
-    def _most_probable_categories(self, X):
-        """Each row's most probable category under q(y|x), of the rows ``X`` as
-        the model reads them."""
-        return _engine.inference.category_logits(self.model_, X, self.device_).argmax(axis=1)
-
     def _fit_restarts(self, X, neighbors, knn_graph):
         """Fit ``n_init`` clones with different seeds on validated ``X`` and keep,
         on ``self``, the one whose clusters cut the fewest edges of the neighbour
