@@ -555,7 +555,9 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         """
         if getattr(self, "_neighbor_vote", None) is not None:
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
-        return self.classes_[self._most_probable_categories(self._model_input(X))]
+        # _model_input checks that the classifier is fitted, before classes_ is read.
+        categories = self._most_probable_categories(self._model_input(X))
+        return self.classes_[categories]
 
     def _category_indices(self, y, n_samples):
         indices = class_indices(y, self.classes_)
