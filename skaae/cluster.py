@@ -210,7 +210,10 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         cluster's stray rows move (those outside the part holding most of
         its rows go to the cluster at home in theirs), which keeps the
         fit's cut of a class by style. The cut that cuts the fewest of the
-        graph's edges is kept when it cuts fewer than before. When any
+        graph's edges is kept when it cuts fewer than before, and a row it
+        leaves apart from all its neighbours joins the cluster holding 70%
+        of them or more, so that q(y|x) is not taught a pocket of one row
+        (whose margin would outgrow any typical row's). When any
         are kept, q(y|x) is taught the clusters for a fifth of the fit's
         epochs more (each row's cluster given as its
         class, as :class:`AAEClassifier` learns labels; when q(y|x) then

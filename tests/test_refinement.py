@@ -17,7 +17,7 @@ from skaae._engine import LatentLayout, TrainingConfig, losses
 from skaae._engine.phases import build_phases
 from skaae._refinement import (
     ENTANGLEMENT_THRESHOLD, NeighborEmbedding, _move_strays, cluster_affinity, entangled_groups,
-    N_EMBEDDINGS, graph_cut_share, recut_clusters,
+    N_EMBEDDINGS, graph_cut_share, join_isolated_rows, recut_clusters,
 )
 
 SMALL = dict(hidden_layer_sizes=(64, 64), discriminator_hidden_layer_sizes=(32,))
@@ -109,6 +109,32 @@ def test_move_strays_keeps_the_clusters_and_moves_rows_across_parts(two_digits):
     # No cluster spans both digits any more.
     for cluster in np.unique(recut):
         assert max(np.mean(y[recut == cluster]), 1 - np.mean(y[recut == cluster])) > 0.95
+
+
+def test_join_isolated_rows_moves_only_rows_apart_from_every_neighbour(two_digits):
+    X, y, neighbors = two_digits
+    labels = y.copy()
+    # Three 6s far apart, all of whose neighbours are 6s, put in the 3s'
+    # cluster: none of their neighbours is there.
+    typical = np.flatnonzero((y == 1) & np.all(y[neighbors] == 1, axis=1))
+    strays = typical[::40][:3]
+    labels[strays] = 0
+    assert np.all(labels[neighbors[strays]] == 1)
+    # A third cluster of a 3 and its nearest neighbour: each keeps one
+    # neighbour in it, so neither is isolated.
+    pair = [np.flatnonzero(y == 0)[0]]
+    pair.append(neighbors[pair[0], 0])
+    labels[pair] = 2
+    joined = join_isolated_rows(labels, neighbors)
+    assert_array_equal(joined[strays], 1)
+    others = np.setdiff1d(np.arange(len(y)), strays)
+    assert_array_equal(joined[others], labels[others])
+    assert graph_cut_share(joined, neighbors) < graph_cut_share(labels, neighbors)
+    # Neighbours split between clusters, none of them holding 70%: the row stays.
+    split = np.array([0, 1, 1, 2, 2, 2])
+    ring = np.array([[1, 3, 4], [2, 0, 1], [1, 0, 3], [4, 5, 0], [3, 5, 0], [3, 4, 0]])
+    assert_array_equal(join_isolated_rows(split, ring), split)
+    assert_array_equal(join_isolated_rows(split, ring, majority=0.6), [2, 1, 1, 2, 2, 2])
 
 
 def test_recut_parts_two_digits_cut_by_style(two_digits):
