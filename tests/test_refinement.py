@@ -125,6 +125,7 @@ def test_join_isolated_rows_moves_only_rows_apart_from_every_neighbour(two_digit
     pair = [np.flatnonzero(y == 0)[0]]
     pair.append(neighbors[pair[0], 0])
     labels[pair] = 2
+    assert all(np.any(labels[neighbors[row]] == 2) for row in pair)
     joined = join_isolated_rows(labels, neighbors)
     assert_array_equal(joined[strays], 1)
     others = np.setdiff1d(np.arange(len(y)), strays)
