@@ -367,13 +367,13 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             _seed(self.random_state),
         )
 
-    def _fit_neighbor_vote(self, X, labels):
+    def _fit_neighbor_vote(self, X, labels, local_scaling=True):
         """A :class:`NeighborVote` of the training rows ``X`` for their ``labels``
         (integers from 0), in the space and with the seed (for an int
         ``random_state``) of the neighbour search."""
-        return NeighborVote(self.n_neighbors, self.metric, _seed(self.random_state)).fit(
-            self._search_rows(X), labels
-        )
+        return NeighborVote(
+            self.n_neighbors, self.metric, _seed(self.random_state), local_scaling
+        ).fit(self._search_rows(X), labels)
 
     def _with_neighbor_vote(self, X, proba):
         """``proba`` of the checked rows ``X`` blended with the vote of their

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import PCA, TruncatedSVD
-from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 from ._engine import distributed
@@ -30,6 +30,10 @@ SEARCH_METHODS = ("auto", "exact", "approximate")
 #: linearly but first compiles its numba kernels, which costs as much as an
 #: exact search of some 100,000 rows on two CPU cores.
 EXACT_SEARCH_MAX_SAMPLES = 100_000
+
+#: :class:`NeighborVote` picks a row's voters among this many times as many of
+#: its nearest training rows by the plain distance.
+VOTE_CANDIDATES = 4
 
 
 def _check_n_neighbors(n_neighbors, n_samples):
@@ -86,51 +90,84 @@ class NeighborVote:
     """Clusters or classes of new rows by a vote of their nearest training rows.
 
     The training rows are placed in a :class:`SearchSpace`, and a new row
-    takes the cluster of its ``n_neighbors`` nearest training rows there that
-    weighs most, each weighing the inverse of its distance (scikit-learn's
-    ``KNeighborsClassifier`` with ``weights="distance"``). A training row
-    keeps its own cluster, and UMAP's ``transform`` places a new row by its
-    training neighbours in the same way.
+    takes the label that weighs most among its ``n_neighbors`` nearest
+    training rows there. Each training row's distance is first divided by
+    the square root of its local scale, its distance to its own
+    ``n_neighbors``-th nearest training row (the local scaling of
+    Zelnik-Manor and Perona, 2004, which UMAP's fuzzy graph also applies
+    row by row), and each votes with the inverse of that scaled distance. A
+    new row in a sparse part of the data, an unusual style of a class, then
+    votes among the training rows of that part rather than the dense core of
+    another class nearby. A training row keeps its own label.
 
     Parameters
     ----------
     n_neighbors : int
-        Training rows that vote; fewer when there are fewer training rows.
+        Training rows that vote, and the neighbour that sets each one's
+        local scale; fewer when there are fewer training rows.
     metric : {"euclidean", "cosine"}
         Distance between rows.
     random_state : int, RandomState instance or None
         Seeds the randomized projection (the same seed as the fit's search
         gives the same space).
+    local_scaling : bool, default=True
+        False weighs the plain distances (scikit-learn's
+        ``KNeighborsClassifier`` with ``weights="distance"``).
     """
 
-    def __init__(self, n_neighbors, metric, random_state):
+    def __init__(self, n_neighbors, metric, random_state, local_scaling=True):
         self.n_neighbors = n_neighbors
         self.metric = metric
         self.random_state = random_state
+        self.local_scaling = local_scaling
 
     def fit(self, X, labels):
-        """Keep the training rows ``X`` in the search space, with their ``labels``."""
+        """Keep the training rows ``X`` in the search space, with their ``labels``
+        (integers from 0)."""
         self.space_ = SearchSpace(self.metric, self.random_state)
         # float32 halves what the fitted estimator keeps; the search space's
         # distances need no more.
         features = self.space_.fit_transform(X).astype(np.float32)
-        n_neighbors = min(self.n_neighbors, X.shape[0])
-        self.vote_ = KNeighborsClassifier(n_neighbors, weights="distance").fit(features, labels)
+        self.labels_ = np.asarray(labels)
+        self.n_voters_ = min(self.n_neighbors, X.shape[0])
+        self.search_ = NearestNeighbors().fit(features)
+        self.scale_roots_ = np.ones(X.shape[0])
+        if self.local_scaling and X.shape[0] > 1:
+            # kneighbors without rows leaves each training row out of its own list.
+            distances = self.search_.kneighbors(n_neighbors=min(self.n_neighbors,
+                                                                X.shape[0] - 1))[0]
+            scales = distances[:, -1].astype(np.float64)
+            # Rows with as many duplicates as voters have no scale of their own.
+            positive = scales[scales > 0]
+            floor = positive.min() if len(positive) else 1.0
+            self.scale_roots_ = np.sqrt(np.maximum(scales, floor))
         return self
-
-    def predict(self, X):
-        """The cluster of each new row of ``X``."""
-        return self.vote_.predict(self._features(X))
 
     def predict_proba(self, X, n_labels):
         """Each label's share of the vote for each new row of ``X``: column ``k``
         is label ``k``, for the ``n_labels`` labels from 0."""
+        distances, voters = self._voters(self.space_.transform(X).astype(np.float32))
+        with np.errstate(divide="ignore"):
+            weights = 1.0 / distances
+        # As KNeighborsClassifier: a row at distance 0 from training rows takes theirs.
+        at_zero = np.isinf(weights)
+        on_training_rows = at_zero.any(axis=1)
+        weights[on_training_rows] = at_zero[on_training_rows]
         shares = np.zeros((X.shape[0], n_labels))
-        shares[:, self.vote_.classes_] = self.vote_.predict_proba(self._features(X))
-        return shares
+        rows = np.repeat(np.arange(X.shape[0]), voters.shape[1])
+        np.add.at(shares, (rows, self.labels_[voters].ravel()), weights.ravel())
+        return shares / shares.sum(axis=1, keepdims=True)
 
-    def _features(self, X):
-        return self.space_.transform(X).astype(np.float32)
+    def _voters(self, features):
+        """The scaled distances and indices of each row's voters, nearest first."""
+        n_candidates = self.n_voters_
+        if self.local_scaling:
+            n_candidates = min(VOTE_CANDIDATES * n_candidates, len(self.scale_roots_))
+        distances, candidates = self.search_.kneighbors(features, n_candidates)
+        scaled = distances / self.scale_roots_[candidates]
+        order = np.argsort(scaled, axis=1, kind="stable")[:, :self.n_voters_]
+        return (np.take_along_axis(scaled, order, axis=1),
+                np.take_along_axis(candidates, order, axis=1))
 
 
 def _scaled(X, metric):

@@ -145,17 +145,20 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
     neighbor_search : {"auto", "exact", "approximate"}, default="auto"
         How the neighbours are found; see :class:`AAETransformer`.
 
-    neighbor_vote : float, default=0.5
+    neighbor_vote : float, default=0.75
         Share of :meth:`predict_proba` given to a vote of each row's
         ``n_neighbors`` nearest training rows; q(y|x) has the rest. A labeled
         training row votes for its label and an unlabeled one for the class
         q(y|x) gives it at the end of the fit, each weighing the inverse of
-        its distance in the space the neighbour graph is searched in (as
-        :class:`AAEClusterer` places new rows, and as label spreading labels
-        them). Not in the paper. The vote settles rows whose neighbourhood
-        is of one class but which q(y|x) reads as another; an even blend
-        erred less than either alone on MNIST, and less than q(y|x) alone on
-        the digits (:ref:`semi_supervised`). The fitted classifier keeps the
+        its distance in the space the neighbour graph is searched in, scaled
+        by the training row's distance to its own ``n_neighbors``-th
+        neighbour (local scaling, as UMAP's fuzzy graph weighs its edges), so
+        that a row of an unusual style votes among rows of that style. Not
+        in the paper. The vote settles rows whose neighbourhood is of one
+        class but which q(y|x) reads as another; this blend erred less than
+        either alone on MNIST, and less than q(y|x) alone on the digits
+        (:ref:`semi_supervised`).
+        The fitted classifier keeps the
         training rows' search features for it (at most 50 float32 columns a
         row). 0 is q(y|x) alone, as in the paper; a classifier trained by
         :meth:`partial_fit` or over several processes keeps no rows and
@@ -336,7 +339,7 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         mutual_neighbors=True,
         metric="cosine",
         neighbor_search="auto",
-        neighbor_vote=0.5,
+        neighbor_vote=0.75,
         batch_size=128,
         max_iter="auto",
         learning_rate=1e-3,

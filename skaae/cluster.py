@@ -519,7 +519,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             self._fit_once(X, neighbors, knn_graph)
         self._neighbor_vote = None
         if self.neighbor_vote > 0 and not _engine.distributed.is_distributed():
-            self._neighbor_vote = self._fit_neighbor_vote(X, self.labels_)
+            # Plain distances: the clusterer's tables were measured with them
+            # (a locally scaled vote, as the classifier's, awaits their re-run).
+            self._neighbor_vote = self._fit_neighbor_vote(
+                X, self.labels_, local_scaling=False
+            )
         return self
 
     def _fit_once(self, X, neighbors, knn_graph=None, judging_graph=None,

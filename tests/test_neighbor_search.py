@@ -4,16 +4,19 @@ and what the term does to a fitted embedding."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits
 from sklearn.metrics import pairwise_distances
-from sklearn.neighbors import KNeighborsTransformer
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsTransformer
 from sklearn.pipeline import make_pipeline
 
 from skaae import AAETransformer
 from skaae import _neighbor_search
 from skaae._neighbor_search import (
-    SEARCH_COMPONENTS, SearchSpace, graph_neighbors, mutual_neighbors, nearest_neighbors,
-    nearest_neighbors_across_ranks, search_features, split_by_owner,
+    SEARCH_COMPONENTS, VOTE_CANDIDATES, NeighborVote, SearchSpace, graph_neighbors,
+    mutual_neighbors, nearest_neighbors, nearest_neighbors_across_ranks, search_features,
+    split_by_owner,
 )
 
 TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), max_iter=2)
@@ -83,6 +86,53 @@ def test_neighbours_on_other_ranks_go_after_the_ranks_own_rows():
     assert_array_equal(foreign, [0, 2, 9, 11])
     # Own rows keep their place among the rank's 3 rows; the others follow them.
     assert_array_equal(local, [[1, 3, 6], [0, 2, 3], [5, 1, 4]])
+
+
+def test_the_vote_scales_each_training_rows_distance_by_its_neighbourhood():
+    rng = np.random.default_rng(0)
+    X_train, X_new = rng.normal(size=(300, 5)), rng.normal(size=(40, 5))
+    labels = rng.integers(0, 3, size=300)
+    vote = NeighborVote(10, "euclidean", 0).fit(X_train, labels)
+    # By hand: each training row's distance to its 10th nearest other row is
+    # its scale; a new row's voters are the 10 of its 40 nearest training rows
+    # (VOTE_CANDIDATES) nearest once each distance is divided by the root of
+    # the training row's scale, and each votes with the inverse of that.
+    between = pairwise_distances(X_train)
+    np.fill_diagonal(between, np.inf)
+    scales = np.sort(between, axis=1)[:, 9]
+    distances = pairwise_distances(X_new, X_train)
+    expected = np.zeros((40, 4))
+    for row in range(40):
+        candidates = np.argsort(distances[row])[:VOTE_CANDIDATES * 10]
+        scaled = distances[row, candidates] / np.sqrt(scales[candidates])
+        voters = np.argsort(scaled)[:10]
+        np.add.at(expected[row], labels[candidates[voters]], 1 / scaled[voters])
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert_allclose(vote.predict_proba(X_new, 4), expected, rtol=1e-5)
+    # A training row keeps its own label; without local scaling the vote is
+    # scikit-learn's inverse-distance vote.
+    assert_array_equal(vote.predict_proba(X_train, 3).argmax(axis=1), labels)
+    plain = NeighborVote(10, "euclidean", 0, local_scaling=False).fit(X_train, labels)
+    knn = KNeighborsClassifier(10, weights="distance").fit(X_train, labels)
+    assert_allclose(plain.predict_proba(X_new, 3), knn.predict_proba(X_new), rtol=1e-5)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_locally_scaled_votes_label_new_digits_more_often_right(metric):
+    X, y = load_digits(return_X_y=True)
+    right = {False: [], True: []}
+    for split in range(3):
+        X_train, X_test, y_train, y_test = train_test_split(
+            X / 16.0, y, test_size=0.3, random_state=split, stratify=y
+        )
+        for local_scaling in right:
+            vote = NeighborVote(10, metric, 0, local_scaling).fit(X_train, y_train)
+            right[local_scaling].append(
+                np.sum(vote.predict_proba(X_test, 10).argmax(axis=1) == y_test)
+            )
+    # Of 540 test rows a split, the scaled vote gets 0-3 more right (cosine: 2-3).
+    assert np.all(np.array(right[True]) >= right[False]), right
+    assert sum(right[True]) > sum(right[False]), right
 
 
 def test_mutual_neighbours_are_those_that_list_the_row_in_turn(monkeypatch):
