@@ -157,10 +157,9 @@ class AAEClassifier(ClassifierMixin, NeighborAgreementMixin, BaseAAE):
         in the paper. The vote settles rows whose neighbourhood is of one
         class but which q(y|x) reads as another; this blend erred less than
         either alone on MNIST, and less than q(y|x) alone on the digits
-        (:ref:`semi_supervised`).
-        The fitted classifier keeps the
-        training rows' search features for it (at most 50 float32 columns a
-        row). 0 is q(y|x) alone, as in the paper; a classifier trained by
+        (:ref:`semi_supervised`). The fitted classifier keeps the training
+        rows' search features for it (at most 50 float32 columns a row). 0
+        is q(y|x) alone, as in the paper; a classifier trained by
         :meth:`partial_fit` or over several processes keeps no rows and
         predicts by q(y|x) alone.
 
