@@ -33,7 +33,7 @@ EXACT_SEARCH_MAX_SAMPLES = 100_000
 
 #: :class:`NeighborVote` picks a row's voters among this many times as many of
 #: its nearest training rows by the plain distance.
-VOTE_CANDIDATES = 4
+VOTE_CANDIDATES = 8
 
 
 def _check_n_neighbors(n_neighbors, n_samples):
