@@ -94,8 +94,8 @@ def test_the_vote_scales_each_training_rows_distance_by_its_neighbourhood():
     labels = rng.integers(0, 3, size=300)
     vote = NeighborVote(10, "euclidean", 0).fit(X_train, labels)
     # By hand: each training row's distance to its 10th nearest other row is
-    # its scale; a new row's voters are the 10 of its 40 nearest training rows
-    # (VOTE_CANDIDATES) nearest once each distance is divided by the root of
+    # its scale; a new row's voters are the 10 of its VOTE_CANDIDATES x 10
+    # nearest training rows nearest once each distance is divided by the root of
     # the training row's scale, and each votes with the inverse of that.
     between = pairwise_distances(X_train)
     np.fill_diagonal(between, np.inf)
@@ -130,7 +130,7 @@ def test_locally_scaled_votes_label_new_digits_more_often_right(metric):
             right[local_scaling].append(
                 np.sum(vote.predict_proba(X_test, 10).argmax(axis=1) == y_test)
             )
-    # Of 540 test rows a split, the scaled vote gets 0-3 more right (cosine: 2-3).
+    # Of 540 test rows a split, the scaled vote gets 1-2 more right (cosine: 2-3).
     assert np.all(np.array(right[True]) >= right[False]), right
     assert sum(right[True]) > sum(right[False]), right
 
