@@ -380,7 +380,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         nearest training rows (``neighbor_vote``), or as it is when the
         estimator keeps no vote; column ``k`` is the vote's label ``k``."""
         vote = getattr(self, "_neighbor_vote", None)
-        if vote is None:
+        # A weight of 0 (q(y|x) alone) needs no search of the training rows.
+        if vote is None or self.neighbor_vote == 0:
             return proba
         shares = vote.predict_proba(self._search_rows(X), proba.shape[1])
         return (1 - self.neighbor_vote) * proba + self.neighbor_vote * shares
