@@ -367,12 +367,12 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             _seed(self.random_state),
         )
 
-    def _fit_neighbor_vote(self, X, labels, local_scaling=True):
-        """A :class:`NeighborVote` of the training rows ``X`` for their ``labels``
-        (integers from 0), in the space and with the seed (for an int
-        ``random_state``) of the neighbour search."""
+    def _fit_neighbor_vote(self, X, labels):
+        """A locally scaled :class:`NeighborVote` of the training rows ``X`` for
+        their ``labels`` (integers from 0), in the space and with the seed (for
+        an int ``random_state``) of the neighbour search."""
         return NeighborVote(
-            self.n_neighbors, self.metric, _seed(self.random_state), local_scaling
+            self.n_neighbors, self.metric, _seed(self.random_state)
         ).fit(self._search_rows(X), labels)
 
     def _with_neighbor_vote(self, X, proba):

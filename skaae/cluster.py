@@ -234,7 +234,9 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         ``n_neighbors`` nearest training rows for their cluster in
         ``labels_``, each weighing the inverse of its distance in the space
         the neighbour graph is searched in (as UMAP's ``transform`` places a
-        new row by its training neighbours); q(y|x) has the rest.
+        new row by its training neighbours), scaled by the training row's
+        distance to its own ``n_neighbors``-th neighbour (local scaling, as
+        in :class:`AAEClassifier`); q(y|x) has the rest.
         :meth:`predict` takes the most probable cluster of the blend. Not in
         the paper. The clusters follow the neighbour graph, and new rows'
         training neighbours place them in those clusters more often than
@@ -519,11 +521,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             self._fit_once(X, neighbors, knn_graph)
         self._neighbor_vote = None
         if self.neighbor_vote > 0 and not _engine.distributed.is_distributed():
-            # Plain distances: the clusterer's tables were measured with them
-            # (a locally scaled vote, as the classifier's, awaits their re-run).
-            self._neighbor_vote = self._fit_neighbor_vote(
-                X, self.labels_, local_scaling=False
-            )
+            self._neighbor_vote = self._fit_neighbor_vote(X, self.labels_)
         return self
 
     def _fit_once(self, X, neighbors, knn_graph=None, judging_graph=None,

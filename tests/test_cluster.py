@@ -12,8 +12,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import adjusted_rand_score
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.metrics import adjusted_rand_score, pairwise_distances
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
@@ -134,12 +134,21 @@ def test_predict_proba_blends_the_posterior_with_the_vote(digits_split, digits_c
     posterior = copy.deepcopy(km).set_params(neighbor_vote=0.0).predict_proba(X_test)
     alone = copy.deepcopy(km).set_params(neighbor_vote=1.0).predict_proba(X_test)
     assert_allclose(proba, (1 - km.neighbor_vote) * posterior + km.neighbor_vote * alone)
-    # The vote alone: the shares of the training rows' inverse distances among
-    # the n_neighbors nearest in PCA-50 of the rows.
+    # The vote alone: the shares of the inverse distances, in PCA-50 of the
+    # rows, of the n_neighbors nearest training rows once each training row's
+    # distance is divided by the square root of its own distance to its
+    # n_neighbors-th nearest training row.
     pca = PCA(50, random_state=0).fit(X_train)
-    vote = KNeighborsClassifier(km.n_neighbors, weights="distance")
-    vote.fit(pca.transform(X_train), km.labels_)
-    agreement = np.mean(vote.predict(pca.transform(X_test)) == alone.argmax(axis=1))
+    search_train, search_test = pca.transform(X_train), pca.transform(X_test)
+    k = km.n_neighbors
+    scales = NearestNeighbors(n_neighbors=k + 1).fit(search_train).kneighbors()[0][:, k - 1]
+    scaled = pairwise_distances(search_test, search_train) / np.sqrt(scales)
+    voters = np.argsort(scaled, axis=1)[:, :k]
+    expected = np.zeros_like(alone)
+    for row, (its_voters, distances) in enumerate(
+            zip(voters, np.take_along_axis(scaled, voters, axis=1))):
+        np.add.at(expected[row], km.labels_[its_voters], 1 / distances)
+    agreement = np.mean(expected.argmax(axis=1) == alone.argmax(axis=1))
     assert agreement > 0.98, agreement
     # Both learned the same clusters, so they mostly agree, but not everywhere.
     agreement = np.mean(posterior.argmax(axis=1) == alone.argmax(axis=1))
