@@ -9,15 +9,15 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.metrics import pairwise_distances
-from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import MinMaxScaler, normalize
+from sklearn.preprocessing import MinMaxScaler
 from sklearn.semi_supervised import LabelSpreading
 
 from skaae import AAEClassifier
-from skaae._neighbor_search import mutual_neighbors, nearest_neighbors
+from skaae._neighbor_search import NeighborVote, mutual_neighbors, nearest_neighbors
+from skaae._validation import random_seed
 
 from test_transformer import rbf_mmd2
 
@@ -81,21 +81,13 @@ def test_neighbor_vote_blends_the_nearest_training_rows_with_q(
     shares = (proba - (1 - w) * q) / w
     assert_allclose(shares.sum(axis=1), 1, rtol=1e-10)
     assert shares.min() >= -1e-12
-    # The vote: labeled rows for their label, the others for q(y|x)'s class,
-    # among the 10 nearest by angle (the search's PCA-50 keeps the digits' 64
-    # pixels nearly whole) once each training row's distance is divided by
-    # the square root of its own distance to its 10th nearest training row.
+    # The vote is the locally scaled vote (NeighborVote, checked by hand in
+    # test_neighbor_search) of labeled rows for their label and of the others
+    # for q(y|x)'s class, in the space and with the seed of the neighbour search.
     labeled = y_partial != -1
     votes = np.where(labeled, y_partial, alone.predict(X_train))
-    unit_train, unit_test = normalize(X_train), normalize(X_test)
-    scales = NearestNeighbors(n_neighbors=11).fit(unit_train).kneighbors()[0][:, 9]
-    scaled = pairwise_distances(unit_test, unit_train) / np.sqrt(scales)
-    voters = np.argsort(scaled, axis=1)[:, :10]
-    expected = np.zeros_like(shares)
-    for row, (its_voters, distances) in enumerate(
-            zip(voters, np.take_along_axis(scaled, voters, axis=1))):
-        np.add.at(expected[row], votes[its_voters], 1 / distances)
-    assert np.mean(shares.argmax(axis=1) == expected.argmax(axis=1)) > 0.97
+    vote = NeighborVote(clf.n_neighbors, clf.metric, random_seed(0)).fit(X_train, votes)
+    assert_allclose(shares, vote.predict_proba(X_test, len(clf.classes_)), atol=1e-6)
     # Labeled training rows keep their label.
     assert_array_equal(clf.predict(X_train[labeled]), y_partial[labeled])
     # On a digits split the blend and q(y|x) alone err within a few test rows

@@ -10,15 +10,15 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import adjusted_rand_score, pairwise_distances
-from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+from sklearn.metrics import adjusted_rand_score
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skaae import AAEClusterer
-from skaae._neighbor_search import mutual_neighbors, nearest_neighbors
+from skaae._neighbor_search import NeighborVote, mutual_neighbors, nearest_neighbors
+from skaae._validation import random_seed
 from skaae.cluster import graph_cut_share
 from skaae.metrics import clustering_accuracy, label_clusters
 
@@ -134,22 +134,11 @@ def test_predict_proba_blends_the_posterior_with_the_vote(digits_split, digits_c
     posterior = copy.deepcopy(km).set_params(neighbor_vote=0.0).predict_proba(X_test)
     alone = copy.deepcopy(km).set_params(neighbor_vote=1.0).predict_proba(X_test)
     assert_allclose(proba, (1 - km.neighbor_vote) * posterior + km.neighbor_vote * alone)
-    # The vote alone: the shares of the inverse distances, in PCA-50 of the
-    # rows, of the n_neighbors nearest training rows once each training row's
-    # distance is divided by the square root of its own distance to its
-    # n_neighbors-th nearest training row.
-    pca = PCA(50, random_state=0).fit(X_train)
-    search_train, search_test = pca.transform(X_train), pca.transform(X_test)
-    k = km.n_neighbors
-    scales = NearestNeighbors(n_neighbors=k + 1).fit(search_train).kneighbors()[0][:, k - 1]
-    scaled = pairwise_distances(search_test, search_train) / np.sqrt(scales)
-    voters = np.argsort(scaled, axis=1)[:, :k]
-    expected = np.zeros_like(alone)
-    for row, (its_voters, distances) in enumerate(
-            zip(voters, np.take_along_axis(scaled, voters, axis=1))):
-        np.add.at(expected[row], km.labels_[its_voters], 1 / distances)
-    agreement = np.mean(expected.argmax(axis=1) == alone.argmax(axis=1))
-    assert agreement > 0.98, agreement
+    # The vote alone is the locally scaled vote of the training rows for their
+    # clusters (NeighborVote, checked by hand in test_neighbor_search), in the
+    # space and with the seed of the neighbour search.
+    vote = NeighborVote(km.n_neighbors, km.metric, random_seed(0)).fit(X_train, km.labels_)
+    assert_allclose(alone, vote.predict_proba(X_test, km.n_clusters_), rtol=1e-6)
     # Both learned the same clusters, so they mostly agree, but not everywhere.
     agreement = np.mean(posterior.argmax(axis=1) == alone.argmax(axis=1))
     assert 0.8 < agreement < 1, agreement
