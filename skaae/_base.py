@@ -91,11 +91,14 @@ AUTO_BATCHES_PER_EPOCH = 100
 AUTO_BATCH_SIZE_RANGE = (128, 512)
 
 
-def _auto_max_iter(n_samples, row_visits, max_epochs):
+def _auto_max_iter(n_samples, row_visits, max_epochs, batch_size, min_steps):
     """Epochs of ``max_iter="auto"``: a budget of ``row_visits``, as UMAP's ``n_epochs``
     follows the data's size (many epochs on small data, few on large), in at most
-    ``max_epochs``."""
-    return int(np.clip(round(row_visits / n_samples), AUTO_MAX_ITER_RANGE[0], max_epochs))
+    ``max_epochs``; then as many more as it takes to make ``min_steps`` minibatch steps
+    of ``batch_size`` rows, since a network needs its steps however few the rows."""
+    epochs = int(np.clip(round(row_visits / n_samples), AUTO_MAX_ITER_RANGE[0], max_epochs))
+    steps_per_epoch = math.ceil(n_samples / min(batch_size, n_samples))
+    return max(epochs, math.ceil(min_steps / steps_per_epoch))
 
 
 def _auto_batch_size(n_samples):
@@ -283,7 +286,8 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Epochs a fit, ``max_iter`` resolved for ``n_samples`` training rows."""
         if self.max_iter == "auto":
             return _auto_max_iter(
-                n_samples, self._auto_row_visits(prior), self._auto_max_epochs
+                n_samples, self._auto_row_visits(prior), self._auto_max_epochs,
+                self._batch_size(n_samples), self._auto_min_steps(prior),
             )
         return self.max_iter
 
@@ -293,6 +297,10 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _auto_row_visits(self, prior):
         """Row visits of ``max_iter="auto"`` (epochs times rows)."""
         return AUTO_ROW_VISITS
+
+    def _auto_min_steps(self, prior):
+        """The fewest minibatch steps of ``max_iter="auto"``, past its epoch cap."""
+        return 0
 
     def _category_terms(self, n_model_features):
         """The engine settings of the terms on q(y|x) (see CATEGORY_TERM_CONSTRAINTS).

@@ -41,6 +41,11 @@ class NeighborEmbedding(AAETransformer):
     def _training_config(self, X):
         return dataclasses.replace(super()._training_config(X), adversarial=False)
 
+    def _auto_min_steps(self, prior):
+        # The re-cut maps each group of clusters several times, and its cuts were
+        # measured with the epoch cap alone: small groups keep their 50 epochs.
+        return 0
+
 
 def cluster_affinity(labels, neighbors, n_clusters):
     """Share of the neighbour graph's edges that join each pair of clusters.
@@ -221,14 +226,33 @@ def _candidate_cuts(labels, rows, group, embedding, neighbors, rng):
     """Yield :func:`recut_clusters`' candidate labels, one at a time: the fresh
     cuts first (their seeds drawn first), then the cuts that move strays."""
     for _ in range(N_MIXTURE_SEEDS):
-        parts = GaussianMixture(len(group), random_state=random_seed(rng)).fit_predict(embedding)
-        candidate = labels.copy()
-        candidate[rows] = np.asarray(group)[parts]
-        yield candidate
+        parts = _mixture_parts(embedding, len(group), random_seed(rng))
+        if parts is not None:
+            candidate = labels.copy()
+            candidate[rows] = np.asarray(group)[parts]
+            yield candidate
     for n_parts in range(2, len(group) + 1):
         for _ in range(N_MIXTURE_SEEDS):
-            parts = GaussianMixture(n_parts, random_state=random_seed(rng)).fit_predict(embedding)
-            yield _move_strays(labels, rows, group, parts, neighbors)
+            parts = _mixture_parts(embedding, n_parts, random_seed(rng))
+            if parts is not None:
+                yield _move_strays(labels, rows, group, parts, neighbors)
+
+
+def _mixture_parts(embedding, n_parts, seed):
+    """Each row's part of ``embedding`` by a Gaussian mixture of ``n_parts``, or None
+    when the mixture cannot be fitted."""
+    mixture = GaussianMixture(n_parts, random_state=seed)
+    try:
+        return mixture.fit_predict(embedding)
+    except ValueError:
+        # A component collapsed onto a few rows, whose covariance float32 rounds to a
+        # singular matrix (seen on 200 digits). float64, as scikit-learn advises, is
+        # only the fallback: the float32 fits are the cuts the tables measured.
+        pass
+    try:
+        return mixture.fit_predict(embedding.astype(np.float64))
+    except ValueError:
+        return None
 
 
 def _move_strays(labels, rows, group, parts, neighbors):

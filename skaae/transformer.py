@@ -28,6 +28,10 @@ AUTO_NEIGHBOR_AGREEMENT = 1.0
 #: Row visits of ``max_iter="auto"`` with the neighbour term on: the map keeps
 #: improving well past the budget of the paper's model (``AUTO_ROW_VISITS``).
 AUTO_MAP_ROW_VISITS = 1_800_000
+#: The fewest minibatch steps of ``max_iter="auto"`` with the neighbour term on: the
+#: digits' 50 epochs of 10 minibatches, which data of a few hundred rows (an epoch
+#: of one to four minibatches) would otherwise fall far short of.
+AUTO_MAP_MIN_STEPS = 500
 
 
 class AAETransformer(BaseAAE):
@@ -287,8 +291,10 @@ class AAETransformer(BaseAAE):
         follows the data's size as UMAP's ``n_epochs`` does: about 1,800,000
         row visits with the neighbour term (``neighbor_weight``) on, 600,000
         without it, at least 2 and at most 50 epochs (with the term: 50 up to
-        36,000 rows, 30 at 60,000, 2 from 900,000). Lower it to trade map
-        quality for fit time on large data.
+        36,000 rows, 30 at 60,000, 2 from 900,000). With the term, data too
+        small for 500 minibatch steps in 50 epochs trains for more: 500 epochs
+        of a single minibatch up to ``batch_size`` rows, 125 on 400 rows.
+        Lower it to trade map quality for fit time on large data.
 
     learning_rate : float, default=3e-3
         Adam step size of the reconstruction phase.
@@ -737,6 +743,11 @@ class AAETransformer(BaseAAE):
     def _auto_row_visits(self, prior):
         """Row visits of ``max_iter="auto"``: three times as many with the neighbour term."""
         return AUTO_MAP_ROW_VISITS if self._neighbor_weight(prior=prior) else AUTO_ROW_VISITS
+
+    def _auto_min_steps(self, prior):
+        """The fewest minibatch steps of ``max_iter="auto"``: the map's floor with the
+        neighbour term on."""
+        return AUTO_MAP_MIN_STEPS if self._neighbor_weight(prior=prior) else 0
 
     def _neighbor_weight(self, n_samples=None, prior=None):
         """``neighbor_weight`` resolved for ``prior`` (checked from ``self.prior`` if

@@ -9,8 +9,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
+import skaae._refinement
 import skaae.cluster
 from skaae import AAEClusterer
 from skaae._engine import LatentLayout, TrainingConfig, losses
@@ -150,6 +152,37 @@ def test_recut_parts_two_digits_cut_by_style(two_digits):
     assert recut is not None
     assert graph_cut_share(recut, neighbors) < graph_cut_share(labels, neighbors)
     assert adjusted_rand_score(y, recut) > 0.9
+
+
+def test_recut_refits_a_collapsed_mixture_in_float64(two_digits, monkeypatch):
+    X, y, neighbors = two_digits
+    ink = X.sum(axis=1)
+    labels = (ink > np.median(ink)).astype(int)
+    fitted = []
+
+    class Collapsing(GaussianMixture):
+        """Fails as a mixture whose component collapsed in float32 does."""
+
+        def fit_predict(self, X, y=None):
+            fitted.append(X.dtype.name)
+            if X.dtype.name != refits:
+                raise ValueError("Fitting the mixture model failed because some components "
+                                 "have ill-defined empirical covariance")
+            return super().fit_predict(X, y)
+
+    monkeypatch.setattr(skaae._refinement, "GaussianMixture", Collapsing)
+    params = dict(max_iter=30, hidden_layer_sizes=(64, 64))
+    refits = "float64"
+    # The clusterer's rows are float32, and so are their embeddings.
+    X = X.astype(np.float32)
+    recut = recut_clusters(X, labels, neighbors, [0, 1], params, random_state=0, n_embeddings=1)
+    assert set(fitted) == {"float32", "float64"}
+    assert adjusted_rand_score(y, recut) > 0.9
+    # A mixture that fails in both is passed over; with none left the clusters stay.
+    refits = None
+    assert recut_clusters(
+        X, labels, neighbors, [0, 1], params, random_state=0, n_embeddings=1
+    ) is None
 
 
 def test_recut_keeps_clusters_no_cut_improves(two_digits):

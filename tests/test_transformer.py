@@ -147,6 +147,12 @@ def test_auto_budget_follows_the_data_size_and_the_neighbour_term():
     paper = AAETransformer(neighbor_weight=0.0)
     assert [paper._max_iter(n, prior) for n in sizes] == [50, 10, 2, 2]
     assert AAETransformer(max_iter=7)._max_iter(60_000, prior) == 7
+    # On a few hundred rows the map takes the digits' 500 minibatch steps, past the
+    # epoch cap: 500 epochs of one minibatch, 250 of two (the paper's model: 50).
+    small = (100, 200, 398, 800)
+    assert [AAETransformer()._max_iter(n, prior) for n in small] == [500, 250, 125, 72]
+    assert [paper._max_iter(n, prior) for n in small] == [50, 50, 50, 50]
+    assert AAETransformer(batch_size=50)._max_iter(200, prior) == 125
     # The classifier's error levels off sooner on small data: at most 30 epochs.
     classifier_prior = check_prior("gaussian", 10)
     assert [AAEClassifier()._max_iter(n, classifier_prior) for n in sizes] == [30, 10, 2, 2]
