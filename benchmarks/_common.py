@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
-from sklearn.datasets import load_digits, make_swiss_roll
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_swiss_roll
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 
 import skaae
@@ -80,6 +81,10 @@ SWISS_ROLL_FEATURES = 50
 SWISS_ROLL_NOISE = 0.05
 SWISS_ROLL_BINS = 10
 #: The point-cloud shapes: clouds and points a cloud.
+#: Small tables of scikit-learn, by name: their loader and the name of the report.
+SMALL_TABLES = {"iris": (load_iris, "Iris"), "wine": (load_wine, "Wine"),
+                "breast_cancer": (load_breast_cancer, "Breast cancer")}
+
 SHAPES_ROWS = 1000
 SHAPES_POINTS = 256
 #: Rows of the untimed warm-up fit (one epoch) run before the timed fits.
@@ -143,11 +148,14 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
 
     Parameters
     ----------
-    dataset : {"mnist", "digits", "swiss_roll", "shapes"}
+    dataset : {"mnist", "digits", "swiss_roll", "shapes", "iris", "wine", "breast_cancer"}
         MNIST (read from ``mnist_path``; nothing is downloaded), scikit-learn's
         8x8 digits, the quick stand-in (pixels of both scaled to [0, 1]),
-        :func:`swiss_roll`, whose true 2-D coordinates are known, or point
-        clouds of five shape families (:func:`skaae.datasets.make_point_clouds`).
+        :func:`swiss_roll`, whose true 2-D coordinates are known, point
+        clouds of five shape families (:func:`skaae.datasets.make_point_clouds`),
+        or one of scikit-learn's small tables (``SMALL_TABLES``), standardised
+        by the training rows' statistics, since their features come in
+        unrelated units.
     mnist_path : path-like, default=None
         MNIST ``.npz`` file or folder, for ``dataset="mnist"``.
     n_train, n_test : int, default=None
@@ -170,8 +178,12 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
         mnist = load_mnist(mnist_path)
         X_train, y_train, X_test, y_test = mnist.X_train, mnist.y_train, mnist.X_test, mnist.y_test
         source = f"MNIST from {Path(mnist_path).resolve()}"
-    elif dataset in ("digits", "swiss_roll", "shapes"):
-        if dataset == "digits":
+    elif dataset in ("digits", "swiss_roll", "shapes", *SMALL_TABLES):
+        if dataset in SMALL_TABLES:
+            load, _ = SMALL_TABLES[dataset]
+            arrays = load(return_X_y=True)
+            source = f"scikit-learn's {dataset} table"
+        elif dataset == "digits":
             arrays, source = scaled_digits(), "scikit-learn digits (8x8) scaled to [0, 1]"
         elif dataset == "shapes":
             X, y = make_point_clouds(SHAPES_ROWS, SHAPES_POINTS, random_state=DATA_SEED)
@@ -190,6 +202,10 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
         if dataset == "swiss_roll":
             extras = {"manifold_train": parts[4], "manifold_test": parts[5]}
         source += (f", stratified split (seed {DATA_SEED}, {test_fraction:.0%} held out)")
+        if dataset in SMALL_TABLES:
+            scaler = StandardScaler().fit(X_train)
+            X_train, X_test = (scaler.transform(X).astype(np.float32) for X in (X_train, X_test))
+            source += ", standardised by the training rows' means and deviations"
     else:
         raise ValueError(f"unknown dataset {dataset!r}")
     n_all = len(X_train), len(X_test)
@@ -204,7 +220,7 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
     if dataset in ("mnist", "digits"):
         rows += ", pixels scaled to [0, 1]"
     names = {"mnist": "MNIST", "digits": "Digits", "swiss_roll": "Swiss roll",
-             "shapes": "Shapes"}
+             "shapes": "Shapes", **{key: name for key, (_, name) in SMALL_TABLES.items()}}
     return Bunch(X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                  name=names[dataset], description=f"{source}: {rows}", **extras)
 

@@ -64,6 +64,8 @@ EXPERIMENTS = {
             {"dataset": ("digits", "mnist", "swiss_roll")}),
     "digits": ("The digits, 70/30 split", {"dataset": "digits"}),
     "swiss_roll": ("A swiss roll in 50-D, its 2-D truth known", {"dataset": "swiss_roll"}),
+    "small": ("scikit-learn's small tables: iris, wine and breast cancer, standardised",
+              {"dataset": ("iris", "wine", "breast_cancer")}),
     "mnist_bfloat16": ("MNIST: the defaults in float32 and in bfloat16 beside UMAP and PCA",
                        {"dataset": "mnist", "skip": ("plain", "imitation", "opentsne")}),
     # The imitation and openTSNE run on the CPU alone: the CPU tables have them.

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from numpy.testing import assert_allclose
 import pytest
 import torch
 from sklearn.datasets import make_swiss_roll
@@ -144,6 +145,14 @@ def test_load_data(common):
     assert "the first 100 training and first 50 test rows" in small.description
     with pytest.raises(ValueError, match="--mnist PATH"):
         common.load_data("mnist")
+    # The small tables come standardised by their training rows, split by class.
+    wine = common.load_data("wine", test_fraction=0.3)
+    assert (len(wine.X_train), len(wine.X_test), wine.X_train.shape[1]) == (124, 54, 13)
+    assert wine.X_train.dtype == wine.X_test.dtype == np.float32
+    assert_allclose(wine.X_train.mean(axis=0), 0, atol=1e-5)
+    assert_allclose(wine.X_train.std(axis=0), 1, rtol=1e-4)
+    assert abs(wine.X_test.mean()) > 1e-3 and "standardised" in wine.description
+    assert np.array_equal(np.bincount(wine.y_train), [41, 50, 33])
 
 
 def test_default_mnist_path(common, monkeypatch, tmp_path):
