@@ -21,6 +21,9 @@ from .priors import check_prior
 #: Cluster heads of ``n_cluster_heads="auto"`` with the neighbour term on (paper §7
 #: uses 20 on MNIST without labels).
 AUTO_CLUSTER_HEADS = 20
+#: ... and no more than one head for this many training rows: on a few hundred rows
+#: twenty heads cut the classes into islands of a handful of rows each.
+AUTO_ROWS_PER_HEAD = 20
 #: ``neighbor_weight="auto"`` without a label-aware prior.
 AUTO_NEIGHBOR_WEIGHT = 1.0
 #: ``neighbor_agreement="auto"`` with the neighbour term and cluster heads on.
@@ -87,10 +90,12 @@ class AAETransformer(BaseAAE):
         Number of cluster heads of the §7 representation W_C·y + z; None
         gives the plain code z. The paper uses 20 on MNIST without labels
         and one per class with labels. ``"auto"``: 20 heads with the
-        neighbour term (their gaps give the map room to separate clusters)
-        unless the prior is label-aware, the plain code otherwise, and
-        ``y`` is not tied to the heads; pass an int for the semi-supervised
-        heads of :meth:`fit` with labels.
+        neighbour term (their gaps give the map room to separate clusters),
+        or one for every 20 training rows on fewer than 400 (at least 2; a
+        :meth:`partial_fit` stream gets 20), unless the prior is
+        label-aware; the plain code otherwise. ``y`` is not tied to
+        ``"auto"`` heads; pass an int for the semi-supervised heads of
+        :meth:`fit` with labels.
 
     cluster_head_margin : float, default=6.0
         The hinge threshold eta of §7, in units of the style prior's scale:
@@ -631,7 +636,10 @@ class AAETransformer(BaseAAE):
         X = self._validate_training_data(X, reset=not resume)
         prior = check_prior(self.prior, self.n_components)
         neighbors = self._precomputed_neighbors(knn_graph, X.shape[0], prior)
-        n_heads = self._n_cluster_heads(prior)
+        # A chunk of a stream says nothing of the stream's size.
+        n_heads = self._n_cluster_heads(
+            prior, None if partial else _engine.distributed.total_rows(X.shape[0])
+        )
         # "auto" heads serve the map, not labels: y ties classes to heads only when
         # n_cluster_heads is given.
         uses_labels = prior.supports_labels or (
@@ -662,8 +670,9 @@ class AAETransformer(BaseAAE):
         self.classes_ = classes
         return indices
 
-    def _n_cluster_heads(self, prior):
-        """``n_cluster_heads`` resolved: an int, or None for the plain code z."""
+    def _n_cluster_heads(self, prior, n_samples=None):
+        """``n_cluster_heads`` resolved for ``n_samples`` training rows (None when
+        unknown): an int, or None for the plain code z."""
         if self.n_cluster_heads != "auto":
             return self.n_cluster_heads
         if self.fixed_cluster_heads is not None:
@@ -671,7 +680,9 @@ class AAETransformer(BaseAAE):
         # Heads leave the map room for gaps between clusters, which the neighbour
         # term needs; a label-aware prior has its own components.
         if self._neighbor_weight(prior=prior) and not prior.supports_labels:
-            return AUTO_CLUSTER_HEADS
+            if n_samples is None:
+                return AUTO_CLUSTER_HEADS
+            return int(np.clip(n_samples // AUTO_ROWS_PER_HEAD, 2, AUTO_CLUSTER_HEADS))
         return None
 
     def _fit_cluster_heads(self, X, prior, n_heads, targets, partial, neighbors):

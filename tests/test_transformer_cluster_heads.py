@@ -171,3 +171,19 @@ def test_neighbor_agreement_keeps_the_papers_model_and_needs_heads(digits_split)
     graph = kneighbors_graph(X, 5, mode="distance")
     with pytest.warns(UserWarning, match="knn_graph is not used"):
         AAETransformer(neighbor_agreement=1.0, **plain).fit(X, knn_graph=graph)
+
+
+def test_auto_heads_follow_the_number_of_training_rows(digits_split):
+    X_train = digits_split[0]
+    # One head for every 20 rows up to the 20 heads of larger data, at least 2.
+    for n_rows, n_heads in ((30, 2), (105, 5), (399, 19), (400, 20)):
+        model = AAETransformer(random_state=0, **TINY).fit(X_train[:n_rows])
+        assert model.cluster_heads_.shape == (n_heads, 2)
+    # A stream's first chunk does not tell the stream's size: it gets the 20 heads.
+    stream = AAETransformer(random_state=0, **TINY).partial_fit(X_train[:100])
+    assert stream.partial_fit(X_train[100:200]).cluster_heads_.shape == (20, 2)
+    # Heads given, or a label-aware prior's components, are as they were.
+    given = AAETransformer(n_cluster_heads=8, random_state=0, **TINY).fit(X_train[:60])
+    assert given.cluster_heads_.shape == (8, 2)
+    mixture = AAETransformer(prior="mixture", random_state=0, **TINY).fit(X_train[:60])
+    assert not hasattr(mixture, "cluster_heads_")
