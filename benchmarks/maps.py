@@ -1,7 +1,7 @@
 """2-D maps in one process: skaae at its defaults, the paper's AAE, UMAP, openTSNE, PCA.
 
-Each dataset (the digits, MNIST, and a swiss roll in 50-D whose true 2-D
-coordinates are known) is embedded by every method: ``AAETransformer(n_components=2)``
+Each dataset (the digits, MNIST, a swiss roll in 50-D whose true 2-D
+coordinates are known, and scikit-learn's small tables) is embedded by every method: ``AAETransformer(n_components=2)``
 at its defaults, the paper's plain AAE (the same with ``neighbor_weight=0``),
 ``UMAP()`` at its defaults, an encoder network regressed onto UMAP's map (how
 well any parametric map of UMAP's shape can place held-out rows), openTSNE and
