@@ -298,7 +298,7 @@ class AAETransformer(BaseAAE):
         without it, at least 2 and at most 50 epochs (with the term: 50 up to
         36,000 rows, 30 at 60,000, 2 from 900,000). With the term, data too
         small for 500 minibatch steps in 50 epochs trains for more: 500 epochs
-        of a single minibatch up to ``batch_size`` rows, 125 on 400 rows.
+        on up to 128 rows (one minibatch), 125 on 400 rows.
         Lower it to trade map quality for fit time on large data.
 
     learning_rate : float, default=3e-3
