@@ -92,7 +92,8 @@ class AAETransformer(BaseAAE):
         and one per class with labels. ``"auto"``: 20 heads with the
         neighbour term (their gaps give the map room to separate clusters),
         or one for every 20 training rows on fewer than 400 (at least 2; a
-        :meth:`partial_fit` stream gets 20), unless the prior is
+        :meth:`partial_fit` stream gets 20, and training that goes on keeps
+        the fitted heads), unless the prior is
         label-aware; the plain code otherwise. ``y`` is not tied to
         ``"auto"`` heads; pass an int for the semi-supervised heads of
         :meth:`fit` with labels.
@@ -638,7 +639,8 @@ class AAETransformer(BaseAAE):
         neighbors = self._precomputed_neighbors(knn_graph, X.shape[0], prior)
         # A chunk of a stream says nothing of the stream's size.
         n_heads = self._n_cluster_heads(
-            prior, None if partial else _engine.distributed.total_rows(X.shape[0])
+            prior, None if partial else _engine.distributed.total_rows(X.shape[0]),
+            goes_on=partial or self.warm_start,
         )
         # "auto" heads serve the map, not labels: y ties classes to heads only when
         # n_cluster_heads is given.
@@ -670,9 +672,10 @@ class AAETransformer(BaseAAE):
         self.classes_ = classes
         return indices
 
-    def _n_cluster_heads(self, prior, n_samples=None):
+    def _n_cluster_heads(self, prior, n_samples=None, goes_on=False):
         """``n_cluster_heads`` resolved for ``n_samples`` training rows (None when
-        unknown): an int, or None for the plain code z."""
+        unknown): an int, or None for the plain code z. ``"auto"`` keeps the fitted
+        model's heads when training goes on (``goes_on``: a warm start or a stream)."""
         if self.n_cluster_heads != "auto":
             return self.n_cluster_heads
         if self.fixed_cluster_heads is not None:
@@ -680,6 +683,8 @@ class AAETransformer(BaseAAE):
         # Heads leave the map room for gaps between clusters, which the neighbour
         # term needs; a label-aware prior has its own components.
         if self._neighbor_weight(prior=prior) and not prior.supports_labels:
+            if goes_on and hasattr(self, "cluster_heads_"):
+                return len(self.cluster_heads_)
             if n_samples is None:
                 return AUTO_CLUSTER_HEADS
             return int(np.clip(n_samples // AUTO_ROWS_PER_HEAD, 2, AUTO_CLUSTER_HEADS))

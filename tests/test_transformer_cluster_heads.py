@@ -182,6 +182,15 @@ def test_auto_heads_follow_the_number_of_training_rows(digits_split):
     # A stream's first chunk does not tell the stream's size: it gets the 20 heads.
     stream = AAETransformer(random_state=0, **TINY).partial_fit(X_train[:100])
     assert stream.partial_fit(X_train[100:200]).cluster_heads_.shape == (20, 2)
+    # Training that goes on keeps the heads it has: a stream after a fit, a warm start.
+    small = AAETransformer(random_state=0, **TINY).fit(X_train[:100])
+    heads = small.cluster_heads_.copy()
+    assert small.partial_fit(X_train[100:400]).cluster_heads_.shape == (5, 2)
+    assert small.n_iter_ == 4 and not np.array_equal(small.cluster_heads_, heads)
+    warm = AAETransformer(warm_start=True, random_state=0, **TINY).fit(X_train[:100])
+    assert warm.fit(X_train[:600]).cluster_heads_.shape == (5, 2) and warm.n_iter_ == 6
+    assert AAETransformer(random_state=0, **TINY).fit(X_train[:600]).cluster_heads_.shape == (
+        20, 2)
     # Heads given, or a label-aware prior's components, are as they were.
     given = AAETransformer(n_cluster_heads=8, random_state=0, **TINY).fit(X_train[:60])
     assert given.cluster_heads_.shape == (8, 2)
