@@ -21,7 +21,7 @@ from skaae._engine import (
     resolve_device,
 )
 from skaae._engine import losses
-from skaae._engine.callbacks import WeightAverage
+from skaae._engine.callbacks import WeightAverage, clone_state
 from skaae._engine.data import LabeledBatches, NeighborGraph
 from skaae._engine.inference import map_batches
 from skaae._engine.losses import (
@@ -353,6 +353,44 @@ def test_an_interrupted_epoch_is_undone():
         "reconstruction": 1, "discriminator": 1, "generator": 1
     }
     assert unchanged(interrupt.after_first, model)
+
+
+def _assert_cloned(copied, original):
+    """``copied`` has ``original``'s structure and values, in tensors of its own."""
+    assert type(copied) is type(original)
+    if isinstance(original, torch.Tensor):
+        assert torch.equal(copied, original) and copied.dtype == original.dtype
+        assert copied.untyped_storage().data_ptr() != original.untyped_storage().data_ptr()
+    elif isinstance(original, dict):
+        assert list(copied) == list(original)
+        for key in original:
+            _assert_cloned(copied[key], original[key])
+    elif isinstance(original, (list, tuple)):
+        assert len(copied) == len(original)
+        for copied_value, value in zip(copied, original):
+            _assert_cloned(copied_value, value)
+    else:
+        assert copied == original
+
+
+def test_clone_state_copies_a_model_and_its_optimizer():
+    model = make_model()
+    optimizer = torch.optim.Adam(model.parameters(), betas=(0.5, 0.999))
+    sum(parameter.sum() for parameter in model.parameters()).backward()
+    optimizer.step()
+    for state in (model.state_dict(), optimizer.state_dict()):
+        copied = clone_state(state)
+        _assert_cloned(copied, state)
+        assert getattr(copied, "_metadata", None) == getattr(state, "_metadata", None)
+    # Training on does not reach the copies: a restore gives the state back.
+    saved = clone_state(optimizer.state_dict()), clone_state(model.state_dict())
+    before = parameters_of(model)
+    optimizer.step()
+    assert not unchanged(before, model)
+    optimizer.load_state_dict(saved[0])
+    model.load_state_dict(saved[1])
+    assert unchanged(before, model)
+    _assert_cloned(clone_state(optimizer.state_dict()), saved[0])
 
 
 def test_sparse_batches_equal_dense_batches():

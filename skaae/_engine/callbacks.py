@@ -75,6 +75,24 @@ class History(Callback):
         return False
 
 
+def clone_state(state):
+    """A copy of a state dict (nested dicts, lists and tuples) with every tensor cloned.
+
+    ``copy.deepcopy`` gives the same copy, but its bookkeeping for each of an Adam
+    state's tensors made a checkpoint cost a third of an epoch's time on iris.
+    """
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        copied = type(state)((key, clone_state(value)) for key, value in state.items())
+        if hasattr(state, "_metadata"):  # a module's state dict: its modules' versions
+            copied._metadata = copy.deepcopy(state._metadata)
+        return copied
+    if isinstance(state, (list, tuple)):
+        return type(state)(clone_state(value) for value in state)
+    return copy.deepcopy(state)
+
+
 class UndoFailedEpoch(Callback):
     """Puts the trainer back where it was before an epoch that did not finish.
 
@@ -238,7 +256,7 @@ class WeightAverage(Callback):
 
     def state_dict(self):
         """A copy of the averaged weights and the update count."""
-        return copy.deepcopy(self.model.state_dict()), self.n_updates
+        return clone_state(self.model.state_dict()), self.n_updates
 
     def load_state_dict(self, state):
         """Return to a state from :meth:`state_dict`."""

@@ -1,6 +1,5 @@
 """Optimizers and the epoch loop of adversarial autoencoder training."""
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -8,7 +7,7 @@ import numpy as np
 import torch
 
 from . import distributed
-from .callbacks import UndoFailedEpoch, WeightAverage
+from .callbacks import UndoFailedEpoch, WeightAverage, clone_state
 from .phases import Minibatch, build_phases, phase_types
 
 # Devices where torch.optim.Adam has a fused kernel.
@@ -276,9 +275,9 @@ class Trainer:
     def checkpoint(self):
         """Copies of the weights, weight average, optimizer states and generator state."""
         return (
-            copy.deepcopy(self.model.state_dict()),
+            clone_state(self.model.state_dict()),
             None if self.average is None else self.average.state_dict(),
-            [copy.deepcopy(optimizer.state_dict()) for optimizer in self.optimizers.values()],
+            [clone_state(optimizer.state_dict()) for optimizer in self.optimizers.values()],
             self.generator.get_state(),
         )
 
