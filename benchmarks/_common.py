@@ -80,11 +80,10 @@ SWISS_ROLL_ROWS = 10000
 SWISS_ROLL_FEATURES = 50
 SWISS_ROLL_NOISE = 0.05
 SWISS_ROLL_BINS = 10
-#: The point-cloud shapes: clouds and points a cloud.
 #: Small tables of scikit-learn, by name: their loader and the name of the report.
 SMALL_TABLES = {"iris": (load_iris, "Iris"), "wine": (load_wine, "Wine"),
                 "breast_cancer": (load_breast_cancer, "Breast cancer")}
-
+#: The point-cloud shapes: clouds and points a cloud.
 SHAPES_ROWS = 1000
 SHAPES_POINTS = 256
 #: Rows of the untimed warm-up fit (one epoch) run before the timed fits.

@@ -1,13 +1,13 @@
 """2-D maps in one process: skaae at its defaults, the paper's AAE, UMAP, openTSNE, PCA.
 
 Each dataset (the digits, MNIST, a swiss roll in 50-D whose true 2-D
-coordinates are known, and scikit-learn's small tables) is embedded by every method: ``AAETransformer(n_components=2)``
-at its defaults, the paper's plain AAE (the same with ``neighbor_weight=0``),
-``UMAP()`` at its defaults, an encoder network regressed onto UMAP's map (how
-well any parametric map of UMAP's shape can place held-out rows), openTSNE and
-``PCA(2)``. Each is fitted on the
-training rows and measured the same way: fit wall time, peak memory during the
-fit, held-out 5-NN accuracy and trustworthiness (k=10) of the held-out rows'
+coordinates are known, and scikit-learn's small tables) is embedded by every
+method: ``AAETransformer(n_components=2)`` at its defaults, the paper's plain
+AAE (the same with ``neighbor_weight=0``), ``UMAP()`` at its defaults, an
+encoder network regressed onto UMAP's map (how well any parametric map of
+UMAP's shape can place held-out rows), openTSNE and ``PCA(2)``. Each is fitted
+on the training rows and measured the same way: fit wall time, peak memory
+during the fit, held-out 5-NN accuracy and trustworthiness (k=10) of the held-out rows'
 map, ``transform`` throughput and one-row latency. On the swiss roll, whose
 labels are lengths of the unrolled roll, the map is also set against the truth:
 its trustworthiness with respect to the unrolled coordinates and the rank
