@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_swiss_roll
+from sklearn.datasets import (
+    load_breast_cancer, load_digits, load_iris, load_wine, make_s_curve, make_swiss_roll,
+)
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 from sklearn.model_selection import train_test_split
@@ -80,6 +82,7 @@ SWISS_ROLL_ROWS = 10000
 SWISS_ROLL_FEATURES = 50
 SWISS_ROLL_NOISE = 0.05
 SWISS_ROLL_BINS = 10
+S_CURVE_ROWS = 3000
 #: Small tables of scikit-learn, by name: their loader and the name of the report.
 SMALL_TABLES = {"iris": (load_iris, "Iris"), "wine": (load_wine, "Wine"),
                 "breast_cancer": (load_breast_cancer, "Breast cancer")}
@@ -142,15 +145,34 @@ def swiss_roll(n_samples=SWISS_ROLL_ROWS, n_features=SWISS_ROLL_FEATURES,
     return X.astype(np.float32), np.digitize(arc_length, edges), manifold
 
 
+def s_curve(n_samples=S_CURVE_ROWS, n_bins=SWISS_ROLL_BINS, seed=DATA_SEED):
+    """scikit-learn's S-curve in 3-D, with its true 2-D coordinates.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 3), float32
+    y : ndarray of shape (n_samples,)
+        Which of ``n_bins`` equal lengths along the curve a point lies in.
+    manifold : ndarray of shape (n_samples, 2)
+        The sheet unrolled: the position along the S (its parameter, which
+        is the arc length) and the height.
+    """
+    X, t = make_s_curve(n_samples, random_state=seed)
+    edges = np.linspace(t.min(), t.max(), n_bins + 1)[1:-1]
+    return X.astype(np.float32), np.digitize(t, edges), np.column_stack([t, X[:, 1]])
+
+
 def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction=0.25):
     """Training and test rows as float32, with a name and a description.
 
     Parameters
     ----------
-    dataset : {"mnist", "digits", "swiss_roll", "shapes", "iris", "wine", "breast_cancer"}
+    dataset : {"mnist", "digits", "swiss_roll", "s_curve", "shapes", "iris", "wine", \
+            "breast_cancer"}
         MNIST (read from ``mnist_path``; nothing is downloaded), scikit-learn's
         8x8 digits, the quick stand-in (pixels of both scaled to [0, 1]),
-        :func:`swiss_roll`, whose true 2-D coordinates are known, point
+        :func:`swiss_roll` and :func:`s_curve`, whose true 2-D coordinates
+        are known, point
         clouds of five shape families (:func:`skaae.datasets.make_point_clouds`),
         or one of scikit-learn's small tables (``SMALL_TABLES``), standardised
         by the training rows' statistics, since their features come in
@@ -167,7 +189,7 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
     -------
     data : Bunch
         ``X_train``, ``y_train``, ``X_test``, ``y_test``, ``name`` and
-        ``description`` (a sentence for the report); for the swiss roll also
+        ``description`` (a sentence for the report); for the swiss roll and the S-curve also
         ``manifold_train`` and ``manifold_test``, the true 2-D coordinates.
     """
     extras = {}
@@ -177,7 +199,7 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
         mnist = load_mnist(mnist_path)
         X_train, y_train, X_test, y_test = mnist.X_train, mnist.y_train, mnist.X_test, mnist.y_test
         source = f"MNIST from {Path(mnist_path).resolve()}"
-    elif dataset in ("digits", "swiss_roll", "shapes", *SMALL_TABLES):
+    elif dataset in ("digits", "swiss_roll", "s_curve", "shapes", *SMALL_TABLES):
         if dataset in SMALL_TABLES:
             load, _ = SMALL_TABLES[dataset]
             arrays = load(return_X_y=True)
@@ -189,6 +211,10 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
             arrays = X.astype(np.float32), y
             source = (f"skaae.datasets.make_point_clouds: {SHAPES_ROWS:,} clouds of "
                       f"{SHAPES_POINTS} points, five shape families (seed {DATA_SEED})")
+        elif dataset == "s_curve":
+            arrays = s_curve()
+            source = (f"scikit-learn's S-curve, {S_CURVE_ROWS:,} points in 3-D, labelled by "
+                      f"which of {SWISS_ROLL_BINS} equal lengths along the S a point lies in")
         else:
             arrays = swiss_roll()
             source = (f"scikit-learn's swiss roll, {SWISS_ROLL_ROWS:,} points carried into "
@@ -198,7 +224,7 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
         parts = train_test_split(*arrays, test_size=test_fraction, stratify=arrays[1],
                                  random_state=DATA_SEED)
         X_train, X_test, y_train, y_test = parts[:4]
-        if dataset == "swiss_roll":
+        if dataset in ("swiss_roll", "s_curve"):
             extras = {"manifold_train": parts[4], "manifold_test": parts[5]}
         source += (f", stratified split (seed {DATA_SEED}, {test_fraction:.0%} held out)")
         if dataset in SMALL_TABLES:
@@ -219,7 +245,7 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
     if dataset in ("mnist", "digits"):
         rows += ", pixels scaled to [0, 1]"
     names = {"mnist": "MNIST", "digits": "Digits", "swiss_roll": "Swiss roll",
-             "shapes": "Shapes", **{key: name for key, (_, name) in SMALL_TABLES.items()}}
+             "s_curve": "S-curve", "shapes": "Shapes", **{key: name for key, (_, name) in SMALL_TABLES.items()}}
     return Bunch(X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                  name=names[dataset], description=f"{source}: {rows}", **extras)
 

@@ -1,17 +1,19 @@
 """2-D maps in one process: skaae at its defaults, the paper's AAE, UMAP, openTSNE, PCA.
 
-Each dataset (the digits, MNIST, a swiss roll in 50-D whose true 2-D
-coordinates are known, and scikit-learn's small tables) is embedded by every
-method: ``AAETransformer(n_components=2)`` at its defaults, the paper's plain
-AAE (the same with ``neighbor_weight=0``), ``UMAP()`` at its defaults, an
+Each dataset (the digits, MNIST, a swiss roll in 50-D and scikit-learn's
+S-curve, whose true 2-D coordinates are known, and scikit-learn's small
+tables) is embedded by every method: ``AAETransformer(n_components=2)`` at its
+defaults, the same with its cluster heads placed by the neighbour graph
+(``cluster_head_layout="graph"``), the paper's plain AAE (the same with
+``neighbor_weight=0``), ``UMAP()`` at its defaults, an
 encoder network regressed onto UMAP's map (how well any parametric map of
 UMAP's shape can place held-out rows), openTSNE and ``PCA(2)``. Each is fitted
 on the training rows and measured the same way: fit wall time, peak memory
 during the fit, held-out 5-NN accuracy and trustworthiness (k=10) of the held-out rows'
-map, ``transform`` throughput and one-row latency. On the swiss roll, whose
-labels are lengths of the unrolled roll, the map is also set against the truth:
-its trustworthiness with respect to the unrolled coordinates and the rank
-correlation of its distances with the distances along the roll. Besides the
+map, ``transform`` throughput and one-row latency. On the swiss roll and the
+S-curve, whose labels are lengths along the sheet, the map is also set against
+the truth: its trustworthiness with respect to the unrolled coordinates and the
+rank correlation of its distances with the distances along the sheet. Besides the
 tables, draws the held-out maps side by side, a row per dataset
 (``<experiment>.png``).
 
@@ -44,7 +46,8 @@ from peers import (
 TITLE = "2-D maps: skaae at its defaults against UMAP, openTSNE and PCA"
 ESTIMATOR = AAETransformer
 #: The methods, in the order of the tables; any can be left out (``skip``).
-METHODS = ("defaults", "bfloat16", "plain", "umap", "imitation", "opentsne", "pca")
+METHODS = ("defaults", "graph_layout", "bfloat16", "plain", "umap", "imitation", "opentsne",
+           "pca")
 #: The benchmark's own settings and their defaults (the rest are AAETransformer's, for
 #: both skaae fits).
 OPTIONS = {
@@ -66,6 +69,9 @@ EXPERIMENTS = {
     "swiss_roll": ("A swiss roll in 50-D, its 2-D truth known", {"dataset": "swiss_roll"}),
     "small": ("scikit-learn's small tables: iris, wine and breast cancer, standardised",
               {"dataset": ("iris", "wine", "breast_cancer")}),
+    "sheets": ("Two sheets whose truth is known, the swiss roll in 50-D and the S-curve: "
+               "the defaults with learned and with graph-placed cluster heads",
+               {"dataset": ("swiss_roll", "s_curve"), "skip": ("bfloat16", "imitation")}),
     "mnist_bfloat16": ("MNIST: the defaults in float32 and in bfloat16 beside UMAP and PCA",
                        {"dataset": "mnist", "skip": ("plain", "imitation", "opentsne")}),
     # The imitation and openTSNE run on the CPU alone: the CPU tables have them.
@@ -76,13 +82,18 @@ EXPERIMENTS = {
 
 #: The paper's plain AAE (Makhzani et al., 2016): one argument away from the defaults.
 PLAIN_AAE = {"neighbor_weight": 0.0}
+#: Cluster heads placed by the neighbour graph rather than learned.
+GRAPH_LAYOUT = {"cluster_head_layout": "graph"}
 #: Rows of the untimed UMAP fit that compiles its numba code before the timed one; more
 #: than 4,096 so that the nearest-neighbour descent of larger fits is compiled too.
 UMAP_WARM_UP_ROWS = 5000
 #: Held-out rows whose pairwise distances are ranked against the truth's.
 DISTANCE_ROWS = 1000
-#: Colours of the maps in the figure, by dataset: the swiss roll's vary along the roll.
-ORDERED_DATASETS = {"swiss_roll"}
+#: What each sheet's truth is, and what its distances run along, by dataset name.
+TRUTHS = {"Swiss roll": ("the roll unrolled (arc length along the spiral, height)", "the roll"),
+          "S-curve": ("the S unrolled (length along the S, height)", "the S")}
+#: Colours of the maps in the figure, by dataset: the sheets' vary along the sheet.
+ORDERED_DATASETS = {"swiss_roll", "s_curve"}
 
 
 #: The imitation of UMAP's map: the default encoder's shape and training settings...
@@ -160,6 +171,7 @@ def methods(params, n_train, opentsne_rows):
     """
     plain = {**params, **PLAIN_AAE}
     bfloat16 = {**params, "precision": "bfloat16"}
+    laid_out = {**params, **GRAPH_LAYOUT}
     same = AAETransformer(**params).get_params() == AAETransformer(**plain).get_params()
     n_tsne = min(opentsne_rows, n_train)
     tsne_note = "`openTSNE.TSNE(n_jobs=-1, random_state=0)`, its `transform`" + (
@@ -169,6 +181,9 @@ def methods(params, n_train, opentsne_rows):
         ("defaults", "skaae defaults",
          lambda: AAETransformer(**params, random_state=0), LATENCY_CALLS,
          _call_text("AAETransformer", {**params, "random_state": 0}), None),
+        ("graph_layout", "skaae, heads placed by the graph",
+         lambda: AAETransformer(**laid_out, random_state=0), LATENCY_CALLS,
+         _call_text("AAETransformer", {**laid_out, "random_state": 0}), None),
         ("bfloat16", "skaae defaults, bfloat16",
          lambda: AAETransformer(**bfloat16, random_state=0), LATENCY_CALLS,
          _call_text("AAETransformer", {**bfloat16, "random_state": 0}), None),
@@ -345,11 +360,12 @@ def dataset_lines(described, runs):
     lines = [f"## {described['name']}: {described['n_train']:,} training rows, "
              f"{described['n_test']:,} held out, {described['n_features']} features", ""]
     if truth:
+        unrolled, along = TRUTHS.get(described["name"], TRUTHS["Swiss roll"])
         lines += [
-            f"The truth is the roll unrolled (arc length along the spiral, height): "
+            f"The truth is {unrolled}: "
             f"trustworthiness k={TRUST_K} of the map with respect to it on "
             f"{described['trust_rows']:,} held-out rows, and the Spearman rank correlation "
-            "of the map's pairwise distances with the distances along the roll over every "
+            f"of the map's pairwise distances with the distances along {along} over every "
             f"pair of {described['distance_rows']:,} held-out rows (1 keeps their order).",
             "",
         ]
@@ -382,7 +398,9 @@ def to_markdown(report):
     for described in s["datasets"]:
         lines += dataset_lines(described, report["runs"])
     if s.get("figure"):
+        ordered = ("the swiss roll and the S-curve by the length along them"
+                   if any(d["name"] == "S-curve" for d in s["datasets"])
+                   else "the swiss roll by the arc length along the roll")
         lines += [f"Figure: `{s['figure']}`, the held-out rows of each dataset (a row each) "
-                  "in each method's map, coloured by label (the swiss roll by the arc length "
-                  "along the roll).", ""]
+                  f"in each method's map, coloured by label ({ordered}).", ""]
     return "\n".join(lines)

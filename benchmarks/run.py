@@ -331,10 +331,12 @@ def build_parser():
                         help="the seeds, comma-separated (the same as --set seeds=...)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         dest="changes", help="change one setting (repeatable)")
-    parser.add_argument("--dataset", choices=["mnist", "digits", "swiss_roll", "shapes"],
+    parser.add_argument("--dataset", choices=["mnist", "digits", "swiss_roll", "s_curve",
+                                              "shapes"],
                         default=None,
                         help="'digits' (scikit-learn's 8x8 digits) is a quick stand-in; "
-                             "'swiss_roll' a swiss roll in 50-D, its 2-D truth known; "
+                             "'swiss_roll' a swiss roll in 50-D, 's_curve' scikit-learn's "
+                             "S-curve, their 2-D truth known; "
                              "'shapes' point clouds of five shape families "
                              "(--set dataset=\"('digits', 'swiss_roll')\" for several, "
                              "where the benchmark takes several, as maps does)")

@@ -118,6 +118,21 @@ class AAETransformer(BaseAAE):
         clusters. Read at :meth:`transform` time, so one fitted model gives
         both. Training is the same either way.
 
+    cluster_head_layout : {"learned", "graph"}, default="learned"
+        How the cluster heads find their places in the map. ``"learned"``:
+        the optimizer moves them with the encoder (paper §7), and each island
+        ends where training leaves it, with little regard for the islands its
+        rows are not joined to. ``"graph"``: the neighbour graph places them
+        before each of the first half of the epochs, heads whose rows share
+        graph edges one hop (1.2 margins) apart and others as many hops apart
+        as the chains of joined heads between them (classical scaling of the
+        hops; see :class:`~skaae._engine.head_layout.GraphHeadLayout`); the
+        rest of the fit trains the networks with the heads where they end.
+        It keeps the order of the pieces of a continuous sheet, such as a
+        swiss roll or an S-curve, which learned heads scatter, and maps
+        classes as well, but :meth:`inverse_transform` and :meth:`sample`
+        reconstruct less well with it. Not with ``fixed_cluster_heads``.
+
     category_balance : float, default=5.0
         With ``n_cluster_heads``: weight of the KL divergence of the minibatch's
         mean q(y|x) from the uniform Categorical prior, added to the
@@ -456,6 +471,7 @@ class AAETransformer(BaseAAE):
         "cluster_head_margin": [Interval(numbers.Real, 0, None, closed="left")],
         "fixed_cluster_heads": ["array-like", None],
         "cluster_head_assignment": [StrOptions({"hard", "soft"})],
+        "cluster_head_layout": [StrOptions({"learned", "graph"})],
         **CATEGORY_TERM_CONSTRAINTS,
         "neighbor_weight": [Interval(numbers.Real, 0, None, closed="left"),
                             StrOptions({"auto"})],
@@ -477,6 +493,7 @@ class AAETransformer(BaseAAE):
         cluster_head_margin=6.0,
         fixed_cluster_heads=None,
         cluster_head_assignment="hard",
+        cluster_head_layout="learned",
         category_balance=5.0,
         category_consistency=5.0,
         consistency_radius=0.2,
@@ -519,6 +536,7 @@ class AAETransformer(BaseAAE):
         self.cluster_head_margin = cluster_head_margin
         self.fixed_cluster_heads = fixed_cluster_heads
         self.cluster_head_assignment = cluster_head_assignment
+        self.cluster_head_layout = cluster_head_layout
         self.category_balance = category_balance
         self.category_consistency = category_consistency
         self.consistency_radius = consistency_radius
@@ -698,8 +716,15 @@ class AAETransformer(BaseAAE):
                 f"{n_heads}; each class needs a cluster head of its own."
             )
         fixed_heads = self._check_fixed_cluster_heads(n_heads)
+        if fixed_heads is not None and self.cluster_head_layout == "graph":
+            raise ValueError(
+                "cluster_head_layout='graph' places the cluster heads itself; it cannot "
+                "be combined with fixed_cluster_heads."
+            )
+        place = self._lays_out_heads(X.shape[0], prior)
         layout = _engine.LatentLayout.cluster_heads(
-            n_heads, self.cluster_head_margin, learn=fixed_heads is None
+            n_heads, self.cluster_head_margin, learn=fixed_heads is None and not place,
+            place=place,
         )
         self._fit_engine(
             X, prior, layout, targets=targets, initial_cluster_heads=fixed_heads,
@@ -740,7 +765,16 @@ class AAETransformer(BaseAAE):
         return bool(
             self._neighbor_weight(n_samples, prior)
             or self._neighbor_agreement(n_samples, prior)
+            or self._lays_out_heads(n_samples, prior)
         )
+
+    def _lays_out_heads(self, n_samples=None, prior=None):
+        """Whether the neighbour graph places the cluster heads (``cluster_head_layout``)."""
+        if self.cluster_head_layout != "graph" or n_samples == 1:
+            return False
+        if prior is None:
+            prior = check_prior(self.prior, self.n_components)
+        return self._n_cluster_heads(prior) is not None
 
     def _neighbor_agreement(self, n_samples=None, prior=None):
         """``neighbor_agreement`` resolved: 0 without cluster heads, whose

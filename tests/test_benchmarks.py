@@ -13,7 +13,7 @@ import numpy as np
 from numpy.testing import assert_allclose
 import pytest
 import torch
-from sklearn.datasets import make_swiss_roll
+from sklearn.datasets import make_s_curve, make_swiss_roll
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import Bunch
@@ -30,7 +30,7 @@ FIXED_PARAMS = {"mnist_2d": {"n_components": 2}, "peers": {"n_components": 2},
                 "mnist_semisupervised": {"warm_start": True, "max_iter": 1}}
 #: Experiments whose tables are still to be measured: MNIST takes a quarter of an hour
 #: or more on the project's 2-core machine, and ``maps cuda`` needs a CUDA GPU.
-NOT_YET_RUN = {("maps", "cuda")}
+NOT_YET_RUN = {("maps", "cuda"), ("maps", "sheets")}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,22 @@ def test_swiss_roll_keeps_distances_and_knows_its_truth(common):
     assert data.name == "Swiss roll" and data.manifold_train.shape == (100, 2)
     assert data.manifold_test.shape == (40, 2) and len(data.y_test) == 40
     assert "pixels" not in data.description and "50-D" in data.description
+
+
+def test_s_curve_knows_its_truth(common):
+    X, y, manifold = common.s_curve(n_samples=400)
+    points, t = make_s_curve(400, random_state=common.DATA_SEED)
+    assert X.shape == (400, 3) and X.dtype == np.float32
+    # t is the length along the S: the curve (sin t, sign(t)(cos t - 1)) has unit speed.
+    fine = np.linspace(t.min(), t.max(), 100_001)
+    curve = np.column_stack([np.sin(fine), np.sign(fine) * (np.cos(fine) - 1)])
+    assert np.ptp(manifold[:, 0]) == pytest.approx(
+        np.linalg.norm(np.diff(curve, axis=0), axis=1).sum(), rel=1e-4)
+    np.testing.assert_array_equal(manifold[:, 1], points[:, 1].astype(manifold.dtype))
+    assert set(y) == set(range(10)) and (np.diff(y[np.argsort(t)]) >= 0).all()
+    data = common.load_data("s_curve", test_fraction=0.3)
+    assert (len(data.X_train), len(data.X_test)) == (2100, 900)
+    assert data.name == "S-curve" and data.manifold_test.shape == (900, 2)
 
 
 def test_load_data(common):
@@ -400,8 +416,8 @@ def test_maps_digits_and_swiss_roll(runner, tmp_path):
         "--set", "skip=('umap', 'imitation', 'opentsne')"])
     methods = [(run_["dataset"], run_["method"]) for run_ in report["runs"]]
     assert methods == [(dataset, method) for dataset in ("digits", "swiss_roll")
-                       for method in ("skaae defaults", "skaae defaults, bfloat16",
-                                      "AAE, the paper's", "PCA")]
+                       for method in ("skaae defaults", "skaae, heads placed by the graph",
+                                      "skaae defaults, bfloat16", "AAE, the paper's", "PCA")]
     for run_ in report["runs"]:
         assert "skipped" not in run_
         assert 0 <= run_["knn_accuracy"] <= 1 and 0 <= run_["trustworthiness"] <= 1
@@ -412,8 +428,10 @@ def test_maps_digits_and_swiss_roll(runner, tmp_path):
         if truth:
             assert 0 <= run_["truth_trustworthiness"] <= 1
             assert -1 <= run_["distance_spearman"] <= 1
-    aae, bfloat16, plain = report["runs"][:3]
+    aae, laid_out, bfloat16, plain = report["runs"][:4]
     assert aae["epochs"] == 1 and aae["device"] == "cpu"
+    assert "cluster_head_layout='graph'" in laid_out["note"]
+    assert "cluster_head_layout" not in aae["note"]
     assert "precision='bfloat16'" in bfloat16["note"] and "precision" not in aae["note"]
     assert "neighbor_weight=0.0" in plain["note"] and "neighbor_weight" not in aae["note"]
     # PCA keeps the roll's large distances: a positive rank correlation with the truth.

@@ -82,6 +82,9 @@ def _scenario_fits(rank, size):
     report["balance"] = (balance.item(), encoded.categories.grad.numpy())
     transformer = AAETransformer(random_state=0, **MAP_PARAMS).fit(X)
     report["transformer"] = (_weights(transformer.model_), transformer.transform(X_test))
+    # Heads placed by the graph: each rank counts its rows' edges, and the sums place them.
+    laid_out = AAETransformer(cluster_head_layout="graph", max_iter=3, random_state=0).fit(X)
+    report["head_layout"] = (_weights(laid_out.model_), laid_out.cluster_heads_)
     # Rank 0 has labels of digits 0-4 only and rank 1 of 5-9: the classes are their union.
     labeled = (np.arange(len(y)) % 5 == 0) & ((y < 5) == (rank == 0))
     classifier = AAEClassifier(random_state=0, max_iter=5).fit(X, np.where(labeled, y, -1))
@@ -235,8 +238,8 @@ def fits():
     return [reports[rank][1] for rank in range(WORLD_SIZE)]
 
 
-@pytest.mark.parametrize("estimator", ["transformer", "classifier", "clusterer",
-                                       "early_stopping"])
+@pytest.mark.parametrize("estimator", ["transformer", "head_layout", "classifier",
+                                       "clusterer", "early_stopping"])
 def test_ranks_end_with_identical_weights(fits, estimator):
     first, second = (report[estimator][0] for report in fits)
     assert len(first) == len(second)

@@ -59,6 +59,7 @@ RECORDED_TRANSFORMER_DEFAULTS = dict(
     n_neighbor_samples=4,
     input_noise=0.0,
     input_components=None,
+    cluster_head_layout="learned",
     batch_size=128,
     max_iter=50,
     learning_rate=1e-3,
@@ -195,6 +196,14 @@ def transformer_cluster_head_map(X, X_test, y, y_partial):
     }
 
 
+def transformer_graph_head_layout(X, X_test, y, y_partial):
+    aae = _transformer(
+        n_components=2, n_cluster_heads=5, neighbor_weight=1.0, n_neighbor_samples=2,
+        cluster_head_layout="graph", **SMALL,
+    ).fit(X)
+    return {"transform": aae.transform(X_test), "cluster_heads": aae.cluster_heads_}
+
+
 def transformer_cluster_heads_semi_supervised(X, X_test, y, y_partial):
     aae = _transformer(n_components=2, n_cluster_heads=10, **SMALL).fit(X, y_partial)
     return {
@@ -283,6 +292,7 @@ CASES = [
     transformer_gaussian_encoder_schedules,
     transformer_universal_bce_bfloat16,
     transformer_cluster_head_map,
+    transformer_graph_head_layout,
     transformer_cluster_heads_semi_supervised,
     transformer_fixed_cluster_heads,
     transformer_warm_start_partial_fit,

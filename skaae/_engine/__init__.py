@@ -4,13 +4,14 @@ The estimators hand it arrays (:class:`TrainingSet`) and get arrays back
 (:mod:`~skaae._engine.inference`). Inside: the networks and the model in its
 three latent layouts (``model``), the loss terms (``losses``), the phases
 that sum them (``phases``), the epoch loop (``trainer``) and what happens
-around it (``callbacks``).
+around it (``callbacks``, ``head_layout``).
 """
 
 from . import distributed, inference
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, in_parallel_worker
 from .data import TrainingSet, as_training_data
 from .device import make_generator, resolve_device
+from .head_layout import GraphHeadLayout
 from .model import RECONSTRUCTION_LOSSES, AdversarialAutoencoder, LatentLayout, ModelConfig
 from .networks import ACTIVATIONS, ENCODER_KINDS, POINT_CLOUD_ENCODERS
 from .point_clouds import SET_DISTANCES
@@ -26,6 +27,7 @@ __all__ = [
     "AdversarialAutoencoder",
     "Callback",
     "EarlyStopping",
+    "GraphHeadLayout",
     "History",
     "LatentLayout",
     "ModelConfig",

@@ -75,12 +75,17 @@ class LatentLayout:
     cluster_head_margin : float
         The hinge threshold eta of §7: learned heads closer than this are
         pushed apart.
+    place_cluster_heads : bool
+        Whether the neighbour graph places W_C before each epoch
+        (:class:`~skaae._engine.head_layout.GraphHeadLayout`) rather than the
+        optimizer learning it.
     """
 
     kind: str = "continuous"
     n_categories: int = 0
     learn_cluster_heads: bool = False
     cluster_head_margin: float = 0.0
+    place_cluster_heads: bool = False
 
     def __post_init__(self):
         if self.kind not in LAYOUT_KINDS:
@@ -89,6 +94,8 @@ class LatentLayout:
             raise ValueError(
                 f"the {self.kind} layout cannot have n_categories={self.n_categories}."
             )
+        if self.learn_cluster_heads and self.place_cluster_heads:
+            raise ValueError("cluster heads are either learned or placed, not both.")
 
     @classmethod
     def continuous(cls):
@@ -101,9 +108,10 @@ class LatentLayout:
         return cls("categorical", int(n_categories))
 
     @classmethod
-    def cluster_heads(cls, n_categories, margin, learn=True):
-        """The representation W_C·y + z of paper §7, with ``n_categories`` heads."""
-        return cls("cluster_heads", int(n_categories), bool(learn), float(margin))
+    def cluster_heads(cls, n_categories, margin, learn=True, place=False):
+        """The representation W_C·y + z of paper §7, with ``n_categories`` heads,
+        learned (``learn``), placed by the neighbour graph (``place``) or kept."""
+        return cls("cluster_heads", int(n_categories), bool(learn), float(margin), bool(place))
 
     @property
     def has_categories(self):
@@ -114,6 +122,11 @@ class LatentLayout:
     def has_cluster_heads(self):
         """Whether the decoder reads W_C·y + z."""
         return self.kind == "cluster_heads"
+
+    @property
+    def places_cluster_heads(self):
+        """Whether the neighbour graph places the heads before each epoch."""
+        return self.has_cluster_heads and self.place_cluster_heads
 
     @property
     def learns_cluster_heads(self):
@@ -254,7 +267,8 @@ class AdversarialAutoencoder(nn.Module):
             cluster_heads = torch.zeros(shape)
             if generator is not None:
                 cluster_heads.normal_(generator=generator)
-                cluster_heads *= self._cluster_head_scale
+                # Drawn on the margin's scale, so that heads a layout places start apart.
+                cluster_heads *= max(self.config.layout.cluster_head_margin, 1.0)
         cluster_heads = torch.as_tensor(cluster_heads, dtype=torch.float32)
         if cluster_heads.shape != shape:
             raise ValueError(
@@ -291,6 +305,14 @@ class AdversarialAutoencoder(nn.Module):
         if self.cluster_head_units is None:
             return None
         return self.cluster_head_units * self._cluster_head_scale
+
+    def place_cluster_heads(self, heads):
+        """Set the cluster heads W_C to ``heads``, a tensor of their shape (for heads
+        that a layout places rather than the optimizer learns)."""
+        with torch.no_grad():
+            self.cluster_head_units.copy_(
+                heads.to(self.cluster_head_units) / self._cluster_head_scale
+            )
 
     def autoencoder_parameters(self):
         """Parameters updated by the reconstruction phase."""

@@ -8,6 +8,7 @@ import torch
 
 from . import distributed
 from .callbacks import UndoFailedEpoch, WeightAverage, clone_state
+from .head_layout import GraphHeadLayout
 from .phases import Minibatch, build_phases, phase_types
 
 # Devices where torch.optim.Adam has a fused kernel.
@@ -349,7 +350,8 @@ class Trainer:
         TrainingDivergedError
             As soon as an epoch ends with a non-finite loss, naming the phase.
         """
-        if self.config.draws_neighbors and training_set.neighbors is None:
+        places_heads = self.model.config.layout.places_cluster_heads
+        if (self.config.draws_neighbors or places_heads) and training_set.neighbors is None:
             raise ValueError("The neighbour terms need the training set's neighbours.")
         self._agree_on_phases(training_set)
         self._rows_per_epoch = distributed.largest_shard(training_set.X.shape[0])
@@ -359,7 +361,10 @@ class Trainer:
         data = training_set.to_device(self.generator.device, self.config.batch_size,
                                       self.generator)
         average = [] if self.average is None else [self.average]
-        callbacks = [UndoFailedEpoch(), *average, *callbacks]
+        layout = [GraphHeadLayout(
+            training_set.X, training_set.neighbors, training_set.neighbor_halo, n_epochs
+        )] if places_heads else []
+        callbacks = [UndoFailedEpoch(), *average, *layout, *callbacks]
         self.model.train()
         for callback in callbacks:
             callback.on_train_begin(self)

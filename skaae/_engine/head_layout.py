@@ -1,0 +1,185 @@
+"""Cluster heads placed by the neighbour graph (not in the paper).
+
+Learned heads (paper §7) end where the forces of training leave them: a head
+feels its own rows and the hinge that keeps it from the others, nothing of the
+heads its rows are not joined to. A continuous sheet, such as a swiss roll,
+comes apart into islands whose order along the sheet is lost.
+:class:`GraphHeadLayout` places the heads instead, before every epoch, where the
+neighbour graph puts their rows: two heads whose rows share graph edges sit
+one hop apart, any two others as many hops apart as the shortest chain of
+joined heads between them, laid out by classical scaling (as Isomap lays out
+rows; PAGA, Wolf et al. 2019, builds the same graph of clusters to start UMAP).
+"""
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.linalg import orthogonal_procrustes
+from scipy.sparse.csgraph import shortest_path
+
+from . import distributed, inference
+from .callbacks import Callback
+
+# Two heads are joined when their connectivity (edges between their rows over
+# the geometric mean of their sizes) is at least this share of the strongest
+# pair's: a few stray edges between distant parts do not make them neighbours.
+LINK_FRACTION = 0.02
+# The distance of one hop, in units of the heads' margin: islands of joined
+# heads sit just clear of each other.
+HOP_MARGINS = 1.2
+# The share of a fit's epochs before which the heads are placed: the epochs
+# after them train the encoder and decoder with the heads where they end.
+PLACED_SHARE = 0.5
+# Rounds of pushing heads that the layout put too close apart (see spread).
+SPREAD_ITERATIONS = 100
+
+
+def head_graph(heads, neighbors, n_heads):
+    """Edges of the neighbour graph between heads, and the rows of each head.
+
+    Parameters
+    ----------
+    heads : ndarray of int of shape (n_rows,)
+        Each row's head, rows of ``neighbors`` first, then any rows that only
+        appear as neighbours.
+    neighbors : ndarray of int of shape (n_samples, n_neighbors)
+        Each training row's neighbours, indices into ``heads``.
+    n_heads : int
+
+    Returns
+    -------
+    edges : ndarray of shape (n_heads, n_heads)
+        Graph edges whose two rows sit on heads ``a != b``, counted both ways.
+    sizes : ndarray of shape (n_heads,)
+        Training rows on each head.
+    """
+    rows = np.repeat(heads[: len(neighbors)], neighbors.shape[1])
+    edges = np.zeros((n_heads, n_heads))
+    np.add.at(edges, (rows, heads[neighbors.ravel()]), 1.0)
+    edges += edges.T
+    np.fill_diagonal(edges, 0.0)
+    sizes = np.bincount(heads[: len(neighbors)], minlength=n_heads).astype(float)
+    return edges, sizes
+
+
+def hop_distances(edges, sizes):
+    """The used heads and the hops between them in the graph of joined heads.
+
+    Heads in parts of the graph that no chain joins are one hop further apart
+    than the farthest joined pair.
+    """
+    used = np.flatnonzero(sizes > 0)
+    connectivity = edges[np.ix_(used, used)] / np.sqrt(np.outer(sizes[used], sizes[used]))
+    joined = (connectivity > 0) & (connectivity >= LINK_FRACTION * connectivity.max())
+    hops = shortest_path(sp.csr_matrix(joined.astype(float)), directed=False, unweighted=True)
+    finite = np.isfinite(hops)
+    hops[~finite] = hops[finite].max() + 1.0
+    return used, hops
+
+
+def classical_scaling(distances, n_components):
+    """Points in ``n_components`` dimensions whose distances approximate ``distances``
+    (Torgerson's classical multidimensional scaling)."""
+    n = len(distances)
+    centering = np.eye(n) - 1.0 / n
+    gram = -0.5 * centering @ (distances**2) @ centering
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1][:n_components]
+    points = vectors[:, order] * np.sqrt(np.clip(values[order], 0.0, None))
+    if points.shape[1] < n_components:  # fewer heads than dimensions
+        points = np.pad(points, ((0, 0), (0, n_components - points.shape[1])))
+    return points
+
+
+def spread(points, margin, n_iter=SPREAD_ITERATIONS):
+    """``points`` pushed apart until no two are closer than ``margin``.
+
+    Classical scaling cannot keep every joined pair one hop apart when more
+    heads are joined than the map's dimensions hold (three heads joined to
+    one hub and to nothing else, say, come out on one point); the hinge of
+    learned heads (paper §7) would push such heads apart, and this does the
+    same: each pair closer than the margin moves apart by half the shortfall
+    each, until none is or ``n_iter`` rounds have passed.
+    """
+    # A fixed nudge parts points that came out on the same place.
+    points = points + 1e-3 * margin * np.random.default_rng(0).standard_normal(points.shape)
+    for _ in range(n_iter):
+        offsets = points[:, None] - points[None]
+        distances = np.linalg.norm(offsets, axis=2)
+        np.fill_diagonal(distances, np.inf)
+        shortfall = np.clip(margin - distances, 0.0, None)
+        if not shortfall.any():
+            break
+        directions = offsets / np.maximum(distances, 1e-12)[..., None]
+        points = points + 0.5 * (shortfall[..., None] * directions).sum(axis=1)
+    return points
+
+
+def aligned(points, current):
+    """``points`` rotated (or reflected) and moved onto ``current`` as closely as
+    possible, so that the layout does not turn from one epoch to the next."""
+    centre = current.mean(axis=0)
+    rotation, _ = orthogonal_procrustes(points - points.mean(axis=0), current - centre)
+    return (points - points.mean(axis=0)) @ rotation + centre
+
+
+class GraphHeadLayout(Callback):
+    """Place the cluster heads where the neighbour graph puts their rows, before each epoch.
+
+    Each training row goes to its most probable head under q(y|x); heads
+    whose rows share graph edges (see ``LINK_FRACTION``) are joined; the
+    heads are then laid out by classical scaling of the hops between them,
+    one hop being ``HOP_MARGINS`` margins, pushed apart where they came out
+    closer than the margin (:func:`spread`), and turned onto their previous
+    places. Heads without rows stay where they are. The model's heads must
+    not be learned (the layout would fight the optimizer).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The training rows, as the model reads them.
+    neighbors : ndarray of int of shape (n_samples, n_neighbors)
+        Their neighbour graph: indices into ``X``'s rows followed by ``halo``'s.
+    halo : ndarray or sparse matrix of shape (n_halo, n_features), default=None
+        In a fit over several processes, the other ranks' rows among the
+        neighbours; their heads count for the edges, and each rank's counts
+        are summed, so that every rank places the heads alike.
+    """
+
+    def __init__(self, X, neighbors, halo=None, n_epochs=None):
+        self.X = X
+        self.neighbors = neighbors
+        self.halo = halo
+        self.n_placings = None if n_epochs is None else math.ceil(PLACED_SHARE * n_epochs)
+
+    def _heads_of_rows(self, model, device):
+        parts = [self.X] if self.halo is None else [self.X, self.halo]
+        return np.concatenate(
+            [inference.category_logits(model, part, device).argmax(axis=1) for part in parts]
+        )
+
+    def on_epoch_begin(self, trainer):
+        if self.n_placings is not None:
+            if self.n_placings == 0:
+                return
+            self.n_placings -= 1
+        model, device = trainer.model, trainer.generator.device
+        current = model.cluster_heads.detach().cpu().double().numpy()
+        edges, sizes = head_graph(self._heads_of_rows(model, device), self.neighbors,
+                                  len(current))
+        counts = distributed.all_reduce(torch.from_numpy(np.concatenate([edges.ravel(), sizes])))
+        counts = counts.numpy()
+        edges, sizes = counts[: edges.size].reshape(edges.shape), counts[edges.size:]
+        used, hops = hop_distances(edges, sizes)
+        if len(used) < 2:
+            return
+        margin = model.config.layout.cluster_head_margin
+        points = spread(classical_scaling(HOP_MARGINS * margin * hops, current.shape[1]), margin)
+        heads = current.copy()
+        heads[used] = aligned(points, current[used])
+        heads = torch.as_tensor(heads, dtype=torch.float32)
+        model.place_cluster_heads(heads)
+        if trainer.inference_model is not model:  # a weight average infers with its own heads
+            trainer.inference_model.place_cluster_heads(heads)

@@ -1,0 +1,162 @@
+"""Cluster heads placed by the neighbour graph (``cluster_head_layout="graph"``)."""
+
+import copy
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.spatial.distance import pdist
+from scipy.stats import spearmanr
+from sklearn.datasets import make_s_curve
+from sklearn.neighbors import NearestNeighbors
+
+from skaae import AAETransformer, _engine
+from skaae._engine.head_layout import (
+    HOP_MARGINS, GraphHeadLayout, aligned, classical_scaling, head_graph, hop_distances, spread,
+)
+
+
+def test_head_graph_counts_the_edges_between_heads_both_ways():
+    heads = np.array([0, 0, 1, 2, 1])  # the last row is only a neighbour (another rank's)
+    neighbors = np.array([[1, 2], [0, 4], [4, 3], [2, 0]])
+    edges, sizes = head_graph(heads, neighbors, 4)
+    # Edges between heads: 0-1 (rows 0 and 1), 1-2 (row 2), 2-1 and 2-0 (row 3);
+    # the other edges join rows of one head.
+    expected = np.zeros((4, 4))
+    expected[0, 1] = expected[1, 0] = 2
+    expected[1, 2] = expected[2, 1] = 2
+    expected[0, 2] = expected[2, 0] = 1
+    assert_array_equal(edges, expected)
+    assert_array_equal(sizes, [2, 1, 1, 0])
+
+
+def test_hops_follow_the_chain_of_joined_heads_and_skip_empty_ones():
+    # Heads 0-1-2-3 in a chain; head 4 has no rows; head 5 is joined to nothing.
+    edges = np.zeros((6, 6))
+    for a in range(3):
+        edges[a, a + 1] = edges[a + 1, a] = 50
+    edges[0, 3] = edges[3, 0] = 0.5  # a stray edge, under LINK_FRACTION of the strongest
+    sizes = np.array([100, 100, 100, 100, 0, 100.0])
+    used, hops = hop_distances(edges, sizes)
+    assert_array_equal(used, [0, 1, 2, 3, 5])
+    assert_array_equal(hops[0, :4], [0, 1, 2, 3])
+    assert_array_equal(hops[4, :4], [4, 4, 4, 4])  # one hop past the farthest joined pair
+
+
+def test_classical_scaling_lays_out_a_chain_on_a_line():
+    hops = np.abs(np.subtract.outer(np.arange(5.0), np.arange(5.0)))
+    points = classical_scaling(hops, 2)
+    assert points.shape == (5, 2)
+    assert_allclose(pdist(points), pdist(np.arange(5.0)[:, None]), atol=1e-9)
+    # Fewer heads than dimensions: the missing ones are zeros.
+    assert classical_scaling(hops[:2, :2], 3).shape == (2, 3)
+
+
+def test_spread_parts_heads_that_the_layout_put_together():
+    # A hub joined to four leaves: in two dimensions the leaves can keep their
+    # hop to the hub only by coming closer to each other than a hop.
+    hops = np.full((5, 5), 2.0)
+    hops[0] = hops[:, 0] = 1
+    np.fill_diagonal(hops, 0)
+    points = classical_scaling(6.0 * hops, 2)
+    assert pdist(points).min() < 5.0
+    parted = spread(points, 5.0)
+    assert pdist(parted).min() > 5.0 - 1e-6
+    assert_allclose(spread(parted, 5.0), parted, atol=0.05)  # nothing left to part
+
+
+def test_alignment_turns_a_layout_onto_the_current_heads():
+    rng = np.random.default_rng(0)
+    current = rng.normal(size=(6, 2))
+    rotation = np.array([[0.0, -1.0], [1.0, 0.0]])
+    moved = (current - 3.0) @ rotation
+    assert_allclose(aligned(moved, current), current, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def s_curve():
+    X, t = make_s_curve(600, random_state=0)
+    return X.astype(np.float32), np.column_stack([t, X[:, 1]])
+
+
+@pytest.fixture(scope="module")
+def laid_out(s_curve):
+    X, _ = s_curve
+    return AAETransformer(cluster_head_layout="graph", max_iter=20, random_state=0).fit(X)
+
+
+def test_graph_layout_keeps_the_order_of_a_sheet(s_curve, laid_out):
+    X, truth = s_curve
+    learned = AAETransformer(cluster_head_layout="learned", max_iter=20, random_state=0).fit(X)
+    rho = {
+        name: spearmanr(pdist(model.transform(X)), pdist(truth)).statistic
+        for name, model in [("graph", laid_out), ("learned", learned)]
+    }
+    assert rho["graph"] > 0.7
+    assert rho["graph"] > rho["learned"] + 0.1, rho
+
+
+def test_the_callback_places_the_heads_by_the_models_assignment(s_curve, laid_out):
+    X, _ = s_curve
+    model = copy.deepcopy(laid_out.model_)
+    before = model.cluster_heads.detach().numpy().copy()
+    neighbors = NearestNeighbors(n_neighbors=16).fit(X).kneighbors(X, return_distance=False)
+    trainer = SimpleNamespace(model=model, inference_model=model,
+                              generator=SimpleNamespace(device=torch.device("cpu")))
+    GraphHeadLayout(X, neighbors[:, 1:]).on_epoch_begin(trainer)
+    heads = _engine.inference.category_logits(model, X, "cpu").argmax(axis=1)
+    used, hops = hop_distances(*head_graph(heads, neighbors[:, 1:], len(before)))
+    margin = laid_out.cluster_head_margin
+    expected = spread(classical_scaling(HOP_MARGINS * margin * hops, 2), margin)
+    after = model.cluster_heads.detach().numpy()
+    assert_allclose(pdist(after[used]), pdist(expected), rtol=1e-5, atol=1e-4)
+    assert pdist(after[used]).min() > 0.99 * margin
+    unused = np.setdiff1d(np.arange(len(before)), used)
+    assert_array_equal(after[unused], before[unused])
+    assert not model.cluster_head_units.requires_grad  # placed, not learned
+
+
+def test_graph_layout_is_reproducible_and_works_without_the_neighbour_term(s_curve, laid_out):
+    X, _ = s_curve
+    again = AAETransformer(cluster_head_layout="graph", max_iter=20, random_state=0).fit(X)
+    assert_array_equal(again.transform(X), laid_out.transform(X))
+    # The paper's model with heads: the graph is searched for the layout alone.
+    plain = AAETransformer(
+        neighbor_weight=0, n_cluster_heads=6, cluster_head_layout="graph", max_iter=3,
+        random_state=0,
+    ).fit(X)
+    assert plain.model_.config.layout.places_cluster_heads
+    assert np.isfinite(plain.transform(X)).all()
+
+
+def test_graph_layout_goes_on_in_streams_and_refuses_fixed_heads(s_curve):
+    X, _ = s_curve
+    streamed = AAETransformer(cluster_head_layout="graph", random_state=0)
+    for chunk in (X[:300], X[300:]):
+        streamed.partial_fit(chunk)
+    assert streamed.n_iter_ == 2
+    assert np.isfinite(streamed.cluster_heads_).all()
+    with pytest.raises(ValueError, match="cannot be combined with fixed_cluster_heads"):
+        AAETransformer(
+            cluster_head_layout="graph", fixed_cluster_heads=np.eye(2) * 6, max_iter=1,
+        ).fit(X)
+    with pytest.raises(ValueError, match="cluster_head_layout"):
+        AAETransformer(cluster_head_layout="spectral").fit(X)
+
+
+def test_heads_are_placed_only_when_asked(s_curve, laid_out):
+    X, _ = s_curve
+
+    def layout(**params):
+        return AAETransformer(max_iter=1, random_state=0, **params).fit(X).model_.config.layout
+
+    assert laid_out.model_.config.layout.places_cluster_heads
+    default = layout()
+    assert default.learns_cluster_heads and not default.places_cluster_heads
+    fixed = layout(fixed_cluster_heads=np.eye(2) * 6, n_cluster_heads=2)
+    assert not fixed.learns_cluster_heads and not fixed.places_cluster_heads
+    # Without heads there is nothing to place.
+    plain = layout(neighbor_weight=0, cluster_head_layout="graph")
+    assert not plain.has_cluster_heads
