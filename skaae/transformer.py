@@ -123,15 +123,15 @@ class AAETransformer(BaseAAE):
         the optimizer moves them with the encoder (paper §7), and each island
         ends where training leaves it, with little regard for the islands its
         rows are not joined to. ``"graph"``: the neighbour graph places them
-        before each of the first half of the epochs, heads whose rows share
-        graph edges one hop (1.2 margins) apart and others as many hops apart
-        as the chains of joined heads between them (classical scaling of the
-        hops; see :class:`~skaae._engine.head_layout.GraphHeadLayout`); the
-        rest of the fit trains the networks with the heads where they end.
-        It keeps the order of the pieces of a continuous sheet, such as a
-        swiss roll or an S-curve, which learned heads scatter, and maps
-        classes as well, but :meth:`inverse_transform` and :meth:`sample`
-        reconstruct less well with it. Not with ``fixed_cluster_heads``.
+        before every epoch, heads whose rows share graph edges one hop (1.2
+        margins) apart and others as many hops apart as the chains of joined
+        heads between them (classical scaling of the hops; see
+        :class:`~skaae._engine.head_layout.GraphHeadLayout`).
+        Try it on data that lies on a continuous sheet, such as an S-curve,
+        whose pieces learned heads scatter out of order; on data made of
+        classes learned heads map as well or better, and
+        :meth:`inverse_transform` and :meth:`sample` reconstruct better with
+        them. Not with ``fixed_cluster_heads``.
 
     category_balance : float, default=5.0
         With ``n_cluster_heads``: weight of the KL divergence of the minibatch's

@@ -11,8 +11,6 @@ joined heads between them, laid out by classical scaling (as Isomap lays out
 rows; PAGA, Wolf et al. 2019, builds the same graph of clusters to start UMAP).
 """
 
-import math
-
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -29,9 +27,6 @@ LINK_FRACTION = 0.02
 # The distance of one hop, in units of the heads' margin: islands of joined
 # heads sit just clear of each other.
 HOP_MARGINS = 1.2
-# The share of a fit's epochs before which the heads are placed: the epochs
-# after them train the encoder and decoder with the heads where they end.
-PLACED_SHARE = 0.5
 # Rounds of pushing heads that the layout put too close apart (see spread).
 SPREAD_ITERATIONS = 100
 
@@ -148,11 +143,10 @@ class GraphHeadLayout(Callback):
         are summed, so that every rank places the heads alike.
     """
 
-    def __init__(self, X, neighbors, halo=None, n_epochs=None):
+    def __init__(self, X, neighbors, halo=None):
         self.X = X
         self.neighbors = neighbors
         self.halo = halo
-        self.n_placings = None if n_epochs is None else math.ceil(PLACED_SHARE * n_epochs)
 
     def _heads_of_rows(self, model, device):
         parts = [self.X] if self.halo is None else [self.X, self.halo]
@@ -161,10 +155,8 @@ class GraphHeadLayout(Callback):
         )
 
     def on_epoch_begin(self, trainer):
-        if self.n_placings is not None:
-            if self.n_placings == 0:
-                return
-            self.n_placings -= 1
+        # Placed before each epoch rather than after, so that the last epoch
+        # trains the encoder and decoder with the heads the model ends with.
         model, device = trainer.model, trainer.generator.device
         current = model.cluster_heads.detach().cpu().double().numpy()
         edges, sizes = head_graph(self._heads_of_rows(model, device), self.neighbors,

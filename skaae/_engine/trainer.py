@@ -362,7 +362,7 @@ class Trainer:
                                       self.generator)
         average = [] if self.average is None else [self.average]
         layout = [GraphHeadLayout(
-            training_set.X, training_set.neighbors, training_set.neighbor_halo, n_epochs
+            training_set.X, training_set.neighbors, training_set.neighbor_halo
         )] if places_heads else []
         callbacks = [UndoFailedEpoch(), *average, *layout, *callbacks]
         self.model.train()
