@@ -30,7 +30,7 @@ FIXED_PARAMS = {"mnist_2d": {"n_components": 2}, "peers": {"n_components": 2},
                 "mnist_semisupervised": {"warm_start": True, "max_iter": 1}}
 #: Experiments whose tables are still to be measured: MNIST takes a quarter of an hour
 #: or more on the project's 2-core machine, and ``maps cuda`` needs a CUDA GPU.
-NOT_YET_RUN = {("maps", "cuda"), ("maps", "sheets")}
+NOT_YET_RUN = {("maps", "cuda")}
 
 
 @pytest.fixture(scope="module")
