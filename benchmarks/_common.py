@@ -245,7 +245,8 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
     if dataset in ("mnist", "digits"):
         rows += ", pixels scaled to [0, 1]"
     names = {"mnist": "MNIST", "digits": "Digits", "swiss_roll": "Swiss roll",
-             "s_curve": "S-curve", "shapes": "Shapes", **{key: name for key, (_, name) in SMALL_TABLES.items()}}
+             "s_curve": "S-curve", "shapes": "Shapes",
+             **{key: name for key, (_, name) in SMALL_TABLES.items()}}
     return Bunch(X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                  name=names[dataset], description=f"{source}: {rows}", **extras)
 
