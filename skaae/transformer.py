@@ -126,12 +126,12 @@ class AAETransformer(BaseAAE):
         before every epoch, heads whose rows share graph edges one hop (1.2
         margins) apart and others as many hops apart as the chains of joined
         heads between them (classical scaling of the hops; see
-        :class:`~skaae._engine.head_layout.GraphHeadLayout`).
-        Try it on data that lies on a continuous sheet, such as an S-curve,
-        whose pieces learned heads scatter out of order; on data made of
-        classes learned heads map as well or better, and
-        :meth:`inverse_transform` and :meth:`sample` reconstruct better with
-        them. Not with ``fixed_cluster_heads``.
+        :class:`~skaae._engine.head_layout.GraphHeadLayout`); each placing
+        costs a pass of q(y|x) over the training rows. Try it on data that
+        lies on a continuous sheet, such as an S-curve, whose pieces learned
+        heads scatter out of order; on data made of classes learned heads map
+        as well or better, and :meth:`inverse_transform` and :meth:`sample`
+        reconstruct better with them. Not with ``fixed_cluster_heads``.
 
     category_balance : float, default=5.0
         With ``n_cluster_heads``: weight of the KL divergence of the minibatch's
