@@ -172,8 +172,8 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
         MNIST (read from ``mnist_path``; nothing is downloaded), scikit-learn's
         8x8 digits, the quick stand-in (pixels of both scaled to [0, 1]),
         :func:`swiss_roll` and :func:`s_curve`, whose true 2-D coordinates
-        are known, point
-        clouds of five shape families (:func:`skaae.datasets.make_point_clouds`),
+        are known, point clouds of five shape families
+        (:func:`skaae.datasets.make_point_clouds`),
         or one of scikit-learn's small tables (``SMALL_TABLES``), standardised
         by the training rows' statistics, since their features come in
         unrelated units.
@@ -189,8 +189,9 @@ def load_data(dataset, mnist_path=None, n_train=None, n_test=None, test_fraction
     -------
     data : Bunch
         ``X_train``, ``y_train``, ``X_test``, ``y_test``, ``name`` and
-        ``description`` (a sentence for the report); for the swiss roll and the S-curve also
-        ``manifold_train`` and ``manifold_test``, the true 2-D coordinates.
+        ``description`` (a sentence for the report); for the swiss roll and
+        the S-curve also ``manifold_train`` and ``manifold_test``, the true
+        2-D coordinates.
     """
     extras = {}
     if dataset == "mnist":

@@ -5,9 +5,9 @@ S-curve, whose true 2-D coordinates are known, and scikit-learn's small
 tables) is embedded by every method: ``AAETransformer(n_components=2)`` at its
 defaults, the same with its cluster heads placed by the neighbour graph
 (``cluster_head_layout="graph"``), the paper's plain AAE (the same with
-``neighbor_weight=0``), ``UMAP()`` at its defaults, an
-encoder network regressed onto UMAP's map (how well any parametric map of
-UMAP's shape can place held-out rows), openTSNE and ``PCA(2)``. Each is fitted
+``neighbor_weight=0``), ``UMAP()`` at its defaults, an encoder network
+regressed onto UMAP's map (how well any parametric map of UMAP's shape can
+place held-out rows), openTSNE and ``PCA(2)``. Each is fitted
 on the training rows and measured the same way: fit wall time, peak memory
 during the fit, held-out 5-NN accuracy and trustworthiness (k=10) of the held-out rows'
 map, ``transform`` throughput and one-row latency. On the swiss roll and the

@@ -133,11 +133,13 @@ def test_graph_layout_is_reproducible_and_works_without_the_neighbour_term(s_cur
 
 def test_graph_layout_goes_on_in_streams_and_refuses_fixed_heads(s_curve):
     X, _ = s_curve
-    streamed = AAETransformer(cluster_head_layout="graph", random_state=0)
-    for chunk in (X[:300], X[300:]):
-        streamed.partial_fit(chunk)
-    assert streamed.n_iter_ == 2
+    streamed = AAETransformer(cluster_head_layout="graph", random_state=0).partial_fit(X[:300])
+    first = streamed.cluster_heads_.copy()
+    # Each call places the heads by its own chunk's graph before its epoch.
+    streamed.partial_fit(X[300:])
+    assert streamed.n_iter_ == 2 and streamed.model_.config.layout.places_cluster_heads
     assert np.isfinite(streamed.cluster_heads_).all()
+    assert not np.allclose(streamed.cluster_heads_, first)
     with pytest.raises(ValueError, match="cannot be combined with fixed_cluster_heads"):
         AAETransformer(
             cluster_head_layout="graph", fixed_cluster_heads=np.eye(2) * 6, max_iter=1,
