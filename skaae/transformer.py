@@ -129,9 +129,11 @@ class AAETransformer(BaseAAE):
         :class:`~skaae._engine.head_layout.GraphHeadLayout`); each placing
         costs a pass of q(y|x) over the training rows. Try it on data that
         lies on a continuous sheet, such as an S-curve, whose pieces learned
-        heads scatter out of order; on data made of classes learned heads map
-        as well or better, and :meth:`inverse_transform` and :meth:`sample`
-        reconstruct better with them. Not with ``fixed_cluster_heads``.
+        heads scatter out of order, with ``cluster_head_assignment="soft"``
+        to place rows between joined heads; on data made of classes learned
+        heads map as well or better, and :meth:`inverse_transform` and
+        :meth:`sample` reconstruct better with them. Not with
+        ``fixed_cluster_heads``.
 
     category_balance : float, default=5.0
         With ``n_cluster_heads``: weight of the KL divergence of the minibatch's
