@@ -90,9 +90,9 @@ GRAPH_LAYOUT = {"cluster_head_layout": "graph"}
 UMAP_WARM_UP_ROWS = 5000
 #: Held-out rows whose pairwise distances are ranked against the truth's.
 DISTANCE_ROWS = 1000
-#: What each sheet's truth is, and what its distances run along, by dataset name.
-TRUTHS = {"Swiss roll": ("the roll unrolled (arc length along the spiral, height)", "the roll"),
-          "S-curve": ("the S unrolled (length along the S, height)", "the S")}
+#: What each sheet's truth is, and what its distances run along, by dataset.
+TRUTHS = {"swiss_roll": ("the roll unrolled (arc length along the spiral, height)", "the roll"),
+          "s_curve": ("the S unrolled (length along the S, height)", "the S")}
 #: Colours of the maps in the figure, by dataset: the sheets' vary along the sheet.
 ORDERED_DATASETS = {"swiss_roll", "s_curve"}
 
@@ -361,7 +361,7 @@ def dataset_lines(described, runs):
     lines = [f"## {described['name']}: {described['n_train']:,} training rows, "
              f"{described['n_test']:,} held out, {described['n_features']} features", ""]
     if truth:
-        unrolled, along = TRUTHS.get(described["name"], TRUTHS["Swiss roll"])
+        unrolled, along = TRUTHS[described["dataset"]]
         lines += [
             f"The truth is {unrolled}: "
             f"trustworthiness k={TRUST_K} of the map with respect to it on "
@@ -400,7 +400,7 @@ def to_markdown(report):
         lines += dataset_lines(described, report["runs"])
     if s.get("figure"):
         ordered = ("the swiss roll and the S-curve by the length along them"
-                   if any(d["name"] == "S-curve" for d in s["datasets"])
+                   if any(d["dataset"] == "s_curve" for d in s["datasets"])
                    else "the swiss roll by the arc length along the roll")
         lines += [f"Figure: `{s['figure']}`, the held-out rows of each dataset (a row each) "
                   f"in each method's map, coloured by label ({ordered}).", ""]

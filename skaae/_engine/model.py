@@ -267,8 +267,8 @@ class AdversarialAutoencoder(nn.Module):
             cluster_heads = torch.zeros(shape)
             if generator is not None:
                 cluster_heads.normal_(generator=generator)
-                # Drawn on the margin's scale, so that heads a layout places start apart.
-                cluster_heads *= max(self.config.layout.cluster_head_margin, 1.0)
+                # On the margin's scale, learned or not: heads a layout places start apart.
+                cluster_heads *= self._margin_scale
         cluster_heads = torch.as_tensor(cluster_heads, dtype=torch.float32)
         if cluster_heads.shape != shape:
             raise ValueError(
@@ -294,10 +294,15 @@ class AdversarialAutoencoder(nn.Module):
         return model.to(device).eval()
 
     @property
+    def _margin_scale(self):
+        """The scale heads live on: the margin, or 1 below it."""
+        return max(self.config.layout.cluster_head_margin, 1.0)
+
+    @property
     def _cluster_head_scale(self):
         if not self.config.layout.learn_cluster_heads:
             return 1.0  # fixed heads are kept exactly as given
-        return max(self.config.layout.cluster_head_margin, 1.0)
+        return self._margin_scale
 
     @property
     def cluster_heads(self):
