@@ -14,11 +14,17 @@ differently. Such a machine gets its own recording,
 ``golden_outputs_<probe>.npz``, named by a digest of a few products shaped as
 the cases' (:func:`_arithmetic_probe`); a case passes when its outputs equal,
 bit for bit, its machine's recording or the first one (whose machine's probe
-was not kept).
+was not kept). Machines whose float32 products round alike can still round
+bfloat16 ones differently (with or without the CPU's own bfloat16 units), so
+the bfloat16 cases are recorded in
+``golden_outputs_<probe>_bfloat16_<bfloat16 probe>.npz``
+(:func:`_bfloat16_probe`) instead, and skip where no recording has them
+(the older files hold them too, from their own machines).
 
-Record this machine's outputs with ``python tests/test_golden.py``. When a
-change of behaviour is intended (say so in the commit), record them and delete
-the other machines' files, which hold the old behaviour.
+Record this machine's outputs with ``python tests/test_golden.py``; it
+replaces the cases' entries in this machine's files and keeps the rest. When
+a change of behaviour is intended (say so in the commit), record them and
+delete the other machines' files, which hold the old behaviour.
 """
 
 import hashlib
@@ -114,9 +120,26 @@ def _arithmetic_probe():
     return digest.hexdigest()[:12]
 
 
+def _bfloat16_probe():
+    """A digest of a bfloat16 product shaped as a training batch's."""
+    generator = torch.Generator().manual_seed(0)
+    h = torch.rand(64, 64, generator=generator).bfloat16()
+    for out in (256, 256, 2):
+        weight = torch.randn(out, h.shape[1], generator=generator).bfloat16()
+        h = torch.relu(torch.nn.functional.linear(h, weight))
+    return hashlib.sha256(h.float().numpy().tobytes()).hexdigest()[:12]
+
+
 def _machine_golden_path():
     """This machine's own recording, named by its arithmetic probe."""
     return GOLDEN_PATH.with_name(f"golden_outputs_{_arithmetic_probe()}.npz")
+
+
+def _bfloat16_golden_path():
+    """This machine's recording of the bfloat16 cases, named by both probes."""
+    return GOLDEN_PATH.with_name(
+        f"golden_outputs_{_arithmetic_probe()}_bfloat16_{_bfloat16_probe()}.npz"
+    )
 
 
 def _digits():
@@ -302,25 +325,45 @@ CASES = [
     clusterer,
     clusterer_sparse_partial_fit,
 ]
+#: The cases whose outputs also depend on how the CPU rounds bfloat16 products.
+BFLOAT16_CASES = [transformer_universal_bce_bfloat16]
 
 
-@pytest.fixture(scope="module")
-def golden():
-    """The recordings this machine's outputs may equal: its own, then the first."""
+def _recordings(*paths):
+    """The stored recordings among ``paths`` made with this machine's environment."""
     recordings = []
-    for path in (_machine_golden_path(), GOLDEN_PATH):
+    for path in paths:
         if not path.exists():
             continue
         with np.load(path) as stored:
             values = dict(stored)
         if np.array_equal(values.pop("environment"), _environment()):
             recordings.append(values)
+    return recordings
+
+
+@pytest.fixture(scope="module")
+def golden():
+    """The recordings this machine's outputs may equal: its own, then the first;
+    and its own of the bfloat16 cases."""
+    recordings = _recordings(_machine_golden_path(), GOLDEN_PATH)
     if not recordings:
         pytest.skip(
             f"no golden outputs were recorded with this torch, CPU capability and "
             f"thread count ({_environment().tolist()})"
         )
-    return recordings
+    return {"general": recordings, "bfloat16": _recordings(_bfloat16_golden_path())}
+
+
+def _case_recordings(recordings, case):
+    """Each recording's entries for ``case``, without the case's prefix."""
+    prefix = f"{case.__name__}/"
+    found = [
+        {key.removeprefix(prefix): value for key, value in recording.items()
+         if key.startswith(prefix)}
+        for recording in recordings
+    ]
+    return [recording for recording in found if recording]
 
 
 @pytest.fixture(scope="module")
@@ -330,19 +373,18 @@ def digits():
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
 def test_golden_outputs(case, golden, digits):
-    prefix = f"{case.__name__}/"
-    recordings = [
-        {key.removeprefix(prefix): value for key, value in recording.items()
-         if key.startswith(prefix)}
-        for recording in golden
-    ]
-    recordings = [recording for recording in recordings if recording]
+    own_bfloat16 = _case_recordings(golden["bfloat16"], case)
+    recordings = own_bfloat16 + _case_recordings(golden["general"], case)
     if not recordings:
         pytest.skip(f"{case.__name__} has no golden outputs for this machine")
     outputs = case(*digits)
     # The recording it equals, if any; otherwise its machine's own (or the first)
     # names the outputs that differ.
-    expected = next((rec for rec in recordings if _equal(outputs, rec)), recordings[0])
+    expected = next((rec for rec in recordings if _equal(outputs, rec)), None)
+    if expected is None and case in BFLOAT16_CASES and not own_bfloat16:
+        pytest.skip(f"{case.__name__} has no golden outputs for this machine's "
+                    f"bfloat16 rounding (probe {_bfloat16_probe()})")
+    expected = expected or recordings[0]
     assert sorted(outputs) == sorted(expected)
     for name, value in outputs.items():
         np.testing.assert_array_equal(
@@ -357,16 +399,28 @@ def _equal(outputs, expected):
     )
 
 
-def _record():
+def _record(names=()):
+    """Record the cases named in ``names`` (all by default) into this machine's files."""
     digits = _digits()
-    values = {"environment": _environment()}
-    for case in CASES:
-        for name, value in case(*digits).items():
-            values[f"{case.__name__}/{name}"] = np.asarray(value)
-    path = _machine_golden_path()
-    np.savez_compressed(path, **values)
-    print(f"wrote {len(values)} arrays to {path}")
+    cases = [case for case in CASES if not names or case.__name__ in names]
+    files = [(_machine_golden_path(), [case for case in cases if case not in BFLOAT16_CASES]),
+             (_bfloat16_golden_path(), [case for case in cases if case in BFLOAT16_CASES])]
+    for path, recorded in files:
+        if not recorded:
+            continue
+        values = {}
+        if path.exists():
+            with np.load(path) as stored:
+                values = dict(stored)
+        values["environment"] = _environment()
+        for case in recorded:
+            values = {key: value for key, value in values.items()
+                      if not key.startswith(f"{case.__name__}/")}
+            for name, value in case(*digits).items():
+                values[f"{case.__name__}/{name}"] = np.asarray(value)
+        np.savez_compressed(path, **values)
+        print(f"wrote {len(recorded)} cases to {path}")
 
 
 if __name__ == "__main__":
-    sys.exit(_record())
+    sys.exit(_record(sys.argv[1:]))

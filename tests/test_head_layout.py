@@ -109,13 +109,31 @@ def test_the_callback_places_the_heads_by_the_models_assignment(s_curve, laid_ou
     heads = _engine.inference.category_logits(model, X, "cpu").argmax(axis=1)
     used, hops = hop_distances(*head_graph(heads, neighbors[:, 1:], len(before)))
     margin = laid_out.cluster_head_margin
-    expected = spread(classical_scaling(HOP_MARGINS * margin * hops, 2), margin)
+    laid = before.astype(float)
+    laid[used] = aligned(classical_scaling(HOP_MARGINS * margin * hops, 2), laid[used])
     after = model.cluster_heads.detach().numpy()
-    assert_allclose(pdist(after[used]), pdist(expected), rtol=1e-5, atol=1e-4)
-    assert pdist(after[used]).min() > 0.99 * margin
+    assert_allclose(after, spread(laid, margin), rtol=1e-5, atol=1e-4)
+    # Every head, used or not, ends clear of the others, so that a point of
+    # the map decodes as the head it was placed by.
+    assert pdist(after).min() > 0.99 * margin
     unused = np.setdiff1d(np.arange(len(before)), used)
-    assert_array_equal(after[unused], before[unused])
+    assert np.linalg.norm(after[unused] - before[unused], axis=1).max() < margin
     assert not model.cluster_head_units.requires_grad  # placed, not learned
+
+
+def test_placed_heads_decode_a_point_of_the_map_by_its_nearest_head(digits_split):
+    X_train, X_test = digits_split[:2]
+    model = AAETransformer(cluster_head_layout="graph", max_iter=20, random_state=0)
+    model.fit(X_train)
+    Z = model.transform(X_test)
+    reconstructed = model.inverse_transform(Z)
+    error = np.mean((reconstructed - X_test) ** 2)
+    assert error < 0.6 * np.mean((X_test - X_train.mean(axis=0)) ** 2)
+    # The decoder reads the head's category and the offset from it, not where
+    # the heads lie: moved heads move the map, not what a point of it decodes.
+    model.model_.place_cluster_heads(model.model_.cluster_heads + 100.0)
+    assert_allclose(model.inverse_transform(model.transform(X_test)), reconstructed,
+                    rtol=1e-4, atol=1e-4)
 
 
 def test_graph_layout_is_reproducible_and_works_without_the_neighbour_term(s_curve, laid_out):

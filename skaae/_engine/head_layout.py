@@ -128,7 +128,8 @@ class GraphHeadLayout(Callback):
     heads are then laid out by classical scaling of the hops between them,
     one hop being ``HOP_MARGINS`` margins, pushed apart where they came out
     closer than the margin (:func:`spread`), and turned onto their previous
-    places. Heads without rows stay where they are. The model's heads must
+    places. Heads without rows stay where they are unless closer than the
+    margin to another, when they are pushed apart too. The model's heads must
     not be learned (the layout would fight the optimizer).
 
     Parameters
@@ -168,10 +169,12 @@ class GraphHeadLayout(Callback):
         if len(used) < 2:
             return
         margin = model.config.layout.cluster_head_margin
-        points = spread(classical_scaling(HOP_MARGINS * margin * hops, current.shape[1]), margin)
+        points = classical_scaling(HOP_MARGINS * margin * hops, current.shape[1])
         heads = current.copy()
         heads[used] = aligned(points, current[used])
-        heads = torch.as_tensor(heads, dtype=torch.float32)
+        # Heads without rows are pushed clear too: a point of the map decodes as
+        # its nearest head, which must not be an unused one beside a used one.
+        heads = torch.as_tensor(spread(heads, margin), dtype=torch.float32)
         model.place_cluster_heads(heads)
         if trainer.inference_model is not model:  # a weight average infers with its own heads
             trainer.inference_model.place_cluster_heads(heads)

@@ -9,7 +9,9 @@
   Categorical prior on y and another the prior on the style z.
 * ``cluster_heads`` (§7): as ``categorical``, but the decoder reads the
   representation W_C·y + z, where the rows of W_C are learned (or fixed)
-  cluster heads kept at least a margin apart by a hinge penalty.
+  cluster heads kept at least a margin apart by a hinge penalty. Heads that the
+  neighbour graph places (not in the paper) move every epoch, so there the
+  decoder reads [y, z] as in ``categorical``.
 
 The model standardises its input with fixed per-feature statistics, so the
 encoder sees unit-scale data whatever the units of the features, and maps the
@@ -67,7 +69,8 @@ class LatentLayout:
     kind : {"continuous", "categorical", "cluster_heads"}
         ``"continuous"``: a code z (paper §2). ``"categorical"``: a softmax y
         over ``n_categories`` and a style z, decoded from [y, z] (§5, §6).
-        ``"cluster_heads"``: as ``"categorical"``, decoded from W_C·y + z (§7).
+        ``"cluster_heads"``: as ``"categorical"``, decoded from W_C·y + z (§7),
+        or from [y, z] where the heads are placed.
     n_categories : int
         Size of y; 0 in the continuous layout.
     learn_cluster_heads : bool
@@ -120,7 +123,7 @@ class LatentLayout:
 
     @property
     def has_cluster_heads(self):
-        """Whether the decoder reads W_C·y + z."""
+        """Whether the code is the representation W_C·y + z."""
         return self.kind == "cluster_heads"
 
     @property
@@ -129,13 +132,20 @@ class LatentLayout:
         return self.has_cluster_heads and self.place_cluster_heads
 
     @property
+    def decodes_categories(self):
+        """Whether the decoder reads [y, z]: in the categorical layout, and with placed
+        heads, which move every epoch and so are kept out of what the decoder reads."""
+        return self.kind == "categorical" or self.places_cluster_heads
+
+    @property
     def learns_cluster_heads(self):
         """Whether the reconstruction phase moves the heads (and keeps them apart)."""
         return self.has_cluster_heads and self.learn_cluster_heads
 
     def n_decoder_inputs(self, n_components):
-        """Width of the decoder's input: [y, z] in the categorical layout, else z's."""
-        if self.kind == "categorical":
+        """Width of the decoder's input: [y, z] where it :attr:`decodes_categories`,
+        else z's."""
+        if self.decodes_categories:
             return n_components + self.n_categories
         return n_components
 
@@ -348,9 +358,10 @@ class AdversarialAutoencoder(nn.Module):
         return self.represent(Z, _categories(logits, hard_cluster_heads, Z.dtype))
 
     def decoder_input(self, X, hard_categories=False):
-        """Return the decoder's input for data-space ``X`` (see :meth:`represent`),
-        deterministically: y is q(y|x), or with ``hard_categories`` the one-hot row
-        of its most probable category."""
+        """Return the representation of data-space ``X`` (see :meth:`represent`),
+        which :meth:`decode_representation` decodes, deterministically: y is
+        q(y|x), or with ``hard_categories`` the one-hot row of its most probable
+        category."""
         Z, logits = self.encode_latent(X)
         if logits is None:
             return Z
@@ -361,7 +372,7 @@ class AdversarialAutoencoder(nn.Module):
         return self.encode_latent(X)[1]
 
     def represent(self, Z, categories=None):
-        """Return the decoder's input for style codes ``Z`` and ``categories``.
+        """Return the representation of style codes ``Z`` and ``categories``.
 
         ``categories`` are class probabilities or one-hot rows: concatenated
         with ``Z`` in the (y, z) layout, mapped through the cluster heads and
@@ -377,6 +388,8 @@ class AdversarialAutoencoder(nn.Module):
 
     def decode_raw(self, Z, categories=None):
         """Return the decoder's raw output (standardised values or logits)."""
+        if self.config.layout.places_cluster_heads:
+            return self.decoder(torch.cat([categories, Z], dim=1))
         return self.decoder(self.represent(Z, categories))
 
     def to_data_space(self, raw):
@@ -390,7 +403,16 @@ class AdversarialAutoencoder(nn.Module):
         return self.to_data_space(self.decode_raw(Z, categories))
 
     def decode_representation(self, R):
-        """Return data-space outputs for decoder inputs ``R`` (see :meth:`represent`)."""
+        """Return data-space outputs for representations ``R`` (see :meth:`represent`).
+
+        With placed heads a point of the map is decoded as its nearest head's
+        category and its offset from that head.
+        """
+        if self.config.layout.places_cluster_heads:
+            heads = self.cluster_heads.to(R.dtype)
+            nearest = torch.cdist(R, heads).argmin(dim=1)
+            categories = F.one_hot(nearest, len(heads)).to(R.dtype)
+            return self.decode(R - categories @ heads, categories)
         return self.to_data_space(self.decoder(R))
 
     def reconstruction_loss(self, raw, X):
