@@ -47,6 +47,7 @@ EXPERIMENTS = {
             {"neighbor_weight": 0.0},
             {"n_cluster_heads": None},
             {"neighbor_agreement": 0.0},
+            {"cluster_head_layout": "learned"},
             {"cluster_head_assignment": "soft"},
             {"category_consistency": 0.0},
             {"input_noise": 0.0},

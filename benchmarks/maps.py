@@ -3,8 +3,8 @@
 Each dataset (the digits, MNIST, a swiss roll in 50-D and scikit-learn's
 S-curve, whose true 2-D coordinates are known, and scikit-learn's small
 tables) is embedded by every method: ``AAETransformer(n_components=2)`` at its
-defaults, the same with its cluster heads placed by the neighbour graph
-(``cluster_head_layout="graph"``), the paper's plain AAE (the same with
+defaults, the same with its cluster heads learned as the paper's §7 learns them
+(``cluster_head_layout="learned"``), the paper's plain AAE (the same with
 ``neighbor_weight=0``), ``UMAP()`` at its defaults, an encoder network
 regressed onto UMAP's map (how well any parametric map of UMAP's shape can
 place held-out rows), openTSNE and ``PCA(2)``. Each is fitted
@@ -46,7 +46,7 @@ from peers import (
 TITLE = "2-D maps: skaae at its defaults against UMAP, openTSNE and PCA"
 ESTIMATOR = AAETransformer
 #: The methods, in the order of the tables; any can be left out (``skip``).
-METHODS = ("defaults", "graph_layout", "bfloat16", "plain", "umap", "imitation", "opentsne",
+METHODS = ("defaults", "learned_heads", "bfloat16", "plain", "umap", "imitation", "opentsne",
            "pca")
 #: The benchmark's own settings and their defaults (the rest are AAETransformer's, for
 #: both skaae fits).
@@ -70,21 +70,21 @@ EXPERIMENTS = {
     "small": ("scikit-learn's small tables: iris, wine and breast cancer, standardised",
               {"dataset": ("iris", "wine", "breast_cancer")}),
     "sheets": ("Two sheets whose truth is known, the swiss roll in 50-D and the S-curve: "
-               "the defaults with learned and with graph-placed cluster heads",
+               "the defaults (cluster heads placed by the graph) and learned heads",
                {"dataset": ("swiss_roll", "s_curve"), "skip": ("bfloat16", "imitation")}),
     "mnist_bfloat16": ("MNIST: the defaults in float32 and in bfloat16 beside UMAP and PCA",
                        {"dataset": "mnist", "skip": ("plain", "imitation", "opentsne")}),
     # The imitation and openTSNE run on the CPU alone: the CPU tables have them. The
-    # placed heads are left out to keep within a lent GPU's few minutes.
+    # learned heads are left out to keep within a lent GPU's few minutes.
     "cuda": ("On a CUDA GPU: the defaults in float32 and in bfloat16, the paper's AAE, "
              "UMAP and PCA", {"dataset": ("digits", "mnist", "swiss_roll"),
-                              "skip": ("graph_layout", "imitation", "opentsne")}),
+                              "skip": ("learned_heads", "imitation", "opentsne")}),
 }
 
 #: The paper's plain AAE (Makhzani et al., 2016): one argument away from the defaults.
 PLAIN_AAE = {"neighbor_weight": 0.0}
-#: Cluster heads placed by the neighbour graph rather than learned.
-GRAPH_LAYOUT = {"cluster_head_layout": "graph"}
+#: Cluster heads learned by the optimizer (paper §7) rather than placed by the graph.
+LEARNED_HEADS = {"cluster_head_layout": "learned"}
 #: Rows of the untimed UMAP fit that compiles its numba code before the timed one; more
 #: than 4,096 so that the nearest-neighbour descent of larger fits is compiled too.
 UMAP_WARM_UP_ROWS = 5000
@@ -172,7 +172,7 @@ def methods(params, n_train, opentsne_rows):
     """
     plain = {**params, **PLAIN_AAE}
     bfloat16 = {**params, "precision": "bfloat16"}
-    laid_out = {**params, **GRAPH_LAYOUT}
+    learned = {**params, **LEARNED_HEADS}
     same = AAETransformer(**params).get_params() == AAETransformer(**plain).get_params()
     n_tsne = min(opentsne_rows, n_train)
     tsne_note = "`openTSNE.TSNE(n_jobs=-1, random_state=0)`, its `transform`" + (
@@ -182,9 +182,9 @@ def methods(params, n_train, opentsne_rows):
         ("defaults", "skaae defaults",
          lambda: AAETransformer(**params, random_state=0), LATENCY_CALLS,
          _call_text("AAETransformer", {**params, "random_state": 0}), None),
-        ("graph_layout", "skaae, heads placed by the graph",
-         lambda: AAETransformer(**laid_out, random_state=0), LATENCY_CALLS,
-         _call_text("AAETransformer", {**laid_out, "random_state": 0}), None),
+        ("learned_heads", "skaae, learned heads",
+         lambda: AAETransformer(**learned, random_state=0), LATENCY_CALLS,
+         _call_text("AAETransformer", {**learned, "random_state": 0}), None),
         ("bfloat16", "skaae defaults, bfloat16",
          lambda: AAETransformer(**bfloat16, random_state=0), LATENCY_CALLS,
          _call_text("AAETransformer", {**bfloat16, "random_state": 0}), None),

@@ -67,6 +67,8 @@ class AAETransformer(BaseAAE):
     learned cluster heads kept at least ``cluster_head_margin`` apart by a
     hinge penalty, and z the style code held to ``prior``. Points of one
     cluster gather around their head, so clusters come out well separated.
+    With the neighbour term on, the neighbour graph places the heads instead
+    (``cluster_head_layout``), so that joined clusters sit side by side.
     ``fit(X, y)`` with ``-1`` for unlabeled rows adds a cross-entropy phase
     that ties class ``k`` to head ``k`` (the semi-supervised version).
 
@@ -118,21 +120,24 @@ class AAETransformer(BaseAAE):
         clusters. Read at :meth:`transform` time, so one fitted model gives
         both. Training is the same either way.
 
-    cluster_head_layout : {"learned", "graph"}, default="learned"
-        How the cluster heads find their places in the map. ``"learned"``:
-        the optimizer moves them with the encoder (paper §7), and each island
-        ends where training leaves it, with little regard for the islands its
-        rows are not joined to. ``"graph"``: the neighbour graph places them
-        before every epoch, heads whose rows share graph edges one hop (1.2
-        margins) apart and others as many hops apart as the chains of joined
-        heads between them (classical scaling of the hops; see
-        :class:`~skaae._engine.head_layout.GraphHeadLayout`); each placing
-        costs a pass of q(y|x) over the training rows. Try it on data that
-        lies on a continuous sheet, such as an S-curve, whose pieces learned
-        heads scatter out of order, with ``cluster_head_assignment="soft"``
-        to place rows between joined heads; on data made of classes learned
-        heads map as well or better, and :meth:`inverse_transform` and
-        :meth:`sample` reconstruct better with them. Not with
+    cluster_head_layout : {"auto", "graph", "learned"}, default="auto"
+        How the cluster heads find their places in the map. ``"graph"`` (not
+        in the paper): the neighbour graph places them before every epoch,
+        heads whose rows share graph edges one hop (1.2 margins) apart and
+        others as many hops apart as the chains of joined heads between them
+        (classical scaling of the hops; see
+        :class:`~skaae._engine.head_layout.GraphHeadLayout`), so the islands
+        keep the order of the data, as along a continuous sheet such as an
+        S-curve. The decoder then reads the head's category and z rather than
+        W_C·y + z, so heads that move do not unsettle it, and
+        :meth:`inverse_transform` decodes a point of the map as its nearest
+        head and its offset from it; each placing costs a pass of q(y|x) over
+        the training rows. ``"learned"``: the optimizer moves them with the
+        encoder (paper §7), and each island ends where training leaves it,
+        with little regard for the islands its rows are not joined to.
+        ``"auto"``: ``"graph"`` where the neighbour term is on and the heads
+        are not fixed, ``"learned"`` otherwise, so that ``neighbor_weight=0``
+        stays the paper's model. ``"graph"`` cannot be combined with
         ``fixed_cluster_heads``.
 
     category_balance : float, default=5.0
@@ -473,7 +478,7 @@ class AAETransformer(BaseAAE):
         "cluster_head_margin": [Interval(numbers.Real, 0, None, closed="left")],
         "fixed_cluster_heads": ["array-like", None],
         "cluster_head_assignment": [StrOptions({"hard", "soft"})],
-        "cluster_head_layout": [StrOptions({"learned", "graph"})],
+        "cluster_head_layout": [StrOptions({"auto", "graph", "learned"})],
         **CATEGORY_TERM_CONSTRAINTS,
         "neighbor_weight": [Interval(numbers.Real, 0, None, closed="left"),
                             StrOptions({"auto"})],
@@ -495,7 +500,7 @@ class AAETransformer(BaseAAE):
         cluster_head_margin=6.0,
         fixed_cluster_heads=None,
         cluster_head_assignment="hard",
-        cluster_head_layout="learned",
+        cluster_head_layout="auto",
         category_balance=5.0,
         category_consistency=5.0,
         consistency_radius=0.2,
@@ -772,11 +777,17 @@ class AAETransformer(BaseAAE):
 
     def _lays_out_heads(self, n_samples=None, prior=None):
         """Whether the neighbour graph places the cluster heads (``cluster_head_layout``)."""
-        if self.cluster_head_layout != "graph" or n_samples == 1:
+        if self.cluster_head_layout == "learned" or n_samples == 1:
             return False
         if prior is None:
             prior = check_prior(self.prior, self.n_components)
-        return self._n_cluster_heads(prior) is not None
+        if self._n_cluster_heads(prior) is None:
+            return False
+        if self.cluster_head_layout == "auto":
+            return self.fixed_cluster_heads is None and bool(
+                self._neighbor_weight(n_samples, prior)
+            )
+        return True
 
     def _neighbor_agreement(self, n_samples=None, prior=None):
         """``neighbor_agreement`` resolved: 0 without cluster heads, whose
@@ -823,6 +834,9 @@ class AAETransformer(BaseAAE):
         ----------
         Z : array-like of shape (n_samples, n_components)
             Codes, e.g. the output of :meth:`transform` or draws of the prior.
+            With cluster heads placed by the graph (``cluster_head_layout``),
+            each code is decoded as its nearest head's category and its
+            offset from that head.
 
         Returns
         -------

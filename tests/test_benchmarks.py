@@ -416,7 +416,7 @@ def test_maps_digits_and_swiss_roll(runner, tmp_path):
         "--set", "skip=('umap', 'imitation', 'opentsne')"])
     methods = [(run_["dataset"], run_["method"]) for run_ in report["runs"]]
     assert methods == [(dataset, method) for dataset in ("digits", "swiss_roll")
-                       for method in ("skaae defaults", "skaae, heads placed by the graph",
+                       for method in ("skaae defaults", "skaae, learned heads",
                                       "skaae defaults, bfloat16", "AAE, the paper's", "PCA")]
     for run_ in report["runs"]:
         assert "skipped" not in run_
@@ -428,9 +428,9 @@ def test_maps_digits_and_swiss_roll(runner, tmp_path):
         if truth:
             assert 0 <= run_["truth_trustworthiness"] <= 1
             assert -1 <= run_["distance_spearman"] <= 1
-    aae, laid_out, bfloat16, plain = report["runs"][:4]
+    aae, learned, bfloat16, plain = report["runs"][:4]
     assert aae["epochs"] == 1 and aae["device"] == "cpu"
-    assert "cluster_head_layout='graph'" in laid_out["note"]
+    assert "cluster_head_layout='learned'" in learned["note"]
     assert "cluster_head_layout" not in aae["note"]
     assert "precision='bfloat16'" in bfloat16["note"] and "precision" not in aae["note"]
     assert "neighbor_weight=0.0" in plain["note"] and "neighbor_weight" not in aae["note"]

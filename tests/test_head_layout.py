@@ -166,15 +166,20 @@ def test_graph_layout_goes_on_in_streams_and_refuses_fixed_heads(s_curve):
         AAETransformer(cluster_head_layout="spectral").fit(X)
 
 
-def test_heads_are_placed_only_when_asked(s_curve, laid_out):
+def test_the_map_places_its_heads_and_the_papers_model_learns_them(s_curve, laid_out):
     X, _ = s_curve
 
     def layout(**params):
         return AAETransformer(max_iter=1, random_state=0, **params).fit(X).model_.config.layout
 
     assert laid_out.model_.config.layout.places_cluster_heads
-    default = layout()
-    assert default.learns_cluster_heads and not default.places_cluster_heads
+    # "auto" places the heads of the map, whose neighbour term is on ...
+    default = AAETransformer(max_iter=20, random_state=0).fit(X)
+    assert_array_equal(default.transform(X), laid_out.transform(X))
+    # ... and leaves the paper's model (§7) its learned heads, searching no graph.
+    paper = layout(neighbor_weight=0, n_cluster_heads=6)
+    assert paper.learns_cluster_heads and not paper.places_cluster_heads
+    assert layout(cluster_head_layout="learned").learns_cluster_heads
     fixed = layout(fixed_cluster_heads=np.eye(2) * 6, n_cluster_heads=2)
     assert not fixed.learns_cluster_heads and not fixed.places_cluster_heads
     # Without heads there is nothing to place.

@@ -38,9 +38,12 @@ def test_streaming_chunks_learns_like_fit(digits_split):
     streamed = stream(AAETransformer(random_state=0), X_train, 300, n_passes=15)
     assert streamed.n_iter_ == 15 * len(chunks(X_train, 300))
     assert len(streamed.history_["reconstruction"]) == streamed.n_iter_
-    # Each call is one epoch over its chunk; the loss falls as the stream goes on.
-    losses = streamed.history_["reconstruction"]
-    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
+    # Each call is one epoch over its chunk; the loss of each full chunk falls as
+    # the stream goes on (the last chunk's 57 rows have a graph of their own too
+    # small to place the heads by).
+    n_chunks = len(chunks(X_train, 300))
+    losses = np.reshape(streamed.history_["reconstruction"], (15, n_chunks))[:, :-1]
+    assert (losses[-1] < 0.6 * losses[0]).all(), losses[[0, -1]]
     fitted = AAETransformer(max_iter=15, random_state=0).fit(X_train)
     # Reconstruction of held-out rows near a fit's over the same epochs: the
     # streamed error was 1.11-1.42 times the fit's over random_state 0-2, and

@@ -26,7 +26,10 @@ def _nearest_heads(model, X):
 def semi_supervised_heads(digits_split):
     X_train, _, y_train, _ = digits_split
     y_partial = hide_labels(y_train, 0.1)
-    model = AAETransformer(n_cluster_heads=10, random_state=0).fit(X_train, y_partial)
+    # The paper's semi-supervised heads (§7, Fig. 11): learned, not placed.
+    model = AAETransformer(
+        n_cluster_heads=10, cluster_head_layout="learned", random_state=0
+    ).fit(X_train, y_partial)
     return model, y_partial
 
 
@@ -141,7 +144,8 @@ def _share_of_edges_on_one_head(model, X, n_neighbors=10):
 
 def test_neighbor_agreement_puts_neighbours_on_one_head(digits_split):
     X_train, X_test = digits_split[:2]
-    params = dict(hidden_layer_sizes=(64,), max_iter=10, random_state=0)
+    params = dict(hidden_layer_sizes=(64,), max_iter=10, cluster_head_layout="learned",
+                  random_state=0)
     auto = AAETransformer(**params).fit(X_train)
     # "auto" is 1.0 with the neighbour term and the heads on.
     assert_array_equal(
