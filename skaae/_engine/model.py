@@ -388,7 +388,7 @@ class AdversarialAutoencoder(nn.Module):
 
     def decode_raw(self, Z, categories=None):
         """Return the decoder's raw output (standardised values or logits)."""
-        if self.config.layout.places_cluster_heads:
+        if self.config.layout.decodes_categories:
             return self.decoder(torch.cat([categories, Z], dim=1))
         return self.decoder(self.represent(Z, categories))
 
