@@ -410,8 +410,7 @@ class AdversarialAutoencoder(nn.Module):
         """
         if self.config.layout.places_cluster_heads:
             heads = self.cluster_heads.to(R.dtype)
-            nearest = torch.cdist(R, heads).argmin(dim=1)
-            categories = F.one_hot(nearest, len(heads)).to(R.dtype)
+            categories = _categories(-torch.cdist(R, heads), True, R.dtype)  # the nearest
             return self.decode(R - categories @ heads, categories)
         return self.to_data_space(self.decoder(R))
 
