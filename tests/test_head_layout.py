@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial.distance import pdist
@@ -14,7 +15,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from skaae import AAETransformer, _engine
 from skaae._engine.head_layout import (
-    HOP_MARGINS, GraphHeadLayout, aligned, classical_scaling, head_graph, hop_distances, spread,
+    HOP_MARGINS, GraphHeadLayout, aligned, classical_scaling, head_graph, joined_heads,
+    landmark_hops, landmarks, layout_distances, spread,
 )
 
 
@@ -32,17 +34,68 @@ def test_head_graph_counts_the_edges_between_heads_both_ways():
     assert_array_equal(sizes, [2, 1, 1, 0])
 
 
-def test_hops_follow_the_chain_of_joined_heads_and_skip_empty_ones():
+def test_joined_heads_skip_stray_edges_and_empty_heads():
     # Heads 0-1-2-3 in a chain; head 4 has no rows; head 5 is joined to nothing.
     edges = np.zeros((6, 6))
     for a in range(3):
         edges[a, a + 1] = edges[a + 1, a] = 50
     edges[0, 3] = edges[3, 0] = 0.5  # a stray edge, under LINK_FRACTION of the strongest
     sizes = np.array([100, 100, 100, 100, 0, 100.0])
-    used, hops = hop_distances(edges, sizes)
+    used, joined = joined_heads(edges, sizes)
     assert_array_equal(used, [0, 1, 2, 3, 5])
-    assert_array_equal(hops[0, :4], [0, 1, 2, 3])
-    assert_array_equal(hops[4, :4], [4, 4, 4, 4])  # one hop past the farthest joined pair
+    assert_array_equal(np.argwhere(np.triu(joined)), [[0, 1], [1, 2], [2, 3]])
+
+
+def test_landmarks_and_their_hops_along_the_graph():
+    # Rows 0-9 on a line, each joined to the next; head 0 holds rows 0-4, head 2
+    # rows 5-9, head 1 none.
+    X = np.arange(10.0)[:, None]
+    heads = np.repeat([0, 2], 5)
+    rows = landmarks(X, heads, 3)
+    assert_array_equal(rows, [2, -1, 7])  # the row nearest each head's mean
+    assert_array_equal(landmarks(sp.csr_matrix(X), heads, 3), rows)
+    graph = sp.csr_matrix((np.ones(9), (np.arange(9), np.arange(1, 10))), shape=(10, 10))
+    hops, reached = landmark_hops(graph, rows)
+    assert_array_equal(hops, [[0, 0, 5], [0, 0, 0], [5, 0, 0]])
+    assert_array_equal(reached, [[True, False, True], [False, False, False],
+                                 [True, False, True]])
+
+
+def test_layout_distances_scale_joined_heads_to_a_hop_and_part_unreached_ones():
+    # Landmarks 0-1-2 on a chain, 4 hops a link; head 3 unreached.
+    hops = np.array([[0, 4, 8, np.inf], [4, 0, 4, np.inf], [8, 4, 0, np.inf],
+                     [np.inf, np.inf, np.inf, 0]])
+    joined = np.zeros((4, 4), dtype=bool)
+    joined[0, 1] = joined[1, 0] = joined[1, 2] = joined[2, 1] = True
+    distances = layout_distances(hops, joined, margin=2.0)
+    hop = HOP_MARGINS * 2.0
+    assert_allclose(distances[0], [0, hop, 2 * hop, 3 * hop])  # one hop past the farthest
+    assert_allclose(np.diag(distances), 0)
+
+
+def test_a_head_along_the_whole_sheet_does_not_fold_the_layout():
+    # A strip of rows 40 long and 5 wide, each row joined to the rows beside it.
+    # Heads 0-3 hold four blocks along it, head 4 the whole bottom edge, so it
+    # shares edges with every block: a layout by hops between joined heads
+    # puts every block within two hops of every other and loses their order.
+    length, width = 40, 5
+    grid = np.array([(i, j) for i in range(length) for j in range(width)], dtype=float)
+    neighbors = NearestNeighbors(n_neighbors=5).fit(grid).kneighbors(
+        grid, return_distance=False)[:, 1:]
+    heads = np.where(grid[:, 1] == 0, 4, (grid[:, 0] // 10).astype(int))
+    edges, sizes = head_graph(heads, neighbors, 5)
+    used, joined = joined_heads(edges, sizes)
+    assert joined[4, :4].all()
+    rows = np.repeat(np.arange(len(grid)), neighbors.shape[1])
+    graph = sp.csr_matrix((np.ones(rows.size), (rows, neighbors.ravel())),
+                          shape=(len(grid), len(grid)))
+    hops, _ = landmark_hops(graph, landmarks(grid, heads, 5))
+    points = classical_scaling(layout_distances(hops, joined, margin=6.0), 2)
+    along = points[:4] @ (points[3] - points[0])
+    assert (np.diff(along) > 0).all()  # the blocks in their order along the strip
+    spacing = np.linalg.norm(np.diff(points[:4], axis=0), axis=1)
+    assert_allclose(spacing, spacing.mean(), rtol=0.1)
+    assert np.linalg.norm(points[3] - points[0]) > 2.9 * spacing.mean()
 
 
 def test_classical_scaling_lays_out_a_chain_on_a_line():
@@ -107,10 +160,14 @@ def test_the_callback_places_the_heads_by_the_models_assignment(s_curve, laid_ou
                               generator=SimpleNamespace(device=torch.device("cpu")))
     GraphHeadLayout(X, neighbors[:, 1:]).on_epoch_begin(trainer)
     heads = _engine.inference.category_logits(model, X, "cpu").argmax(axis=1)
-    used, hops = hop_distances(*head_graph(heads, neighbors[:, 1:], len(before)))
+    used, joined = joined_heads(*head_graph(heads, neighbors[:, 1:], len(before)))
+    hops, reached = landmark_hops(
+        GraphHeadLayout(X, neighbors[:, 1:]).graph, landmarks(X, heads, len(before)))
+    hops = np.where(reached, hops, np.inf)[np.ix_(used, used)]
     margin = laid_out.cluster_head_margin
     laid = before.astype(float)
-    laid[used] = aligned(classical_scaling(HOP_MARGINS * margin * hops, 2), laid[used])
+    laid[used] = aligned(classical_scaling(layout_distances(hops, joined, margin), 2),
+                         laid[used])
     after = model.cluster_heads.detach().numpy()
     assert_allclose(after, spread(laid, margin), rtol=1e-5, atol=1e-4)
     # Every head, used or not, ends clear of the others, so that a point of

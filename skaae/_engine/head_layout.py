@@ -5,10 +5,14 @@ feels its own rows and the hinge that keeps it from the others, nothing of the
 heads its rows are not joined to. A continuous sheet, such as a swiss roll,
 comes apart into islands whose order along the sheet is lost.
 :class:`GraphHeadLayout` places the heads instead, before every epoch, where the
-neighbour graph puts their rows: two heads whose rows share graph edges sit
-one hop apart, any two others as many hops apart as the shortest chain of
-joined heads between them, laid out by classical scaling (as Isomap lays out
-rows; PAGA, Wolf et al. 2019, builds the same graph of clusters to start UMAP).
+neighbour graph puts their rows: each head stands for one of its rows, a
+landmark, and the heads are laid out by classical scaling of the lengths of the
+shortest paths between the landmarks along the graph, as landmark Isomap (de
+Silva and Tenenbaum, 2003) lays out rows. Heads whose rows share graph edges
+(PAGA's graph of clusters, Wolf et al. 2019) set the scale: they sit about one
+hop of the layout apart. A head whose rows run along the whole data, such as
+a strip along a swiss roll's edge, joins heads from end to end; it shortens
+no path between the others' landmarks, so it cannot fold the layout.
 """
 
 import numpy as np
@@ -16,6 +20,7 @@ import scipy.sparse as sp
 import torch
 from scipy.linalg import orthogonal_procrustes
 from scipy.sparse.csgraph import shortest_path
+from sklearn.utils.extmath import row_norms
 
 from . import distributed, inference
 from .callbacks import Callback
@@ -24,8 +29,9 @@ from .callbacks import Callback
 # the geometric mean of their sizes) is at least this share of the strongest
 # pair's: a few stray edges between distant parts do not make them neighbours.
 LINK_FRACTION = 0.02
-# The distance of one hop, in units of the heads' margin: islands of joined
-# heads sit just clear of each other.
+# The distance of one hop, in units of the heads' margin: the landmarks of
+# joined heads sit this far apart on median, so that their islands sit just
+# clear of each other.
 HOP_MARGINS = 1.2
 # Rounds of pushing heads that the layout put too close apart (see spread).
 SPREAD_ITERATIONS = 100
@@ -59,19 +65,49 @@ def head_graph(heads, neighbors, n_heads):
     return edges, sizes
 
 
-def hop_distances(edges, sizes):
-    """The used heads and the hops between them in the graph of joined heads.
-
-    Heads in parts of the graph that no chain joins are one hop further apart
-    than the farthest joined pair.
-    """
+def joined_heads(edges, sizes):
+    """The used heads, and which pairs of them are joined: those whose
+    connectivity is at least ``LINK_FRACTION`` of the strongest pair's."""
     used = np.flatnonzero(sizes > 0)
     connectivity = edges[np.ix_(used, used)] / np.sqrt(np.outer(sizes[used], sizes[used]))
-    joined = (connectivity > 0) & (connectivity >= LINK_FRACTION * connectivity.max())
-    hops = shortest_path(sp.csr_matrix(joined.astype(float)), directed=False, unweighted=True)
+    return used, (connectivity > 0) & (connectivity >= LINK_FRACTION * connectivity.max())
+
+
+def landmarks(X, heads, n_heads):
+    """Each head's landmark: the row of its own nearest the mean of its rows
+    (-1 for a head without rows)."""
+    rows = np.full(n_heads, -1)
+    for head in np.unique(heads):
+        members = np.flatnonzero(heads == head)
+        centre = np.asarray(X[members].mean(axis=0)).ravel()
+        distances = row_norms(X[members], squared=True) - 2 * (X[members] @ centre)
+        rows[head] = members[np.argmin(distances)]
+    return rows
+
+
+def landmark_hops(graph, rows):
+    """Hops along ``graph`` between the landmark ``rows`` (-1: no landmark), with
+    which pairs a path joins: ``hops, reached``, of shape (len(rows), len(rows))."""
+    hops = np.full((len(rows), len(rows)), np.inf)
+    present = np.flatnonzero(rows >= 0)
+    paths = shortest_path(graph, directed=False, unweighted=True, indices=rows[present])
+    hops[np.ix_(present, present)] = paths[:, rows[present]]
+    reached = np.isfinite(hops)
+    hops[~reached] = 0.0
+    return hops, reached
+
+
+def layout_distances(hops, joined, margin):
+    """The hops between the used heads' landmarks (``np.inf`` where no path
+    joins them) in units of the map: joined heads ``HOP_MARGINS`` margins apart
+    on median, and heads in parts of the graph that no path joins one such
+    hop further apart than the farthest joined pair."""
     finite = np.isfinite(hops)
-    hops[~finite] = hops[finite].max() + 1.0
-    return used, hops
+    pairs = joined & finite
+    hop = np.median(hops[pairs]) if pairs.any() else 1.0
+    distances = hops * (HOP_MARGINS * margin / max(hop, 1.0))
+    distances[~finite] = distances[finite].max() + HOP_MARGINS * margin
+    return distances
 
 
 def classical_scaling(distances, n_components):
@@ -123,12 +159,14 @@ def aligned(points, current):
 class GraphHeadLayout(Callback):
     """Place the cluster heads where the neighbour graph puts their rows, before each epoch.
 
-    Each training row goes to its most probable head under q(y|x); heads
-    whose rows share graph edges (see ``LINK_FRACTION``) are joined; the
-    heads are then laid out by classical scaling of the hops between them,
-    one hop being ``HOP_MARGINS`` margins, pushed apart where they came out
-    closer than the margin (:func:`spread`), and turned onto their previous
-    places. Heads without rows stay where they are unless closer than the
+    Each training row goes to its most probable head under q(y|x), and each
+    head has a landmark, its row nearest the mean of its rows (see
+    :func:`landmarks`); the heads are laid out by classical scaling of the
+    hops along the graph between their landmarks, scaled so that heads whose
+    rows share graph edges (see ``LINK_FRACTION``) sit about ``HOP_MARGINS``
+    margins apart (:func:`layout_distances`), pushed apart where they came
+    out closer than the margin (:func:`spread`), and turned onto their
+    previous places. Heads without rows stay where they are unless closer than the
     margin to another, when they are pushed apart too. The model's heads must
     not be learned (the layout would fight the optimizer).
 
@@ -140,14 +178,20 @@ class GraphHeadLayout(Callback):
         Their neighbour graph: indices into ``X``'s rows followed by ``halo``'s.
     halo : ndarray or sparse matrix of shape (n_halo, n_features), default=None
         In a fit over several processes, the other ranks' rows among the
-        neighbours; their heads count for the edges, and each rank's counts
-        are summed, so that every rank places the heads alike.
+        neighbours; their heads count for the edges. Each rank's counts are
+        summed and its landmarks' hops averaged, so that every rank places the
+        heads alike.
     """
 
     def __init__(self, X, neighbors, halo=None):
         self.X = X
         self.neighbors = neighbors
         self.halo = halo
+        n_nodes = X.shape[0] + (0 if halo is None else halo.shape[0])
+        rows = np.repeat(np.arange(len(neighbors)), neighbors.shape[1])
+        self.graph = sp.csr_matrix(
+            (np.ones(rows.size), (rows, neighbors.ravel())), shape=(n_nodes, n_nodes)
+        )
 
     def _heads_of_rows(self, model, device):
         parts = [self.X] if self.halo is None else [self.X, self.halo]
@@ -160,16 +204,28 @@ class GraphHeadLayout(Callback):
         # trains the encoder and decoder with the heads the model ends with.
         model, device = trainer.model, trainer.generator.device
         current = model.cluster_heads.detach().cpu().double().numpy()
-        edges, sizes = head_graph(self._heads_of_rows(model, device), self.neighbors,
-                                  len(current))
-        counts = distributed.all_reduce(torch.from_numpy(np.concatenate([edges.ravel(), sizes])))
-        counts = counts.numpy()
-        edges, sizes = counts[: edges.size].reshape(edges.shape), counts[edges.size:]
-        used, hops = hop_distances(edges, sizes)
+        n_heads = len(current)
+        row_heads = self._heads_of_rows(model, device)
+        edges, sizes = head_graph(row_heads, self.neighbors, n_heads)
+        hops, reached = landmark_hops(
+            self.graph, landmarks(self.X, row_heads[: self.X.shape[0]], n_heads)
+        )
+        counts = distributed.all_reduce(torch.from_numpy(np.concatenate(
+            [edges.ravel(), sizes, hops.ravel(), reached.ravel()]
+        ))).numpy()
+        edges, sizes, hops, reached = (
+            part.reshape(shape) for part, shape in zip(
+                np.split(counts, np.cumsum([n_heads**2, n_heads, n_heads**2])),
+                [(n_heads, n_heads), n_heads, (n_heads, n_heads), (n_heads, n_heads)])
+        )
+        used, joined = joined_heads(edges, sizes)
         if len(used) < 2:
             return
+        # Each rank's hops between the landmarks of its own rows, averaged.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hops = np.where(reached > 0, hops / reached, np.inf)[np.ix_(used, used)]
         margin = model.config.layout.cluster_head_margin
-        points = classical_scaling(HOP_MARGINS * margin * hops, current.shape[1])
+        points = classical_scaling(layout_distances(hops, joined, margin), current.shape[1])
         heads = current.copy()
         heads[used] = aligned(points, current[used])
         # Heads without rows are pushed clear too: a point of the map decodes as
