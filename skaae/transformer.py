@@ -123,16 +123,18 @@ class AAETransformer(BaseAAE):
     cluster_head_layout : {"auto", "graph", "learned"}, default="auto"
         How the cluster heads find their places in the map. ``"graph"`` (not
         in the paper): the neighbour graph places them before every epoch,
-        heads whose rows share graph edges one hop (1.2 margins) apart and
-        others as many hops apart as the chains of joined heads between them
-        (classical scaling of the hops; see
-        :class:`~skaae._engine.head_layout.GraphHeadLayout`), so the islands
-        keep the order of the data, as along a continuous sheet such as an
-        S-curve. The decoder then reads the head's category and z rather than
+        each where its landmark, the row of its own nearest the mean of its
+        rows, lies along the graph (classical scaling of the hops between the
+        landmarks, landmark Isomap; see
+        :class:`~skaae._engine.head_layout.GraphHeadLayout`), heads whose rows
+        share graph edges about 1.2 margins apart, so the islands keep the
+        order of the data, as along a continuous sheet such as an S-curve.
+        The decoder then reads the head's category and z rather than
         W_C·y + z, so heads that move do not unsettle it, and
         :meth:`inverse_transform` decodes a point of the map as its nearest
         head and its offset from it; each placing costs a pass of q(y|x) over
-        the training rows. ``"learned"``: the optimizer moves them with the
+        the training rows and a breadth-first search of the graph from each
+        landmark. ``"learned"``: the optimizer moves them with the
         encoder (paper §7), and each island ends where training leaves it,
         with little regard for the islands its rows are not joined to.
         ``"auto"``: ``"graph"`` where the neighbour term is on and the heads

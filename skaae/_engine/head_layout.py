@@ -105,7 +105,7 @@ def layout_distances(hops, joined, margin):
     finite = np.isfinite(hops)
     pairs = joined & finite
     hop = np.median(hops[pairs]) if pairs.any() else 1.0
-    distances = hops * (HOP_MARGINS * margin / max(hop, 1.0))
+    distances = hops * (HOP_MARGINS * margin / hop)
     distances[~finite] = distances[finite].max() + HOP_MARGINS * margin
     return distances
 
@@ -154,6 +154,15 @@ def aligned(points, current):
     centre = current.mean(axis=0)
     rotation, _ = orthogonal_procrustes(points - points.mean(axis=0), current - centre)
     return (points - points.mean(axis=0)) @ rotation + centre
+
+
+def summed_over_ranks(*arrays):
+    """Each array summed over the ranks, as float64, in one collective; the arrays
+    themselves without a process group."""
+    flat = np.concatenate([np.ravel(array).astype(np.float64) for array in arrays])
+    flat = distributed.all_reduce(torch.from_numpy(flat)).numpy()
+    parts = np.split(flat, np.cumsum([np.size(array) for array in arrays])[:-1])
+    return [part.reshape(np.shape(array)) for part, array in zip(parts, arrays)]
 
 
 class GraphHeadLayout(Callback):
@@ -210,14 +219,7 @@ class GraphHeadLayout(Callback):
         hops, reached = landmark_hops(
             self.graph, landmarks(self.X, row_heads[: self.X.shape[0]], n_heads)
         )
-        counts = distributed.all_reduce(torch.from_numpy(np.concatenate(
-            [edges.ravel(), sizes, hops.ravel(), reached.ravel()]
-        ))).numpy()
-        edges, sizes, hops, reached = (
-            part.reshape(shape) for part, shape in zip(
-                np.split(counts, np.cumsum([n_heads**2, n_heads, n_heads**2])),
-                [(n_heads, n_heads), n_heads, (n_heads, n_heads), (n_heads, n_heads)])
-        )
+        edges, sizes, hops, reached = summed_over_ranks(edges, sizes, hops, reached)
         used, joined = joined_heads(edges, sizes)
         if len(used) < 2:
             return
