@@ -79,8 +79,9 @@ def landmarks(X, heads, n_heads):
     rows = np.full(n_heads, -1)
     for head in np.unique(heads):
         members = np.flatnonzero(heads == head)
-        centre = np.asarray(X[members].mean(axis=0)).ravel()
-        distances = row_norms(X[members], squared=True) - 2 * (X[members] @ centre)
+        member_rows = X[members]  # one copy of the head's rows, not three
+        centre = np.asarray(member_rows.mean(axis=0)).ravel()
+        distances = row_norms(member_rows, squared=True) - 2 * (member_rows @ centre)
         rows[head] = members[np.argmin(distances)]
     return rows
 
