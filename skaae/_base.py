@@ -83,6 +83,8 @@ AUTO_INPUT_COMPONENTS = 50
 SORTPOOL_COMPONENTS = 20
 #: ``max_iter="auto"`` trains for about this many row visits (epochs times rows) ...
 AUTO_ROW_VISITS = 600_000
+#: The epochs that teach q(y|x) re-cut clusters or heads: the fit's epochs over this.
+TEACHING_EPOCHS_DIVISOR = 5
 #: ... in no fewer and no more epochs than these.
 AUTO_MAX_ITER_RANGE = (2, 50)
 #: ``batch_size="auto"`` splits an epoch into about this many minibatches ...
@@ -412,6 +414,34 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
             return None
         return self._kept_neighbors(graph_neighbors(knn_graph, n_samples, self.n_neighbors))
+
+    def _judging_graph(self, X, trained_on, knn_graph):
+        """The neighbour graph of the validated rows ``X`` that judges clusters
+        (ranks restarts, picks and accepts re-cuts): the one the fit trained
+        on, or, when it trained on none (or on a validation split's rows),
+        ``knn_graph`` or a search, kept to mutual neighbours as a fit's graph
+        is."""
+        n_samples = X.shape[0]
+        if trained_on is not None and trained_on.shape[0] == n_samples:
+            return trained_on
+        n_neighbors = min(self.n_neighbors, n_samples - 1)
+        if knn_graph is not None:
+            return self._kept_neighbors(graph_neighbors(knn_graph, n_samples, n_neighbors))
+        return self._kept_neighbors(self._search_neighbors(X, n_neighbors))
+
+    def _teach_categories(self, X, prior, layout, categories, neighbors, n_epochs):
+        """Go on training the fitted model for ``n_epochs`` with each row's
+        category ``categories`` given as its class (the cross-entropy phase of
+        paper §5), so that q(y|x) follows re-cut clusters; the neighbour terms
+        read ``neighbors``. The fit's validation scores are kept: the teaching
+        holds no rows out."""
+        fitted = {name: getattr(self, name) for name in
+                  ("validation_scores_", "best_validation_score_") if hasattr(self, name)}
+        self._fit_engine(
+            X, prior, layout, targets=categories, neighbors=neighbors, more_epochs=n_epochs
+        )
+        for name, value in fitted.items():
+            setattr(self, name, value)
 
     def _kept_neighbors(self, indices):
         """The neighbours of a one-process graph that the terms draw from: with

@@ -1,10 +1,10 @@
 """Re-cutting the clusters that the neighbour graph joins most.
 
 A clusterer's q(y|x) can settle where a few classes share a few clusters, cut
-by style rather than by class (on MNIST the 4s, 7s and 9s). A neighbour
-embedding of those clusters' rows alone, as UMAP's or N2D's layouts do for a
-whole dataset, parts them, and a Gaussian mixture of it cuts them again
-(:ref:`clustering`).
+by style rather than by class (on MNIST the 4s, 7s and 9s), and so can a map's
+cluster heads. A neighbour embedding of those clusters' rows alone, as UMAP's
+or N2D's layouts do for a whole dataset, parts them, and a Gaussian mixture of
+it cuts them again (:ref:`clustering`).
 """
 
 import dataclasses
@@ -45,6 +45,15 @@ class NeighborEmbedding(AAETransformer):
         # The re-cut maps each group of clusters several times, and its cuts were
         # measured with the epoch cap alone: small groups keep their 50 epochs.
         return 0
+
+
+def neighbor_embedding_params(estimator):
+    """The parameters of ``estimator`` that the neighbour embeddings of its
+    re-cut share: its graph's metric and search, its device and precision."""
+    return dict(
+        metric=estimator.metric, neighbor_search=estimator.neighbor_search,
+        device=estimator.device, precision=estimator.precision,
+    )
 
 
 def cluster_affinity(labels, neighbors, n_clusters):
@@ -185,6 +194,28 @@ def recut_clusters(X, labels, neighbors, group, embedding_params, random_state=N
             if share < fewest:
                 best, fewest = candidate, share
     return None if best is None else join_isolated_rows(best, neighbors)
+
+
+def recut_entangled_clusters(X, labels, neighbors, n_clusters, embedding_params,
+                             random_state=None, n_embeddings=N_EMBEDDINGS):
+    """Re-cut each of the :func:`entangled_groups` of ``labels`` in turn by
+    :func:`recut_clusters`; return the new labels, or None when no group's
+    cut was kept.
+
+    Each group's cut is judged on the clusters as the cuts before it left
+    them. The parameters are :func:`recut_clusters`' (``n_clusters`` is the
+    number of cluster labels); each group draws its seeds with
+    :func:`~skaae._validation.random_seed` of ``random_state``.
+    """
+    recut = labels
+    for group in entangled_groups(labels, neighbors, n_clusters):
+        new_labels = recut_clusters(
+            X, recut, neighbors, group, embedding_params, random_seed(random_state),
+            n_embeddings,
+        )
+        if new_labels is not None:
+            recut = new_labels
+    return None if recut is labels else recut
 
 
 def join_isolated_rows(labels, neighbors, majority=ISOLATED_ROW_MAJORITY):

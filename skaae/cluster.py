@@ -13,16 +13,17 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _engine
 from ._base import (
-    AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
+    AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, TEACHING_EPOCHS_DIVISOR, BaseAAE,
+    NeighborAgreementMixin,
 )
 from ._neighbor_search import graph_neighbors
-from ._refinement import N_EMBEDDINGS, entangled_groups, graph_cut_share, recut_clusters
+from ._refinement import (
+    N_EMBEDDINGS, graph_cut_share, neighbor_embedding_params, recut_entangled_clusters,
+)
 from ._validation import check_positive_int
 from ._validation import random_seed as _seed
 from .priors import check_prior
 
-#: The epochs that teach q(y|x) re-cut clusters: the fit's epochs over this.
-TEACHING_EPOCHS_DIVISOR = 5
 #: Largest share of the training rows whose q(y|x) may leave the re-cut
 #: clusters it was taught; past it the teaching runs again without
 #: ``neighbor_agreement``, and past it once more the clusters stay as cut.
@@ -557,20 +558,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             return graph
         if graph is None:
             graph = self._judging_graph(X, trained_on, knn_graph)
-        embedding_params = dict(
-            metric=self.metric, neighbor_search=self.neighbor_search,
-            device=self.device, precision=self.precision,
+        labels = recut_entangled_clusters(
+            rows, self.labels_, graph, self.n_clusters_, neighbor_embedding_params(self),
+            self.random_state, n_embeddings,
         )
-        labels, recut = self.labels_, False
-        for group in entangled_groups(self.labels_, graph, self.n_clusters_):
-            # Each group's cut is judged on the clusters as the cuts before it left them.
-            new_labels = recut_clusters(
-                rows, labels, graph, group, embedding_params, _seed(self.random_state),
-                n_embeddings,
-            )
-            if new_labels is not None:
-                labels, recut = new_labels, True
-        if recut:
+        if labels is not None:
             categories = self.cluster_categories_[labels]
             taught = self._teach_clusters(X, rows, categories, graph)
             if _misses_teaching(taught, categories):
@@ -591,15 +583,11 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
 
         ``rows`` are the validated rows ``X`` as the model reads them.
         """
-        # The fit's validation scores are kept: the teaching holds no rows out.
-        fitted = {name: getattr(self, name) for name in
-                  ("validation_scores_", "best_validation_score_") if hasattr(self, name)}
         n_epochs = max(1, self.n_iter_ // TEACHING_EPOCHS_DIVISOR)
         prior = check_prior(self.prior, self.n_components)
         agreement = self.neighbor_agreement
-        self._fit_engine(
-            X, prior, self._layout(), targets=categories,
-            neighbors=graph if agreement else None, more_epochs=n_epochs,
+        self._teach_categories(
+            X, prior, self._layout(), categories, graph if agreement else None, n_epochs
         )
         taught = self._most_probable_categories(rows)
         if agreement and _misses_teaching(taught, categories):
@@ -607,14 +595,10 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
             # re-cut; every row is labeled here, so it has no labels to carry.
             self.neighbor_agreement = 0.0
             try:
-                self._fit_engine(
-                    X, prior, self._layout(), targets=categories, more_epochs=n_epochs
-                )
+                self._teach_categories(X, prior, self._layout(), categories, None, n_epochs)
             finally:
                 self.neighbor_agreement = agreement
             taught = self._most_probable_categories(rows)
-        for name, value in fitted.items():
-            setattr(self, name, value)
         return taught
 
     def _fit_restarts(self, X, neighbors, knn_graph):
@@ -659,20 +643,6 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         for name, value in vars(best).items():
             if name not in params:
                 setattr(self, name, value)
-
-    def _judging_graph(self, X, trained_on, knn_graph):
-        """The neighbour graph of the validated rows ``X`` that judges clusters
-        (ranks restarts, picks and accepts re-cuts): the one the fit trained
-        on, or, when it trained on none (or on a validation split's rows),
-        ``knn_graph`` or a search, kept to mutual neighbours as a fit's graph
-        is."""
-        n_samples = X.shape[0]
-        if trained_on is not None and trained_on.shape[0] == n_samples:
-            return trained_on
-        n_neighbors = min(self.n_neighbors, n_samples - 1)
-        if knn_graph is not None:
-            return self._kept_neighbors(graph_neighbors(knn_graph, n_samples, n_neighbors))
-        return self._kept_neighbors(self._search_neighbors(X, n_neighbors))
 
     def _shares_graph(self, neighbors, n_samples):
         """Whether the graph a fit trained on can be passed to the next fits: it

@@ -1,6 +1,6 @@
-"""Re-cutting entangled clusters (``AAEClusterer(refine_clusters=True)``): the
-graph's affinities, the group it picks, the local embedding's cut and the
-teaching of q(y|x)."""
+"""Re-cutting entangled clusters (``AAEClusterer(refine_clusters=True)`` and
+``AAETransformer(refine_cluster_heads=True)``): the graph's affinities, the group
+it picks, the local embedding's cut and the teaching of q(y|x)."""
 
 import warnings
 
@@ -14,7 +14,7 @@ from sklearn.neighbors import NearestNeighbors
 
 import skaae._refinement
 import skaae.cluster
-from skaae import AAEClusterer
+from skaae import AAEClusterer, AAETransformer
 from skaae._engine import LatentLayout, TrainingConfig, losses
 from skaae._engine.phases import build_phases
 from skaae._refinement import (
@@ -226,8 +226,8 @@ def test_restarts_recut_from_one_embedding_a_single_fit_from_several(two_digits,
         drawn.append(n_embeddings)
         return None
 
-    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
-    monkeypatch.setattr(skaae.cluster, "recut_clusters", recut)
+    monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
+    monkeypatch.setattr(skaae._refinement, "recut_clusters", recut)
     params = dict(n_clusters=2, max_iter=10, category_balance=5.0, random_state=0, **SMALL)
     AAEClusterer(**params).fit(X)
     assert drawn == [N_EMBEDDINGS]
@@ -252,9 +252,9 @@ def test_refined_clusters_are_taught_to_q(two_digits, monkeypatch):
     X, y, _ = two_digits
     monkeypatch.setattr(skaae.cluster, "TEACHING_MISS_LIMIT", 1.0)  # one teaching
     # A re-cut that returns the digits: q(y|x) must learn them, and predict follow.
-    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
+    monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
     monkeypatch.setattr(
-        skaae.cluster, "recut_clusters", lambda X, labels, *args: y.copy()
+        skaae._refinement, "recut_clusters", lambda X, labels, *args: y.copy()
     )
     km = AAEClusterer(
         n_clusters=2, max_iter=10, category_balance=5.0, random_state=0, **SMALL
@@ -274,8 +274,8 @@ def test_teaching_runs_again_without_agreement_when_q_misses(
     X, y, _ = two_digits
     # No teaching misses more than all rows, and every one misses more than none.
     monkeypatch.setattr(skaae.cluster, "TEACHING_MISS_LIMIT", miss_limit)
-    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
-    monkeypatch.setattr(skaae.cluster, "recut_clusters", lambda X, labels, *args: y.copy())
+    monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
+    monkeypatch.setattr(skaae._refinement, "recut_clusters", lambda X, labels, *args: y.copy())
     km = AAEClusterer(
         n_clusters=2, max_iter=10, category_balance=5.0, random_state=0, **SMALL
     ).fit(X)
@@ -303,8 +303,8 @@ def test_each_entangled_group_is_recut_on_the_cuts_before_it(two_digits, monkeyp
             return np.where(np.isin(labels, group), y, labels)
         return None  # the second group's cut is not kept
 
-    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1], [2, 3]])
-    monkeypatch.setattr(skaae.cluster, "recut_clusters", recut)
+    monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1], [2, 3]])
+    monkeypatch.setattr(skaae._refinement, "recut_clusters", recut)
     km = AAEClusterer(
         n_clusters=4, max_iter=4, category_balance=5.0, random_state=0, **SMALL
     ).fit(X)
@@ -323,8 +323,8 @@ def test_refine_clusters_false_skips_the_recut(two_digits, monkeypatch):
     def fail(*args):
         raise AssertionError("recut with refine_clusters=False")
 
-    monkeypatch.setattr(skaae.cluster, "recut_clusters", fail)
-    monkeypatch.setattr(skaae.cluster, "entangled_groups", lambda *args: [[0, 1]])
+    monkeypatch.setattr(skaae._refinement, "recut_clusters", fail)
+    monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
     km = AAEClusterer(n_clusters=2, max_iter=2, refine_clusters=False, random_state=0, **SMALL)
     assert set(km.fit(X).history_) == {"reconstruction", "discriminator", "generator"}
 
@@ -350,7 +350,7 @@ def test_a_precomputed_graph_serves_the_recut_alone(two_digits, monkeypatch):
         searched.append(X.shape[0])
         raise AssertionError("searched although knn_graph was passed")
 
-    monkeypatch.setattr(skaae.cluster, "entangled_groups", recorded_group)
+    monkeypatch.setattr(skaae._refinement, "entangled_groups", recorded_group)
     monkeypatch.setattr(skaae._base, "nearest_neighbors", counted_search)
     km = AAEClusterer(n_clusters=2, max_iter=2, neighbor_agreement=0.0, random_state=0, **SMALL)
     # No term trains on the graph, but the re-cut judges the clusters by it:
@@ -363,3 +363,64 @@ def test_a_precomputed_graph_serves_the_recut_alone(two_digits, monkeypatch):
     # It is checked before training, as when a term reads it.
     with pytest.raises(ValueError, match="knn_graph must have shape"):
         km.fit(X, knn_graph=neighbors[:-1])
+
+
+def test_refined_heads_are_recut_and_taught_to_q(two_digits, monkeypatch):
+    X, y, _ = two_digits
+    # A re-cut that returns the digits: q(y|x) must learn them, and transform
+    # put each digit on its own head.
+    monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
+    monkeypatch.setattr(skaae._refinement, "recut_clusters", lambda X, labels, *args: y.copy())
+    aae = AAETransformer(
+        n_components=2, n_cluster_heads=2, refine_cluster_heads=True, max_iter=10,
+        random_state=0, **SMALL,
+    ).fit(X)
+    heads = aae._most_probable_categories(aae._project(X))
+    assert adjusted_rand_score(y, heads) > 0.9
+    # The fit's 10 epochs and the teaching's 2, a fifth of them.
+    assert aae.n_iter_ == 12
+    assert np.count_nonzero(~np.isnan(aae.history_["supervised"])) == 2
+    codes = aae.transform(X)
+    head_of_row = np.linalg.norm(
+        codes[:, None, :] - aae.cluster_heads_[None, :, :], axis=2
+    ).argmin(axis=1)
+    assert adjusted_rand_score(y, head_of_row) > 0.9
+
+
+def test_refine_cluster_heads_cuts_fewer_graph_edges_on_the_digits():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    neighbors = NearestNeighbors(n_neighbors=16).fit(X).kneighbors(X, return_distance=False)
+    params = dict(n_components=2, max_iter=10, random_state=0, **SMALL)
+    fits = [AAETransformer(refine_cluster_heads=refine, **params).fit(X) for refine in (False, True)]
+    heads = [aae._most_probable_categories(aae._project(X)) for aae in fits]
+    # The re-cut is kept only where it cuts fewer edges, and q(y|x) learns it.
+    assert fits[1].n_iter_ > fits[0].n_iter_
+    cut = [graph_cut_share(h, neighbors[:, 1:]) for h in heads]
+    assert cut[1] < cut[0]
+
+    def purity(h):
+        return sum(np.bincount(y[h == k]).max() for k in np.unique(h)) / len(y)
+
+    assert purity(heads[1]) >= purity(heads[0]) - 0.01
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_refine_cluster_heads_leaves_labeled_heads_and_streams_alone(two_digits, monkeypatch):
+    X, y, _ = two_digits
+
+    def fail(*args):
+        raise AssertionError("recut of labeled heads or of a stream's chunk")
+
+    monkeypatch.setattr(skaae._refinement, "recut_clusters", fail)
+    monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
+    params = dict(n_components=2, n_cluster_heads=2, refine_cluster_heads=True, max_iter=2,
+                  random_state=0, **SMALL)
+    AAETransformer(**params).fit(X, y)
+    AAETransformer(**params).partial_fit(X)
+
+
+def test_refine_cluster_heads_is_checked(two_digits):
+    X, _, _ = two_digits
+    with pytest.raises(ValueError, match="refine_cluster_heads"):
+        AAETransformer(refine_cluster_heads="yes").fit(X)
