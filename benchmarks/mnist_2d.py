@@ -92,6 +92,8 @@ _MEASURED_BEFORE_THE_MAP_DEFAULTS = {
 #: The committed tables: name -> (title, settings).
 EXPERIMENTS = {
     "defaults": ("AAETransformer's defaults, seeds 0-2", SEEDS_0_2),
+    "refined_heads": ("The defaults with refine_cluster_heads=True, seeds 0-2",
+                      {**SEEDS_0_2, "refine_cluster_heads": True}),
     **{name: (title, {**FORMER_TRANSFORMER_DEFAULTS, **settings})
        for name, (title, settings) in _MEASURED_BEFORE_THE_MAP_DEFAULTS.items()},
 }

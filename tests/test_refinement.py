@@ -316,15 +316,20 @@ def test_each_entangled_group_is_recut_on_the_cuts_before_it(two_digits, monkeyp
     assert np.count_nonzero(~np.isnan(km.history_["supervised"])) == 1
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_refine_clusters_false_skips_the_recut(two_digits, monkeypatch):
-    X, _, _ = two_digits
+@pytest.fixture
+def no_recut(monkeypatch):
+    """The graph offers a group to re-cut, and any re-cut fails the test."""
 
     def fail(*args):
-        raise AssertionError("recut with refine_clusters=False")
+        raise AssertionError("a re-cut ran where none should")
 
     monkeypatch.setattr(skaae._refinement, "recut_clusters", fail)
     monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_refine_clusters_false_skips_the_recut(two_digits, no_recut):
+    X, _, _ = two_digits
     km = AAEClusterer(n_clusters=2, max_iter=2, refine_clusters=False, random_state=0, **SMALL)
     assert set(km.fit(X).history_) == {"reconstruction", "discriminator", "generator"}
 
@@ -406,14 +411,8 @@ def test_refine_cluster_heads_cuts_fewer_graph_edges_on_the_digits():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_refine_cluster_heads_leaves_labeled_heads_and_streams_alone(two_digits, monkeypatch):
+def test_refine_cluster_heads_leaves_labeled_heads_and_streams_alone(two_digits, no_recut):
     X, y, _ = two_digits
-
-    def fail(*args):
-        raise AssertionError("recut of labeled heads or of a stream's chunk")
-
-    monkeypatch.setattr(skaae._refinement, "recut_clusters", fail)
-    monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
     params = dict(n_components=2, n_cluster_heads=2, refine_cluster_heads=True, max_iter=2,
                   random_state=0, **SMALL)
     AAETransformer(**params).fit(X, y)
