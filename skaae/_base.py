@@ -83,14 +83,14 @@ AUTO_INPUT_COMPONENTS = 50
 SORTPOOL_COMPONENTS = 20
 #: ``max_iter="auto"`` trains for about this many row visits (epochs times rows) ...
 AUTO_ROW_VISITS = 600_000
-#: The epochs that teach q(y|x) re-cut clusters or heads: the fit's epochs over this.
-TEACHING_EPOCHS_DIVISOR = 5
 #: ... in no fewer and no more epochs than these.
 AUTO_MAX_ITER_RANGE = (2, 50)
 #: ``batch_size="auto"`` splits an epoch into about this many minibatches ...
 AUTO_BATCHES_PER_EPOCH = 100
 #: ... of no fewer and no more rows than these.
 AUTO_BATCH_SIZE_RANGE = (128, 512)
+#: The epochs that teach q(y|x) re-cut clusters or heads: the fit's epochs over this.
+TEACHING_EPOCHS_DIVISOR = 5
 
 
 def _auto_max_iter(n_samples, row_visits, max_epochs, batch_size, min_steps):
