@@ -66,6 +66,7 @@ RECORDED_TRANSFORMER_DEFAULTS = dict(
     input_noise=0.0,
     input_components=None,
     cluster_head_layout="learned",
+    refine_cluster_heads=False,
     batch_size=128,
     max_iter=50,
     learning_rate=1e-3,
