@@ -41,6 +41,11 @@ AUTO_MAP_MIN_STEPS = 500
 #: digits' 1,257 rows and the sheets' 7,000 it left the map level; UMAP splits its
 #: epoch budget at the same size.
 AUTO_REFINE_MIN_ROWS = 10_000
+#: ... and most: on a million rows (shifted MNIST) the groups' neighbour embeddings,
+#: a few epochs each within their budget of row visits, cut the heads worse than the
+#: fit had, at four times its time. Beyond this size the graph is searched
+#: approximately too.
+AUTO_REFINE_MAX_ROWS = 100_000
 #: Neighbour embeddings of each joined group of heads that ``refine_cluster_heads``
 #: cuts: one, as each restart of :class:`AAEClusterer` draws.
 REFINE_EMBEDDINGS = 1
@@ -162,8 +167,9 @@ class AAETransformer(BaseAAE):
         (on MNIST the 4s and 9s), so fewer rows sit on another class's island;
         each joined group costs a neighbour embedding of its rows, and the
         teaching adds its epochs to ``n_iter_``. ``"auto"``: on from 10,000
-        training rows; on fewer the fit's own heads already follow the graph
-        as well. Set False for a faster fit where the heads need not follow
+        to 100,000 training rows; on fewer the fit's own heads already follow
+        the graph as well, and on more the groups are too large for their
+        embeddings' budget. Set False for a faster fit where the heads need not follow
         the classes. Skipped in a fit over several processes and by
         :meth:`partial_fit`.
 
@@ -775,7 +781,7 @@ class AAETransformer(BaseAAE):
 
     def _refines_cluster_heads(self, n_samples):
         if self.refine_cluster_heads == "auto":
-            return n_samples >= AUTO_REFINE_MIN_ROWS
+            return AUTO_REFINE_MIN_ROWS <= n_samples <= AUTO_REFINE_MAX_ROWS
         return self.refine_cluster_heads
 
     def _refine_cluster_heads(self, X, prior, layout, trained_on, neighbors):

@@ -425,8 +425,10 @@ def test_refine_cluster_heads_is_checked(two_digits):
         AAETransformer(refine_cluster_heads="yes").fit(X)
 
 
-@pytest.mark.parametrize("min_rows, recut", [(None, False), (0, True)])
-def test_auto_refines_cluster_heads_from_enough_rows(two_digits, monkeypatch, min_rows, recut):
+@pytest.mark.parametrize("min_rows, max_rows, recut",
+                         [(None, None, False), (0, None, True), (0, 10, False)])
+def test_auto_refines_cluster_heads_within_its_sizes(two_digits, monkeypatch, min_rows,
+                                                     max_rows, recut):
     import skaae.transformer
 
     X, _, _ = two_digits
@@ -435,6 +437,8 @@ def test_auto_refines_cluster_heads_from_enough_rows(two_digits, monkeypatch, mi
                         lambda *args: groups.append(args) or [])
     if min_rows is not None:
         monkeypatch.setattr(skaae.transformer, "AUTO_REFINE_MIN_ROWS", min_rows)
+    if max_rows is not None:
+        monkeypatch.setattr(skaae.transformer, "AUTO_REFINE_MAX_ROWS", max_rows)
     # The two digits' few hundred rows are too few for "auto" at its threshold.
     assert X.shape[0] < skaae.transformer.AUTO_REFINE_MIN_ROWS or min_rows == 0
     AAETransformer(n_components=2, n_cluster_heads=2, max_iter=2, random_state=0,
