@@ -41,10 +41,8 @@ AUTO_MAP_MIN_STEPS = 500
 #: digits' 1,257 rows and the sheets' 7,000 it left the map level; UMAP splits its
 #: epoch budget at the same size.
 AUTO_REFINE_MIN_ROWS = 10_000
-#: ... and most: on a million rows (shifted MNIST) the groups' neighbour embeddings,
-#: a few epochs each within their budget of row visits, cut the heads worse than the
-#: fit had, at four times its time. Beyond this size the graph is searched
-#: approximately too.
+#: ... and most: on a million rows (shifted MNIST) the re-cut mapped worse than the
+#: fit alone, at four times its time.
 AUTO_REFINE_MAX_ROWS = 100_000
 #: Neighbour embeddings of each joined group of heads that ``refine_cluster_heads``
 #: cuts: one, as each restart of :class:`AAEClusterer` draws.
@@ -168,9 +166,9 @@ class AAETransformer(BaseAAE):
         each joined group costs a neighbour embedding of its rows, and the
         teaching adds its epochs to ``n_iter_``. ``"auto"``: on from 10,000
         to 100,000 training rows; on fewer the fit's own heads already follow
-        the graph as well, and on more the groups are too large for their
-        embeddings' budget. Set False for a faster fit where the heads need not follow
-        the classes. Skipped in a fit over several processes and by
+        the graph as well, and on more the re-cut mapped worse (a million
+        rows). Set False for a faster fit where the heads need not follow the
+        classes. Skipped in a fit over several processes and by
         :meth:`partial_fit`.
 
     category_balance : float, default=5.0
