@@ -429,6 +429,11 @@ class BaseAAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return self._kept_neighbors(graph_neighbors(knn_graph, n_samples, n_neighbors))
         return self._kept_neighbors(self._search_neighbors(X, n_neighbors))
 
+    def _teaching_epochs(self):
+        """Epochs that teach q(y|x) re-cut clusters or heads: a share of those
+        fitted so far."""
+        return max(1, self.n_iter_ // TEACHING_EPOCHS_DIVISOR)
+
     def _teach_categories(self, X, prior, layout, categories, neighbors, n_epochs):
         """Go on training the fitted model for ``n_epochs`` with each row's
         category ``categories`` given as its class (the cross-entropy phase of

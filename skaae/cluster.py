@@ -13,8 +13,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _engine
 from ._base import (
-    AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, TEACHING_EPOCHS_DIVISOR, BaseAAE,
-    NeighborAgreementMixin,
+    AGREEMENT_CONSTRAINTS, CATEGORY_TERM_CONSTRAINTS, BaseAAE, NeighborAgreementMixin,
 )
 from ._neighbor_search import graph_neighbors
 from ._refinement import (
@@ -583,7 +582,7 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
 
         ``rows`` are the validated rows ``X`` as the model reads them.
         """
-        n_epochs = max(1, self.n_iter_ // TEACHING_EPOCHS_DIVISOR)
+        n_epochs = self._teaching_epochs()
         prior = check_prior(self.prior, self.n_components)
         agreement = self.neighbor_agreement
         self._teach_categories(

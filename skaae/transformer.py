@@ -13,7 +13,6 @@ from ._base import (
     AUTO_ROW_VISITS,
     CATEGORY_TERM_CONSTRAINTS,
     NEIGHBOR_GRAPH_CONSTRAINTS,
-    TEACHING_EPOCHS_DIVISOR,
     BaseAAE,
 )
 from ._labels import class_indices, split_labels
@@ -801,8 +800,7 @@ class AAETransformer(BaseAAE):
             neighbor_embedding_params(self), self.random_state, REFINE_EMBEDDINGS,
         )
         if heads is not None:
-            n_epochs = max(1, self.n_iter_ // TEACHING_EPOCHS_DIVISOR)
-            self._teach_categories(X, prior, layout, heads, graph, n_epochs)
+            self._teach_categories(X, prior, layout, heads, graph, self._teaching_epochs())
 
     def _check_fixed_cluster_heads(self, n_heads):
         if self.fixed_cluster_heads is None:
