@@ -46,6 +46,9 @@ AUTO_REFINE_MAX_ROWS = 100_000
 #: Neighbour embeddings of each joined group of heads that ``refine_cluster_heads``
 #: cuts: one, as each restart of :class:`AAEClusterer` draws.
 REFINE_EMBEDDINGS = 1
+#: Epochs of each such embedding. On MNIST 30 kept the cuts of the embeddings'
+#: cap of 50 in 40% of the time, where 20 left one seed in three with no cut.
+REFINE_EMBEDDING_EPOCHS = 30
 
 
 class AAETransformer(BaseAAE):
@@ -795,9 +798,10 @@ class AAETransformer(BaseAAE):
             trained_on = neighbors  # early stopping trained on a split's rows
         graph = self._judging_graph(X, trained_on, None)
         rows = self._project(X)
+        embedding_params = dict(neighbor_embedding_params(self), max_iter=REFINE_EMBEDDING_EPOCHS)
         heads = recut_entangled_clusters(
             rows, self._most_probable_categories(rows), graph, layout.n_categories,
-            neighbor_embedding_params(self), self.random_state, REFINE_EMBEDDINGS,
+            embedding_params, self.random_state, REFINE_EMBEDDINGS,
         )
         if heads is not None:
             self._teach_categories(X, prior, layout, heads, graph, self._teaching_epochs())
