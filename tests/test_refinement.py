@@ -21,6 +21,7 @@ from skaae._refinement import (
     ENTANGLEMENT_THRESHOLD, NeighborEmbedding, _move_strays, cluster_affinity, entangled_groups,
     N_EMBEDDINGS, graph_cut_share, join_isolated_rows, recut_clusters,
 )
+from skaae.transformer import REFINE_EMBEDDING_EPOCHS
 
 SMALL = dict(hidden_layer_sizes=(64, 64), discriminator_hidden_layer_sizes=(32,))
 
@@ -375,11 +376,19 @@ def test_refined_heads_are_recut_and_taught_to_q(two_digits, monkeypatch):
     # A re-cut that returns the digits: q(y|x) must learn them, and transform
     # put each digit on its own head.
     monkeypatch.setattr(skaae._refinement, "entangled_groups", lambda *args: [[0, 1]])
-    monkeypatch.setattr(skaae._refinement, "recut_clusters", lambda X, labels, *args: y.copy())
+    embedding_params = []
+
+    def recut(X, labels, neighbors, group, params, *args):
+        embedding_params.append(params)
+        return y.copy()
+
+    monkeypatch.setattr(skaae._refinement, "recut_clusters", recut)
     aae = AAETransformer(
         n_components=2, n_cluster_heads=2, refine_cluster_heads=True, max_iter=10,
         random_state=0, **SMALL,
     ).fit(X)
+    # The group's neighbour embedding runs the re-cut's own epochs, not the map's.
+    assert [params["max_iter"] for params in embedding_params] == [REFINE_EMBEDDING_EPOCHS]
     heads = aae._most_probable_categories(aae._project(X))
     assert adjusted_rand_score(y, heads) > 0.9
     # The fit's 10 epochs and the teaching's 2, a fifth of them.
