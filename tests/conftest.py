@@ -45,3 +45,21 @@ def mnist_subset(mnist_path):
         X_train = data["X_train"][:5000].reshape(-1, 784).astype(np.float32) / 255
         X_test = data["X_test"][:2000].reshape(-1, 784).astype(np.float32) / 255
         return X_train, X_test, data["y_train"][:5000], data["y_test"][:2000]
+
+
+@pytest.fixture
+def cheap_recut(monkeypatch):
+    """The clusterer's re-cut with small, short neighbour embeddings.
+
+    For tests of what the re-cut does to a fit's bookkeeping (seeds, pickling,
+    validation scores), not of how well it cuts: each embedding at its default
+    size costs seconds even on a few hundred rows. The re-cut's quality is
+    tested in test_refinement.py.
+    """
+    import skaae.cluster
+
+    default_params = skaae.cluster.neighbor_embedding_params
+    monkeypatch.setattr(
+        skaae.cluster, "neighbor_embedding_params",
+        lambda estimator: dict(default_params(estimator), hidden_layer_sizes=(32,), max_iter=10),
+    )

@@ -32,10 +32,12 @@ TINY = dict(hidden_layer_sizes=(32,), discriminator_hidden_layer_sizes=(32,), ma
 def digits_clusterer(digits_split):
     X_train = digits_split[0]
     # bce keeps decoded images in [0, 1], like the data. Every cluster is used, so
-    # the fit does not warn.
+    # the fit does not warn. Without the re-cut (test_refinement.py, and the
+    # ten-cluster test below at the defaults): a quarter of the time.
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        return AAEClusterer(n_clusters=16, reconstruction_loss="bce", random_state=0).fit(X_train)
+        return AAEClusterer(n_clusters=16, n_components=2, reconstruction_loss="bce",
+                            refine_clusters=False, random_state=0).fit(X_train)
 
 
 def test_clusters_digits_far_above_chance(digits_split, digits_clusterer):
@@ -60,7 +62,7 @@ def test_balance_term_keeps_every_cluster_in_use(digits_split, digits_clusterer)
     # and the fit says so as KMeans does.
     with pytest.warns(ConvergenceWarning, match=r"clusters \(\d+\) found smaller than n_"):
         paper = AAEClusterer(
-            n_clusters=16, reconstruction_loss="bce", category_balance=0.0,
+            n_clusters=16, n_components=2, reconstruction_loss="bce", category_balance=0.0,
             refine_clusters=False, random_state=0,
         ).fit(X_train)
     assert paper.n_clusters_ < digits_clusterer.n_clusters_
@@ -194,13 +196,10 @@ def test_cluster_heads_look_like_their_clusters(digits_split, digits_clusterer):
     assert distances[np.triu_indices(len(heads), 1)].min() > 0.1
 
 
-def test_sample_draws_from_the_requested_cluster(digits_split):
+def test_sample_draws_from_the_requested_cluster(digits_clusterer):
     # With a 2-D style the category carries the cluster; a wider style takes
     # over part of it and samples drift to other clusters (0.2 hits at 5-D).
-    km = AAEClusterer(
-        n_clusters=16, n_components=2, reconstruction_loss="bce", refine_clusters=False,
-        random_state=0,
-    ).fit(digits_split[0])
+    km = digits_clusterer
     hits = []
     for cluster in range(km.n_clusters_):
         X_gen = km.sample(20, cluster=cluster, random_state=cluster)
@@ -223,7 +222,7 @@ def test_transform_gives_style_codes(digits_split, digits_clusterer):
     assert_array_equal(names, [f"aaeclusterer{i}" for i in range(digits_clusterer.n_components)])
 
 
-def test_same_seed_same_clusters_and_pickle_round_trip(digits_split):
+def test_same_seed_same_clusters_and_pickle_round_trip(digits_split, cheap_recut):
     X = digits_split[0][:300]
     # With the re-cut, which draws its own seeds from random_state.
     params = dict(n_clusters=6, random_state=0, **{**TINY, "refine_clusters": True})
@@ -320,7 +319,8 @@ def test_n_init_fits_like_one_fit_when_it_is_one(digits_split):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("neighbor_agreement", [1.0, 0.0])
-def test_restarts_search_the_graph_once(digits_split, monkeypatch, neighbor_agreement):
+def test_restarts_search_the_graph_once(digits_split, monkeypatch, cheap_recut,
+                                       neighbor_agreement):
     import skaae._base
 
     searched = []

@@ -49,7 +49,7 @@ def test_classifier_scores_accuracy_on_held_out_labeled_rows(digits_split):
     assert clf.score(X_test, y_test) > 0.6
 
 
-def test_clusterer_stops_early(digits_split):
+def test_clusterer_stops_early(digits_split, cheap_recut):
     # Without the re-cut's teaching epochs, which hold no rows out. A coarse tol
     # stops it after 17 epochs (155 at the default 1e-4).
     settings = dict(n_clusters=5, early_stopping=True, n_iter_no_change=2, tol=1e-2,

@@ -64,12 +64,13 @@ def test_learned_heads_keep_the_margin_and_codes_sit_on_them(digits_split, semi_
     assert Z.std(axis=0).min() > 2
 
 
-def test_unsupervised_heads_decode_their_own_representation(digits_split):
+def test_unsupervised_heads_decode_their_own_representation(digits_split, fitted_digits):
     X_train, X_test = digits_split[:2]
-    model = AAETransformer(n_cluster_heads=20, random_state=0).fit(X_train)
+    # The default map: on the digits' 1,257 rows "auto" gives it 20 heads.
+    model = fitted_digits
+    assert model.n_cluster_heads == "auto" and model.cluster_heads_.shape == (20, 2)
     assert not hasattr(model, "classes_")
     assert list(model.history_) == ["reconstruction", "discriminator", "generator"]
-    assert model.cluster_heads_.shape == (20, 2)
     # inverse_transform reads the representation W_C·y + z: a round trip
     # reconstructs held-out digits far better than the mean image does.
     error = np.mean((model.inverse_transform(model.transform(X_test)) - X_test) ** 2)
