@@ -175,7 +175,7 @@ def test_plot_manifold_errors(fitted_2d, digits):
 # ------------------------------------------------------ plot_cluster_heads
 def test_plot_cluster_heads_rows_are_head_then_members(digits):
     X, _ = digits
-    km = AAEClusterer(n_clusters=4, **TINY).fit(X)
+    km = AAEClusterer(n_clusters=4, refine_clusters=False, **TINY).fit(X)
     n_examples = 3
     ax = plot_cluster_heads(km, X, n_examples=n_examples)
     tiles = np.asarray(ax.images[0].get_array())
@@ -199,7 +199,7 @@ def test_plot_cluster_heads_errors(digits):
     X, _ = digits
     with pytest.raises(NotFittedError):
         plot_cluster_heads(AAEClusterer(), X)
-    km = AAEClusterer(n_clusters=2, **TINY).fit(X)
+    km = AAEClusterer(n_clusters=2, refine_clusters=False, **TINY).fit(X)
     with pytest.raises(ValueError, match="n_examples must be a positive integer"):
         plot_cluster_heads(km, X, n_examples=0)
 

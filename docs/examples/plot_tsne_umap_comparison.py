@@ -79,7 +79,7 @@ if UMAP is not None and not FAST:
 # %%
 # t-SNE cannot embed new points, so it is fitted on training and held-out
 # images together (on a subset: its cost grows quickly with the rows).
-n_tsne = 1000 if FAST else 5000
+n_tsne = 500 if FAST else 5000
 X_both = data.X_train[:n_tsne]
 Z_both, fit_time = timed(TSNE(random_state=0, init="pca").fit_transform, X_both)
 panels.append(("t-SNE", Z_both, data.y_train[:n_tsne],
