@@ -162,7 +162,7 @@ def test_auto_budget_follows_the_data_size_and_the_neighbour_term():
 @pytest.mark.parametrize("encoder", ["deterministic", "gaussian", "universal"])
 def test_encoder_kinds_learn_and_transform_deterministically(digits_split, encoder):
     X_train, X_test, y_train, y_test = digits_split
-    aae = AAETransformer(encoder=encoder, max_iter=20, random_state=0).fit(X_train)
+    aae = AAETransformer(encoder=encoder, max_iter=10, random_state=0).fit(X_train)
     Z_test = aae.transform(X_test)
     assert_array_equal(Z_test, aae.transform(X_test))
     assert knn_accuracy(aae.transform(X_train), y_train, Z_test, y_test) > 0.6
