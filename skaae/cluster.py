@@ -130,9 +130,10 @@ class AAEClusterer(ClusterMixin, NeighborAgreementMixin, BaseAAE):
         nearest training rows add minus the log of the probability that both
         fall in the same cluster (the consistency loss of SCAN, Van Gansbeke
         et al., 2020; see :class:`AAEClassifier`). Clusters then follow the
-        neighbour graph of the data rather than the pixels' Euclidean blobs,
-        which is what lets them find MNIST's ten digits where the paper's
-        model does not (:ref:`clustering`). 0 leaves it out; the paper's
+        neighbour graph of the data, along which a class may stretch and
+        bend, rather than compact regions of the input space: that is what
+        finds MNIST's ten digits, where the paper's model does not
+        (:ref:`clustering`). 0 leaves it out; the paper's
         model also sets ``category_balance=0``, ``category_consistency=0``,
         ``refine_clusters=False`` and ``neighbor_vote=0``, and then
         searches no neighbours.
